@@ -1,0 +1,1 @@
+"""The built-in plugins of tutelage, registered through the ``tutelage`` entry-point group like any third-party plugin."""

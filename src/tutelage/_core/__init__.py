@@ -1,0 +1,1 @@
+"""Cython kernels; Python code uses them through tutelage.nn."""

@@ -1,0 +1,5 @@
+import sys
+
+from tutelage.cli import main
+
+sys.exit(main())

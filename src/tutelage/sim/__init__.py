@@ -1,0 +1,1 @@
+"""Simulated worlds: PyBullet base, scenarios, Gymnasium registration, rollouts."""
