@@ -86,6 +86,7 @@ class WorldSpec:
     max_episode_steps: int | None = None
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
+    expert: str = ""  # name of the teacher that is this world's privileged expert
 
 
 @runtime_checkable
