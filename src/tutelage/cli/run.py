@@ -1,0 +1,60 @@
+"""``tutelage run [SPEC]``: run a simulation study from a run spec and write its report."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from tutelage.errors import UserError
+from tutelage.plugins import get_host
+from tutelage.runs.report import REPORT_FILE
+from tutelage.runs.runner import RunInterrupted, resume_run, run_spec
+from tutelage.runs.spec import load_spec
+from tutelage.runs.summary import COLUMNS, policy_rows
+
+NAME = "run"
+HELP = "run a simulation study from a run spec (default: the packaged 'driving' spec)"
+DEFAULT_SPEC = "driving"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", nargs="?", help=f"a spec file or a packaged spec name (default: {DEFAULT_SPEC}; see `tutelage sims`)")
+    parser.add_argument("--quick", action="store_true", help="apply the spec's [quick] overrides (a short run)")
+    parser.add_argument("--out", default="runs", metavar="DIR", help="folder that holds run folders (default: runs)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last finished stage")
+    parser.add_argument("--registry", metavar="PATH", help="lineage registry (default: $TUTELAGE_REGISTRY or <out>/lineage.db)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    host = get_host(args.plugin)
+    try:
+        if args.resume:
+            if args.spec or args.quick:
+                raise UserError("--resume continues a run with its recorded spec; do not also give SPEC or --quick")
+            summary = resume_run(args.resume, host, registry=args.registry, quiet=args.quiet)
+        else:
+            spec = load_spec(args.spec or DEFAULT_SPEC, host, quick=args.quick)  # validated before anything is written
+            summary = run_spec(spec, host, out=args.out, registry=args.registry, quiet=args.quiet)
+    except RunInterrupted as stop:
+        Console(stderr=True).print(f"interrupted; continue with: tutelage run --resume {stop.run_dir}", highlight=False)
+        return 130
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print_summary(summary, Console(highlight=False), brief=args.quiet)
+    return 0
+
+
+def print_summary(summary: dict, console: Console, *, brief: bool = False) -> None:
+    if not brief and summary["policies"]:
+        table = Table(title=f"{summary['name']}: teacher against students")
+        for heading in ("policy", "role", *(title for _, title, _ in COLUMNS)):
+            table.add_column(heading, justify="left" if heading in ("policy", "role") else "right")
+        for label, role, cells in policy_rows(summary):
+            table.add_row(label, role, *cells)
+        console.print(table)
+    console.print(f"report: {summary['run_dir']}/{REPORT_FILE}")

@@ -1,0 +1,73 @@
+"""``tutelage show ID``: the model card of one model in the lineage registry."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tutelage.cli.models import add_registry_argument, open_registry
+from tutelage.errors import UserError
+
+NAME = "show"
+HELP = "print the model card of a model (an id or unique id prefix from `tutelage models`)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", help="model id or unique prefix")
+    add_registry_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print the card as JSON")
+
+
+def card(lineage: Any, model_id: str) -> dict[str, Any]:
+    """Everything the registry knows about a model, its parent, children, dataset and run."""
+    model = lineage.model(model_id)
+    try:
+        parent = lineage.model(model["parent"]) if model["parent"] else None
+    except UserError:  # the parent was made outside this registry
+        parent = None
+    datasets = {d["id"]: d for d in lineage.datasets()}
+    runs = {r["id"]: r for r in lineage.runs()}
+    return {
+        **model,
+        "parent_model": {k: parent[k] for k in ("id", "model_type", "method", "n_params")} if parent else None,
+        "children": [{k: c[k] for k in ("id", "model_type", "method")} for c in lineage.children(model["id"])],
+        "dataset_info": datasets.get(model["dataset"]),
+        "run": {k: runs[model["run_id"]][k] for k in ("id", "name", "run_dir", "status")} if model["run_id"] in runs else None,
+        "file_exists": Path(model["path"]).is_file(),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    info = card(open_registry(args.registry), args.id)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    table = Table(title=f"model {info['id']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    parent = info["parent_model"]
+    rows = [
+        ("type", info["model_type"]), ("method", info["method"]), ("parameters", f"{info['n_params']:,}"),
+        ("file", f"{info['path']} ({info['size_bytes']:,} bytes{'' if info['file_exists'] else ', missing'})"),
+        ("teacher", info["teacher"] or "—"),
+        ("parent", f"{parent['id']} ({parent['model_type']}, {parent['method']})" if parent else (info["parent"] or "—")),
+        ("children", ", ".join(f"{c['id'][:12]} ({c['method']})" for c in info["children"]) or "—"),
+        ("dataset", f"{info['dataset_info']['path']} (policy {info['dataset_info']['policy']}, "
+                    f"{info['dataset_info']['episodes']} episodes)" if info["dataset_info"] else (info["dataset"] or "—")),
+        ("run", f"{info['run']['id']} ({info['run']['status']})" if info["run"] else (info["run_id"] or "—")),
+    ]
+    rows += [(f"eval {key}", _value(value)) for key, value in sorted(info["metrics"].items())]
+    for field, value in rows:
+        table.add_row(field, str(value))
+    Console(highlight=False).print(table)
+    return 0
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)

@@ -1,0 +1,1 @@
+"""tutelage.runs"""

@@ -1,0 +1,96 @@
+"""PNG plots of a run (matplotlib, Agg backend): learning curves, success by edge case and by scenario.
+
+Each function writes one PNG and returns its path, or None when the run has
+nothing to plot for it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tutelage import fileio  # noqa: E402
+
+DPI = 110
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """One panel per stage that logged ``kind = "curve"`` records; one line per series."""
+    curves: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        if record.get("kind") == "curve":
+            curves[record["stage"]][record["series"]].append((record["x"], record["y"]))
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (stage, series) in zip(axes[0], curves.items()):
+        for name, points in series.items():
+            xs, ys = zip(*sorted(points))
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
+        if all(_is_loss(name) for name in series) and all(y > 0 for pts in series.values() for _, y in pts):
+            ax.set_yscale("log")
+        ax.set_title(stage)
+        ax.set_xlabel(_x_label(records, stage))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _is_loss(name: str) -> bool:
+    return "loss" in name
+
+
+def _x_label(records: list[dict[str, Any]], stage: str) -> str:
+    for record in records:
+        if record.get("stage") == stage and record.get("kind") == "curve":
+            return record.get("x_label", "epoch")
+    return "epoch"
+
+
+def success_by(policies: dict[str, dict[str, Any]], key: str, title: str, path: Path) -> Path | None:
+    """Grouped bars: success rate of every policy in each group of ``policies[label][key]``."""
+    table = {label: {g: _rate(v) for g, v in p.get(key, {}).items()} for label, p in policies.items() if p.get(key)}
+    if not table:
+        return None
+    groups = sorted({g for rates in table.values() for g in rates})
+    width = 0.8 / len(table)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(groups) + 2), 3.6))
+    for i, (label, rates) in enumerate(table.items()):
+        xs = [j + (i - (len(table) - 1) / 2) * width for j in range(len(groups))]
+        ax.bar(xs, [rates.get(g, 0.0) for g in groups], width=width, label=label)
+    ax.set_xticks(range(len(groups)), groups, rotation=25, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("success rate")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _rate(value: Any) -> float:
+    """A group's success rate, whether stored as a number or as ``{"success_rate": ...}``."""
+    return float(value["success_rate"] if isinstance(value, dict) else value)
+
+
+def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
+    """Every plot this run has data for, as ``(title, path)``."""
+    policies = summary["policies"]
+    candidates = [
+        ("Learning curves", learning_curves(records, folder / "learning_curves.png")),
+        ("Success by edge case", success_by(policies, "by_edge_case", "Success by edge case", folder / "success_by_edge_case.png")),
+        ("Success by scenario type", success_by(policies, "by_scenario", "Success by scenario type", folder / "success_by_scenario.png")),
+    ]
+    return [(title, path) for title, path in candidates if path is not None]

@@ -1,0 +1,185 @@
+"""The lineage registry: one SQLite file indexing runs, datasets and models with their parents.
+
+Several runs may write to one registry at once: the database is in WAL mode,
+every connection waits (busy timeout) instead of failing on a lock, and every
+write is one ``BEGIN IMMEDIATE`` transaction. The default file is
+``<runs folder>/lineage.db``; ``--registry`` or ``TUTELAGE_REGISTRY`` choose another.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from tutelage.errors import UnknownNameError, UserError
+
+ENV_VAR = "TUTELAGE_REGISTRY"
+DEFAULT_NAME = "lineage.db"
+BUSY_TIMEOUT_MS = 60_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, run_dir TEXT NOT NULL, world TEXT, seed INTEGER,
+    status TEXT NOT NULL, started REAL NOT NULL, finished REAL, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    id TEXT PRIMARY KEY, run_id TEXT, path TEXT NOT NULL, world TEXT, policy TEXT,
+    parent_model TEXT, episodes INTEGER, synthetic_share REAL, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY, run_id TEXT, path TEXT NOT NULL, model_type TEXT, method TEXT,
+    parent TEXT, dataset TEXT, teacher TEXT, n_params INTEGER, size_bytes INTEGER,
+    metrics TEXT, created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS models_parent ON models(parent);
+"""
+
+def default_path(runs_folder: str | os.PathLike | None = None) -> Path:
+    """``$TUTELAGE_REGISTRY``, else ``<runs folder>/lineage.db`` (``runs/`` by default)."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(runs_folder or "runs") / DEFAULT_NAME
+
+
+class Lineage:
+    """Read and write the lineage registry at ``path``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            with self._write(db):
+                for statement in SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+
+    # -- connections --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise UserError(f"{self.path}: cannot open the lineage registry: {exc}") from None
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            db.row_factory = sqlite3.Row
+            yield db
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"{self.path}: lineage registry error: {exc}") from None
+        finally:
+            db.close()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _write(db: sqlite3.Connection) -> Iterator[None]:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _upsert(self, table: str, row: dict[str, Any]) -> None:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        with self._connect() as db, self._write(db):
+            db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+
+    # -- writes ---------------------------------------------------------------
+
+    def add_run(self, run_id: str, name: str, run_dir: str, world: str, seed: int) -> None:
+        self._upsert("runs", {"id": run_id, "name": name, "run_dir": run_dir, "world": world, "seed": seed,
+                              "status": "running", "started": time.time()})
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
+        with self._connect() as db, self._write(db):
+            db.execute("UPDATE runs SET status = ?, finished = ?, summary = ? WHERE id = ?",
+                       (status, time.time(), json.dumps(summary) if summary is not None else None, run_id))
+
+    def add_dataset(self, dataset_id: str, *, run_id: str, path: str, world: str, policy: str,
+                    parent_model: str | None = None, episodes: int = 0, synthetic_share: float = 0.0) -> None:
+        self._upsert("datasets", {"id": dataset_id, "run_id": run_id, "path": path, "world": world, "policy": policy,
+                                  "parent_model": parent_model, "episodes": episodes,
+                                  "synthetic_share": synthetic_share, "created": time.time()})
+
+    def add_model(self, model_id: str, *, run_id: str, path: str, model_type: str, method: str,
+                  parent: str | None = None, dataset: str | None = None, teacher: str | None = None,
+                  n_params: int = 0, size_bytes: int = 0) -> None:
+        self._upsert("models", {"id": model_id, "run_id": run_id, "path": path, "model_type": model_type,
+                                "method": method, "parent": parent, "dataset": dataset, "teacher": teacher,
+                                "n_params": n_params, "size_bytes": size_bytes, "metrics": None,
+                                "created": time.time()})
+
+    def set_model_metrics(self, model_id: str, metrics: dict[str, Any]) -> None:
+        with self._connect() as db, self._write(db):
+            db.execute("UPDATE models SET metrics = ? WHERE id = ?", (json.dumps(metrics, sort_keys=True), model_id))
+
+    # -- reads ----------------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY started")]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return [dict(r) for r in db.execute("SELECT * FROM datasets ORDER BY created")]
+
+    def models(self) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return [_model_row(r) for r in db.execute("SELECT * FROM models ORDER BY created, id")]
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        """The model whose id is ``model_id`` or starts with it (unique prefix)."""
+        with self._connect() as db:
+            rows = [_model_row(r) for r in db.execute("SELECT * FROM models WHERE id LIKE ? ORDER BY id",
+                                                      (model_id.replace("%", "") + "%",))]
+        exact = [r for r in rows if r["id"] == model_id]
+        if exact:
+            return exact[0]
+        if len(rows) == 1:
+            return rows[0]
+        if len(rows) > 1:
+            raise UserError(f"{self.path}: model id prefix {model_id!r} is ambiguous: {', '.join(r['id'] for r in rows[:8])}")
+        raise UnknownNameError("model id", model_id, [r["id"] for r in self.models()], str(self.path))
+
+    def children(self, model_id: str) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            return [_model_row(r) for r in db.execute("SELECT * FROM models WHERE parent = ? ORDER BY created, id", (model_id,))]
+
+
+def _model_row(row: sqlite3.Row) -> dict[str, Any]:
+    model = dict(row)
+    model["metrics"] = json.loads(model["metrics"]) if model["metrics"] else {}
+    return model
+
+
+def forest(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The family tree: teachers at the roots, each model under its parent (or its teacher).
+
+    Returns nodes ``{"teacher": name, "children": [...]}`` and
+    ``{"model": row, "children": [...]}``; a model whose parent is not in the
+    registry hangs under its teacher, or is a root itself.
+    """
+    nodes = {m["id"]: {"model": m, "children": []} for m in models}
+    teachers: dict[str, dict[str, Any]] = {}
+    roots: list[dict[str, Any]] = []
+    for m in models:
+        node = nodes[m["id"]]
+        if m["parent"] in nodes:
+            nodes[m["parent"]]["children"].append(node)
+        elif m["teacher"]:
+            if m["teacher"] not in teachers:
+                teachers[m["teacher"]] = {"teacher": m["teacher"], "children": []}
+                roots.append(teachers[m["teacher"]])
+            teachers[m["teacher"]]["children"].append(node)
+        else:
+            roots.append(node)
+    return roots

@@ -1,0 +1,224 @@
+"""Run specs: load a TOML file (or a packaged one by name), validate all of it, resolve it.
+
+A spec names the run, its seed and world, optional scenario settings, and an
+ordered list of ``[[stages]]``, each a registered stage type with its settings.
+A ``[quick]`` table holds per-stage overrides applied by ``--quick``::
+
+    name = "driving"
+    seed = 0
+    world = "tutelage/Driving-v0"
+
+    [[stages]]
+    name = "data"
+    type = "generate"
+    episodes = 40
+
+    [quick.data]
+    episodes = 6
+
+Everything is checked before anything is written: an unknown key, a wrong
+type, an unknown world, stage type or plugin name raises one
+:class:`~tutelage.errors.SpecError` / :class:`~tutelage.errors.UnknownNameError`
+naming the file, the key and the closest valid name.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tutelage.errors import SpecError, UnknownNameError
+from tutelage.plugins import PluginHost
+from tutelage.runs.schema import Field, check_table
+
+TOP_LEVEL = {
+    "name": Field(str, help="run name, used in the run folder's name"),
+    "description": Field(str, ""),
+    "seed": Field(int, 0, minimum=0),
+    "world": Field(str, help="a registered world id such as 'tutelage/Driving-v0'"),
+    "plugins": Field(list, [], items=str, help="plugins that must be loaded"),
+    "scenarios": Field(dict, {}),
+    "stages": Field(list, help="the ordered [[stages]] of the run"),
+    "quick": Field(dict, {}),
+}
+SCENARIOS = {
+    "edge_case_fraction": Field(float, 0.0, minimum=0.0, maximum=1.0),
+    "edge_cases": Field(list, [], items=str, help="named edge cases to draw from"),
+    "ranges": Field(dict, {}, help="narrowed parameter ranges: name = [low, high]"),
+}
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One validated stage: its unique name, its type and its settings."""
+
+    index: int
+    name: str
+    type: str
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated, resolved run spec."""
+
+    source: str
+    name: str
+    description: str
+    seed: int
+    world: str
+    plugins: list[str]
+    scenarios: dict[str, Any]
+    stages: list[StageSpec]
+    quick: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """The resolved spec as JSON-able data (what a run folder records)."""
+        return {
+            "source": self.source, "name": self.name, "description": self.description, "seed": self.seed,
+            "world": self.world, "plugins": self.plugins, "scenarios": self.scenarios, "quick": self.quick,
+            "stages": [{"name": s.name, "type": s.type, "settings": s.settings} for s in self.stages],
+        }
+
+
+@dataclass
+class SpecCheck:
+    """What a stage type's ``validate`` may consult: the file, the world, earlier stages, registries."""
+
+    source: str
+    where: str
+    world: str
+    host: PluginHost
+    spec_dir: Path
+    earlier: list[StageSpec] = field(default_factory=list)
+
+    def registry_get(self, kind: str, name: str, key: str) -> Any:
+        """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
+        return self.host.registry(kind).get(name, where=f"{self.where}.{key}")
+
+    def earlier_stage(self, name: str, key: str, types: tuple[str, ...]) -> StageSpec:
+        """The earlier stage called ``name`` whose type is one of ``types``."""
+        candidates = {s.name: s for s in self.earlier if s.type in types}
+        if name not in candidates:
+            raise UnknownNameError(f"earlier {'/'.join(types)} stage", name, candidates, f"{self.where}.{key}")
+        return candidates[name]
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(f"{self.where}.{key}: {message}")
+
+
+def packaged_specs() -> dict[str, Any]:
+    """Run specs shipped inside the package, by name (``driving``, ``reach``)."""
+    folder = resources.files("tutelage") / "sims"
+    if not folder.is_dir():
+        return {}
+    return {entry.name[: -len(".toml")]: entry for entry in folder.iterdir() if entry.name.endswith(".toml")}
+
+
+def locate(spec: str) -> tuple[str, str]:
+    """Find a spec by path or packaged name; return ``(source label, TOML text)``."""
+    path = Path(spec)
+    if path.is_file():
+        return str(path), path.read_text(encoding="utf-8")
+    packaged = packaged_specs()
+    if spec in packaged:
+        return f"{spec} (packaged {packaged[spec].name})", packaged[spec].read_text(encoding="utf-8")
+    if path.suffix == ".toml" or "/" in spec:
+        raise SpecError(f"{spec}: run spec file not found (packaged specs: {', '.join(sorted(packaged)) or 'none'})")
+    raise UnknownNameError("run spec", spec, packaged)
+
+
+def parse(source: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: not valid TOML: {exc}") from None
+
+
+def load_spec(spec: str, host: PluginHost, *, quick: bool = False) -> RunSpec:
+    """Load, validate and resolve a run spec (a path or a packaged name)."""
+    source, text = locate(spec)
+    spec_dir = Path(spec).parent if Path(spec).is_file() else Path(".")
+    return validate(parse(source, text), source, host, quick=quick, spec_dir=spec_dir)
+
+
+def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bool = False, spec_dir: Path = Path(".")) -> RunSpec:
+    """Check every key of a parsed spec; raise one clear error naming ``source`` and the key."""
+    top = check_table(raw, TOP_LEVEL, source)
+    if not NAME_PATTERN.match(top["name"]):
+        raise SpecError(f"{source}.name: {top['name']!r} must be letters, digits, '-', '_' or '.'")
+    _check_plugins(top["plugins"], host, source)
+    host.registry("worlds").get(top["world"], where=f"{source}.world")
+    scenarios = check_table(top["scenarios"], SCENARIOS, f"{source}.scenarios")
+    if not top["stages"]:
+        raise SpecError(f"{source}.stages: a run needs at least one [[stages]] table")
+    tables = [_stage_table(t, i, source) for i, t in enumerate(top["stages"])]
+    names = [t["name"] for t in tables]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            raise SpecError(f"{source}.stages[{i}].name: stage name {name!r} is used twice; give each stage a unique name")
+    overrides = _quick_overrides(top["quick"], names, source)
+    stages: list[StageSpec] = []
+    for i, table in enumerate(tables):
+        where = f"{source}.stages[{i}] ({table['name']})"
+        stage_type = host.registry("stage_types").get(table["type"], where=f"{where}.type")
+        settings = {k: v for k, v in table.items() if k not in ("name", "type")}
+        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages))
+        full = validate_settings(stage_type, settings, check)
+        if table["name"] in overrides:  # checked with or without --quick, so a typo shows either way
+            check.where = f"{source}.quick.{table['name']}"
+            fast = validate_settings(stage_type, {**settings, **overrides[table["name"]]}, check)
+            full = fast if quick else full
+        stages.append(StageSpec(i, table["name"], table["type"], full))
+    return RunSpec(source, top["name"], top["description"], top["seed"], top["world"], top["plugins"], scenarios, stages, quick)
+
+
+def validate_settings(stage_type: Any, settings: dict[str, Any], check: SpecCheck) -> dict[str, Any]:
+    """Apply a stage type's optional ``settings`` schema, then its optional ``validate``."""
+    schema = getattr(stage_type, "settings", None)
+    if schema is not None:
+        settings = check_table(settings, schema, check.where)
+    validator = getattr(stage_type, "validate", None)
+    if validator is not None:
+        settings = validator(settings, check)
+    return settings
+
+
+def _stage_table(table: Any, index: int, source: str) -> dict[str, Any]:
+    where = f"{source}.stages[{index}]"
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: expected a table, got {type(table).__name__} {table!r}")
+    if "type" not in table:
+        raise SpecError(f"{where}: missing required key 'type' (a registered stage type)")
+    for key in ("type", "name"):
+        if key in table and not isinstance(table[key], str):
+            raise SpecError(f"{where}.{key}: expected a string, got {type(table[key]).__name__} {table[key]!r}")
+    table = {"name": table["type"], **table}
+    if not NAME_PATTERN.match(table["name"]):
+        raise SpecError(f"{where}.name: {table['name']!r} must be letters, digits, '-', '_' or '.'")
+    return table
+
+
+def _quick_overrides(quick: Mapping[str, Any], names: list[str], source: str) -> dict[str, dict[str, Any]]:
+    for stage, table in quick.items():
+        if stage not in names:
+            raise UnknownNameError("stage", stage, names, f"{source}.quick")
+        if not isinstance(table, dict):
+            raise SpecError(f"{source}.quick.{stage}: expected a table of settings, got {type(table).__name__}")
+        if "type" in table or "name" in table:
+            raise SpecError(f"{source}.quick.{stage}: a quick override may change settings, not 'type' or 'name'")
+    return dict(quick)
+
+
+def _check_plugins(names: list[str], host: PluginHost, source: str) -> None:
+    loaded = {info.name: info for info in host.plugins()}
+    for i, name in enumerate(names):
+        if name not in loaded:
+            raise UnknownNameError("plugin", name, loaded, f"{source}.plugins[{i}]")
+        if loaded[name].error:
+            raise SpecError(f"{source}.plugins[{i}]: plugin {name!r} failed to load: {loaded[name].error}")

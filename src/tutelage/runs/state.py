@@ -1,0 +1,52 @@
+"""A run folder's progress on disk: which stages finished and what they returned.
+
+``state.json`` is rewritten atomically after every finished stage, so a kill at
+any moment leaves the last finished stage recorded; ``--resume`` continues
+after it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tutelage import fileio
+from tutelage.errors import UserError
+
+STATE_FILE = "state.json"
+SPEC_FILE = "spec.json"
+
+
+class RunState:
+    """Finished stages (name → result and seconds) and the run's status."""
+
+    def __init__(self, run_dir: Path, data: dict[str, Any] | None = None):
+        self.run_dir = run_dir
+        self.data = data or {"status": "running", "done": {}, "order": []}
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunState:
+        path = run_dir / STATE_FILE
+        if not path.is_file():
+            raise UserError(f"{run_dir}: not a run folder to resume (no {STATE_FILE})")
+        try:
+            return cls(run_dir, json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: corrupted run state: {exc}") from None
+
+    @property
+    def done(self) -> dict[str, dict[str, Any]]:
+        return self.data["done"]
+
+    def finish_stage(self, name: str, result: dict[str, Any], seconds: float) -> None:
+        self.done[name] = {"result": result, "seconds": seconds}
+        if name not in self.data["order"]:
+            self.data["order"].append(name)
+        self.save()
+
+    def set_status(self, status: str) -> None:
+        self.data["status"] = status
+        self.save()
+
+    def save(self) -> None:
+        fileio.write_json(self.run_dir / STATE_FILE, self.data)

@@ -1,0 +1,70 @@
+"""A finished run's summary: the stages, the evaluated policies, the models, datasets and GIFs.
+
+Built only from the stage results recorded in ``state.json``, so the report,
+``--json`` and the registry all show the numbers the run produced.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tutelage
+from tutelage.runs.spec import RunSpec
+from tutelage.runs.state import RunState
+
+#: result keys shown in their own report sections rather than in the stage table
+STRUCTURED_KEYS = ("policies", "gif", "gifs")
+
+
+def summarize(spec: RunSpec, run_dir: Path, state: RunState, *, seconds: float) -> dict[str, Any]:
+    stages, policies, gifs, models, datasets = [], {}, [], [], []
+    for stage in spec.stages:
+        done = state.done[stage.name]
+        result = done["result"]
+        stages.append({
+            "name": stage.name, "type": stage.type, "seconds": done["seconds"],
+            "result": {k: v for k, v in result.items() if k not in STRUCTURED_KEYS},
+        })
+        for label, metrics in result.get("policies", {}).items():
+            policies[label] = {**metrics, "stage": stage.name}
+        if "gif" in result:
+            gifs.append({"stage": stage.name, "path": result["gif"], "caption": result.get("gif_caption", "")})
+        if "model" in result:
+            models.append({"stage": stage.name, "path": result["model"], "id": result.get("model_id")})
+        if "dataset" in result:
+            datasets.append({"stage": stage.name, "path": result["dataset"], "id": result.get("dataset_id")})
+    return {
+        "run_id": run_dir.name, "run_dir": str(run_dir), "name": spec.name, "description": spec.description,
+        "world": spec.world, "seed": spec.seed, "quick": spec.quick, "tutelage_version": tutelage.__version__,
+        "seconds": round(seconds, 3), "stage_seconds": round(sum(s["seconds"] for s in stages), 3),
+        "stages": stages, "policies": policies, "gifs": gifs, "models": models, "datasets": datasets,
+    }
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f} %"
+
+
+def _fixed(digits: int) -> Any:
+    return lambda value: f"{value:,.{digits}f}"
+
+
+#: the summary table's columns: (result key, heading, formatter); the report and the CLI share them
+COLUMNS: list[tuple[str, str, Any]] = [
+    ("success_rate", "success", _percent),
+    ("collisions_per_km", "collisions/km", _fixed(2)),
+    ("mean_return", "return", _fixed(1)),
+    ("n_params", "params", lambda v: f"{int(v):,}"),
+    ("inference_us", "batch-1 µs", _fixed(1)),
+    ("episodes", "episodes", lambda v: f"{int(v):,}"),
+]
+
+
+def policy_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
+    """``(label, role, cells)`` for each evaluated policy, teachers first; missing values show as '—'."""
+    ordered = sorted(summary["policies"].items(), key=lambda item: item[1].get("role") != "teacher")
+    rows = []
+    for label, metrics in ordered:
+        cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, fmt in COLUMNS]
+        rows.append((label, metrics.get("role", ""), cells))
+    return rows
