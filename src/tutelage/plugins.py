@@ -75,6 +75,9 @@ class Registry(Mapping[str, Any]):
             return self._items[name]
         raise UnknownNameError(self.noun, name, self._items, where)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._items))
 

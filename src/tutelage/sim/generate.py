@@ -1,0 +1,301 @@
+"""Generate a synthetic dataset: serially, in worker processes, or as Ray tasks.
+
+Episodes are grouped into shards of ``episodes_per_shard``; a worker plays a
+whole shard in a fresh environment and hands the frames back; the driver
+numbers them and writes the shards in order, each file atomically. Since each
+episode's seeds and scenario derive from the run seed and its index, the data
+is the same whatever the backend and the number of workers, and a rerun with
+the same arguments resumes after the last finished shard.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tutelage.data.features import Features
+from tutelage.data.layout import shard_count, shard_episodes
+from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_or_resume
+from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
+from tutelage.errors import SpecError, UserError
+from tutelage.sim.rollout import (
+    EpisodePlan,
+    Policy,
+    PolicySpec,
+    check_world,
+    episode_seeds,
+    make_env,
+    reset_env,
+    resolve_policy,
+    run_episode,
+)
+
+BACKENDS = ("process", "ray")
+DEFAULT_EPISODES_PER_SHARD = 10
+
+
+@dataclass(frozen=True)
+class ShardJob:
+    """Everything a worker needs to play one shard (small and picklable)."""
+
+    shard: int
+    world: str
+    policy: PolicySpec
+    plans: tuple[EpisodePlan, ...]
+    features: Features
+    fps: float
+    camera: bool
+    max_steps: int | None
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    shard: int
+    frames: pa.Table
+    episodes: pa.Table
+
+
+def play_shard(job: ShardJob) -> ShardResult:
+    """Play every episode of one shard in a fresh environment (run inside a worker)."""
+    env = make_env(job.world, camera=job.camera, max_steps=job.max_steps)
+    try:
+        policy = Policy(job.policy, env)
+        records = [run_episode(env, policy, job.features, plan) for plan in job.plans]
+    finally:
+        env.close()
+    return ShardResult(job.shard, frames_table(records, job.features, job.fps), episodes_table(records))
+
+
+# -- scenarios ---------------------------------------------------------------
+
+
+class ScenarioPlanner:
+    """Chooses each episode's scenario: from the world's sampler (with edge cases) or a catalogue."""
+
+    def __init__(self, world: str, edge_case_fraction: float = 0.0, catalogue: Sequence[dict[str, Any]] | None = None):
+        if not 0.0 <= edge_case_fraction <= 1.0:
+            raise SpecError(f"--edge-case-fraction: must lie in [0, 1], got {edge_case_fraction}")
+        self.edge_case_fraction = edge_case_fraction
+        self.catalogue = list(catalogue or [])
+        self.sampler = scenario_sampler(world)
+        if self.sampler is None and (edge_case_fraction > 0 or self.catalogue):
+            option = "--scenarios" if self.catalogue else "--edge-case-fraction"
+            raise SpecError(f"{option}: world {world!r} has no scenario sampler")
+
+    def plan(self, run_seed: int, index: int) -> EpisodePlan:
+        seeds = episode_seeds(run_seed, index)
+        if self.catalogue:  # replay: the catalogued scenario with the seed it failed under
+            entry = self.catalogue[index % len(self.catalogue)]
+            seeds = type(seeds)(int(entry["seed"]), seeds.policy, seeds.scenario)
+            return EpisodePlan(index, seeds, dict(entry["scenario"]), str(entry.get("edge_case", "")))
+        if self.sampler is None:
+            return EpisodePlan(index, seeds)
+        rng = np.random.default_rng(seeds.scenario)
+        edge_case = None
+        if rng.random() < self.edge_case_fraction:
+            names = list(self.sampler.edge_case_names)
+            edge_case = names[int(rng.integers(len(names)))]
+        return EpisodePlan(index, seeds, self.sampler.sample(rng, edge_case=edge_case), edge_case or "")
+
+
+def scenario_sampler(world: str) -> Any:
+    """The world's :class:`ScenarioSampler`, or None for worlds that are not tutelage's."""
+    from tutelage.plugins import registry
+
+    if world not in registry("worlds"):
+        return None
+    from tutelage.sim.scenarios import ScenarioSampler
+
+    return ScenarioSampler.for_world(world)
+
+
+# -- probing -----------------------------------------------------------------
+
+
+def probe_features(world: str, plan: EpisodePlan, *, camera: bool, max_steps: int | None) -> tuple[Features, float, dict]:
+    """Play one step of the first episode to learn the columns: spaces, info entries, scenario, image size."""
+    env = make_env(world, camera=camera, max_steps=max_steps)
+    try:
+        _, info = reset_env(env, plan)
+        scenario = info.get("scenario", plan.scenario)
+        image_shape = tuple(np.shape(env.render())) if camera else None
+        env.action_space.seed(0)
+        *_, step_info = env.step(env.action_space.sample())
+        features = Features.from_spaces(env.observation_space, env.action_space, info=step_info,
+                                        scenario=scenario, camera=camera)
+        fps = float(env.metadata.get("render_fps") or 0) or 1.0 / float(getattr(env.unwrapped, "dt", 1.0))
+    finally:
+        env.close()
+    image = (image_shape[0], image_shape[1], 3) if image_shape else None
+    return features, fps, features.describe(image)
+
+
+# -- backends ----------------------------------------------------------------
+
+
+def run_serial(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+    for job in jobs:
+        yield play_shard(job)
+
+
+def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+    """One process (and one simulator client) per worker, forked from a preloaded server."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tutelage.sim.generate"])
+    with context.Pool(processes=min(workers, len(jobs))) as pool:
+        yield from pool.imap(play_shard, jobs, chunksize=1)
+
+
+def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+    """Shards as Ray tasks on a local instance (started and shut down here) or on ``address``."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--backend ray: Ray is not installed (pip install 'tutelage[ray]')") from None
+    started = not ray.is_initialized()
+    if started:
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=workers, **options)
+    try:
+        task = ray.remote(num_cpus=1)(play_shard)
+        window = max(2 * workers, 1)
+        pending: collections.deque = collections.deque()
+        queue = iter(jobs)
+        for job in queue:
+            pending.append(task.remote(job))
+            if len(pending) >= window:
+                break
+        while pending:
+            result = ray.get(pending.popleft())
+            next_job = next(queue, None)
+            if next_job is not None:
+                pending.append(task.remote(next_job))
+            yield result
+    finally:
+        if started:
+            ray.shutdown()
+
+
+RUNNERS: dict[str, Callable[[Sequence[ShardJob], int, str | None], Iterator[ShardResult]]] = {
+    "process": run_processes,
+    "ray": run_ray,
+}
+
+
+# -- the driver --------------------------------------------------------------
+
+
+def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers: int = 1, backend: str = "process",
+             seed: int = 0, edge_case_fraction: float = 0.0, episodes_per_shard: int = DEFAULT_EPISODES_PER_SHARD,
+             camera: bool = False, max_steps: int | None = None, scenarios: str | Path | None = None,
+             ray_address: str | None = None, progress: bool = False) -> DatasetInfo:
+    """Write ``episodes`` episodes of ``world`` played by ``policy`` to the dataset ``out``.
+
+    ``policy`` is ``"random"``, ``"expert"``, a teacher name or a ``.safetensors``
+    file. ``scenarios`` replays a failure catalogue (see
+    :mod:`tutelage.sim.failure_search`). Reruns with the same arguments resume.
+    """
+    started = time.perf_counter()
+    _check_counts(episodes=episodes, workers=workers, episodes_per_shard=episodes_per_shard, seed=seed)
+    if backend not in BACKENDS:
+        raise SpecError(f"--backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
+    if max_steps is not None and max_steps < 1:
+        raise SpecError(f"--max-steps: must be at least 1, got {max_steps}")
+    catalogue, catalogue_sha = _load_scenarios(scenarios, world)
+    check_world(world)
+    spec = resolve_policy(policy, world)
+    planner = ScenarioPlanner(world, edge_case_fraction, catalogue)
+    features, fps, described = probe_features(world, planner.plan(seed, 0), camera=camera, max_steps=max_steps)
+    generation = json.loads(json.dumps({
+        "world": world, "policy": spec.fingerprint(), "episodes": episodes, "seed": seed,
+        "episodes_per_shard": episodes_per_shard, "edge_case_fraction": edge_case_fraction,
+        "camera": camera, "max_steps": max_steps, "scenarios_sha256": catalogue_sha,
+    }))
+    root = Path(out)
+    info = start_or_resume(root, new_info(generation, spec.describe(), described, fps))
+    shards = shard_count(episodes, episodes_per_shard)
+    remove_temporaries(root)
+    done, offset = finished_prefix(root, shards)
+    jobs = [ShardJob(shard, world, spec,
+                     tuple(planner.plan(seed, i) for i in shard_episodes(shard, episodes, episodes_per_shard)),
+                     features, fps, camera, max_steps)
+            for shard in range(done, shards)]
+    runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
+    with _progress_bar(progress, episodes, done_episodes=min(done * episodes_per_shard, episodes)) as advance:
+        for result in runner(jobs, workers, ray_address) if jobs else ():
+            offset += commit_shard(root, result.shard, result.frames, result.episodes, offset)
+            advance(result.episodes.num_rows)
+    totals = _totals(root, shards)
+    info = finish_info(root, info, totals)
+    return DatasetInfo(root, episodes, totals["total_frames"], shards, done, totals["synthetic_share"],
+                       time.perf_counter() - started, info)
+
+
+def _check_counts(**values: int) -> None:
+    minimum = {"seed": 0}
+    for name, value in values.items():
+        if not isinstance(value, (int, np.integer)) or value < minimum.get(name, 1):
+            flag = "--" + name.replace("_", "-")
+            raise SpecError(f"{flag}: must be an integer of at least {minimum.get(name, 1)}, got {value!r}")
+
+
+def _load_scenarios(path: str | Path | None, world: str) -> tuple[list[dict[str, Any]], str]:
+    if path is None:
+        return [], ""
+    from tutelage.sim.failure_search import load_catalogue
+
+    catalogue = load_catalogue(path, world=world)
+    return catalogue.entries, catalogue.sha256
+
+
+def _totals(root: Path, shards: int) -> dict[str, Any]:
+    """Counts and statistics over every episode, read back from the episodes files."""
+    from tutelage.data.reader import read_episodes_meta
+
+    episodes = read_episodes_meta(root)
+    length = episodes.column("length").to_numpy()
+    frames = int(length.sum())
+    success = episodes.column("success").drop_null().to_numpy(zero_copy_only=False)
+    stats = {
+        "mean_return": float(np.mean(episodes.column("return").to_numpy())),
+        "mean_length": float(np.mean(length)),
+        "collision_rate": float(np.mean(episodes.column("collision").to_numpy(zero_copy_only=False))),
+        "success_rate": float(np.mean(success)) if success.size else None,
+    }
+    synthetic = int(episodes.column("synthetic_frames").to_numpy().sum())
+    return {"total_episodes": episodes.num_rows, "total_frames": frames, "total_shards": shards,
+            "synthetic_share": synthetic / frames if frames else 0.0, "stats": stats}
+
+
+class _progress_bar:
+    """A rich progress bar over episodes with an ETA; a no-op when ``enabled`` is False."""
+
+    def __init__(self, enabled: bool, total: int, done_episodes: int = 0):
+        self.enabled, self.total, self.done = enabled, total, done_episodes
+        self.progress = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda count: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+        self.progress.start()
+        task = self.progress.add_task("generate", total=self.total, completed=self.done)
+        return lambda count: self.progress.advance(task, count)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
