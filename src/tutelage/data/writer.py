@@ -38,6 +38,8 @@ EPISODES_SCHEMA = pa.schema([
     pa.field("return", pa.float64()),
     pa.field("success", pa.bool_()),
     pa.field("collision", pa.bool_()),
+    pa.field("off_road", pa.bool_()),
+    pa.field("min_ttc", pa.float64()),  # least time to collision seen (s), when the world reports it
     pa.field("edge_case", pa.string()),
     pa.field("scenario", pa.string()),  # JSON: the exact scenario the world played
     pa.field("synthetic_frames", pa.int64()),

@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,9 @@ class ScenarioPlanner:
 
     def plan(self, run_seed: int, index: int) -> EpisodePlan:
         seeds = episode_seeds(run_seed, index)
-        if self.catalogue:  # replay: the catalogued scenario with the seed it failed under
+        if self.catalogue:  # replay: the catalogued scenario with the seeds it failed under
             entry = self.catalogue[index % len(self.catalogue)]
-            seeds = type(seeds)(int(entry["seed"]), seeds.policy, seeds.scenario)
+            seeds = replace(seeds, env=int(entry["seed"]), policy=int(entry.get("policy_seed", seeds.policy)))
             return EpisodePlan(index, seeds, dict(entry["scenario"]), str(entry.get("edge_case", "")))
         if self.sampler is None:
             return EpisodePlan(index, seeds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -233,7 +234,7 @@ def run_episode(env: gymnasium.Env, policy: Policy, features: Features, plan: Ep
     policy.reset(plan.seeds.policy)
     scenario = info.get("scenario", plan.scenario) or {}
     columns: dict[str, list[Any]] = {name: [] for name in features.schema().names if name not in ("index", "timestamp")}
-    done, total, collided, frame = False, 0.0, False, 0
+    done, total, collided, off_road, frame, min_ttc = False, 0.0, False, False, 0, math.inf
     while not done:
         for name, value in split_value(features.observation_prefix, env.observation_space, observation).items():
             columns[name].append(value)
@@ -249,6 +250,8 @@ def run_episode(env: gymnasium.Env, policy: Policy, features: Features, plan: Ep
             columns[f"info.{key}"].append(encode_value(info.get(key), arrow_type))
         total += float(np.float32(reward))
         collided = collided or bool(info.get("collision", False))
+        off_road = off_road or bool(info.get("off_road", False))
+        min_ttc = min(min_ttc, float(info.get("min_ttc", math.inf)))
         frame += 1
         done = terminated or truncated
     for key, arrow_type in features.scenario_keys.items():
@@ -263,6 +266,8 @@ def run_episode(env: gymnasium.Env, policy: Policy, features: Features, plan: Ep
         "return": total,
         "success": bool(info["is_success"]) if "is_success" in info else None,
         "collision": collided,
+        "off_road": off_road,
+        "min_ttc": min_ttc if math.isfinite(min_ttc) else None,
         "edge_case": plan.edge_case,
         "scenario": scenario,
         "synthetic_frames": frame if policy.spec.synthetic else 0,

@@ -1,0 +1,188 @@
+"""Failure search: find scenarios where a policy fails, and keep them in a catalogue to replay.
+
+The search moves in the hull of the sampler's ranges (the default ranges and
+every edge case's). Its first round is random search (the sampler, half of
+the draws from a random edge case); each later round is a cross-entropy step:
+it fits a clipped Gaussian to each numeric parameter and a smoothed histogram
+to each categorical one over the worst episodes so far (failures, then the
+closest calls by time to collision), and draws the next round from them. An episode fails on a collision, on leaving the road, or when
+it ends without success. Failures go to a JSON catalogue (written atomically)
+that ``tutelage generate --scenarios`` replays exactly, seed included.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tutelage.errors import SpecError
+from tutelage.fileio import write_json
+from tutelage.sim.rollout import EpisodePlan, check_world, episode_seeds, resolve_policy
+
+FORMAT = "tutelage-failure-catalogue"
+MIN_STD = 0.05  # in units of a parameter's range: keeps every round exploring
+SMOOTHING = 0.1  # added to every category's count
+
+
+@dataclass
+class Catalogue:
+    """Failing scenarios of one world and policy, worst first."""
+
+    world: str
+    policy: dict[str, Any]
+    entries: list[dict[str, Any]]
+    search: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "world": self.world, "policy": self.policy, "search": self.search, "entries": self.entries}
+
+    def save(self, path: str | Path) -> None:
+        write_json(path, self.as_dict())
+
+
+def load_catalogue(path: str | Path, world: str | None = None) -> Catalogue:
+    """Read and check a catalogue; every scenario is validated against the world's bounds."""
+    try:
+        raw = Path(path).read_bytes()
+        data = json.loads(raw)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: scenario catalogue not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: not a JSON catalogue ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise SpecError(f"{path}: field 'format' must be {FORMAT!r}")
+    if world is not None and data.get("world") != world:
+        raise SpecError(f"{path}: field 'world' is {data.get('world')!r}, not {world!r}")
+    entries = data.get("entries")
+    if not isinstance(entries, list) or not entries:
+        raise SpecError(f"{path}: field 'entries' must be a non-empty list")
+    from tutelage.sim.generate import scenario_sampler
+
+    sampler = scenario_sampler(data["world"])
+    if sampler is None:
+        raise SpecError(f"{path}: field 'world': {data['world']!r} has no scenario sampler")
+    for i, entry in enumerate(entries):
+        where = f"{path}: entries[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("scenario"), dict):
+            raise SpecError(f"{where}.scenario: expected a table of parameters")
+        for key in ("seed", "policy_seed"):
+            if not isinstance(entry.get(key, 0), int) or entry.get(key, 0) < 0:
+                raise SpecError(f"{where}.{key}: expected a non-negative integer")
+        entry["scenario"] = sampler.validate(entry["scenario"], where=f"{where}.scenario")
+    return Catalogue(data["world"], data.get("policy", {}), entries, data.get("search", {}), hashlib.sha256(raw).hexdigest())
+
+
+class SearchSpace:
+    """Numeric ranges and categorical options of a sampler's parameters, over defaults and edge cases."""
+
+    def __init__(self, sampler: Any):
+        self.sampler = sampler
+        self.numeric: dict[str, tuple[float, float, bool]] = {}
+        self.categorical: dict[str, list[Any]] = {}
+        self.fixed: dict[str, Any] = {}
+        for name in sampler.parameter_names:
+            distributions = [sampler.parameters[name], *(case[name] for case in sampler.edge_cases.values() if name in case)]
+            values = [value for d in distributions for value in d.values()]
+            options = list(dict.fromkeys(values))
+            if len(options) == 1:
+                self.fixed[name] = options[0]
+            elif any(d.choices is not None for d in distributions) or any(isinstance(v, (bool, str)) for v in values):
+                self.categorical[name] = options
+            else:
+                self.numeric[name] = (min(values), max(values), all(isinstance(v, int) for v in values))
+
+    def random(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
+        """A sampler draw; half of the time from a random named edge case."""
+        names = list(self.sampler.edge_case_names)
+        edge_case = names[int(rng.integers(len(names)))] if names and rng.random() < 0.5 else ""
+        return self.sampler.sample(rng, edge_case=edge_case or None), edge_case
+
+    def fit(self, scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+        """The cross-entropy distribution of ``scenarios``: mean and spread per numeric parameter,
+        smoothed frequencies per categorical one."""
+        model: dict[str, Any] = {}
+        for name, (low, high, _) in self.numeric.items():
+            unit = np.array([(s[name] - low) / (high - low) for s in scenarios])
+            model[name] = (float(unit.mean()), max(float(unit.std()), MIN_STD))
+        for name, options in self.categorical.items():
+            counts = np.array([sum(s[name] == o for s in scenarios) for o in options], dtype=float) + SMOOTHING
+            model[name] = counts / counts.sum()
+        return model
+
+    def draw(self, rng: np.random.Generator, model: dict[str, Any]) -> dict[str, Any]:
+        scenario: dict[str, Any] = {"world": self.sampler.world, "edge_cases": [], **self.fixed}
+        for name, (low, high, integer) in self.numeric.items():
+            mean, std = model[name]
+            value = low + float(np.clip(rng.normal(mean, std), 0.0, 1.0)) * (high - low)
+            scenario[name] = int(round(value)) if integer else value
+        for name, options in self.categorical.items():
+            scenario[name] = options[int(rng.choice(len(options), p=model[name]))]
+        return self.sampler.validate(scenario, where="failure search")
+
+
+def failure_reasons(row: dict[str, Any]) -> list[str]:
+    """Why an episode (a row of the episodes table) failed; empty when it did not."""
+    reasons = [name for name in ("collision", "off_road") if row.get(name)]
+    if row.get("success") is False and not reasons:
+        reasons.append("no_success")
+    return reasons
+
+
+def search_failures(world: str, policy: str, *, budget: int = 64, population: int = 16, elite_fraction: float = 0.25,
+                    seed: int = 0, max_steps: int | None = None, workers: int = 1) -> Catalogue:
+    """Spend ``budget`` episodes searching for scenarios where ``policy`` fails in ``world``."""
+    from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial, scenario_sampler
+
+    if budget < 1 or population < 2 or not 0 < elite_fraction <= 1:
+        raise SpecError("failure search: needs --budget ≥ 1, --population ≥ 2 and 0 < elite fraction ≤ 1")
+    check_world(world)
+    sampler = scenario_sampler(world)
+    if sampler is None:
+        raise SpecError(f"WORLD: {world!r} has no scenario sampler to search")
+    spec = resolve_policy(policy, world)
+    space = SearchSpace(sampler)
+    rng = np.random.default_rng(seed)
+    runner = run_serial if workers == 1 else run_processes
+    features = fps = None
+    evaluated: list[dict[str, Any]] = []
+    rounds: list[dict[str, Any]] = []
+    while len(evaluated) < budget:
+        size = min(population, budget - len(evaluated))
+        if not evaluated:
+            drawn = [space.random(rng) for _ in range(size)]
+        else:
+            worst = sorted(evaluated, key=_badness, reverse=True)[: max(2, math.ceil(elite_fraction * len(evaluated)))]
+            model = space.fit([row["scenario"] for row in worst])
+            drawn = [(space.draw(rng, model), "") for _ in range(size)]
+        plans = [EpisodePlan(len(evaluated) + k, episode_seeds(seed, len(evaluated) + k), scenario, edge_case)
+                 for k, (scenario, edge_case) in enumerate(drawn)]
+        if features is None:
+            features, fps, _ = probe_features(world, plans[0], camera=False, max_steps=max_steps)
+        per_job = math.ceil(size / workers)
+        jobs = [ShardJob(i, world, spec, tuple(plans[i: i + per_job]), features, fps, False, max_steps)
+                for i in range(0, size, per_job)]
+        batch = [row for result in runner(jobs, workers, None) for row in result.episodes.to_pylist()]
+        for plan, row in zip(plans, batch):
+            evaluated.append({"scenario": plan.scenario, "seed": plan.seeds.env, "policy_seed": plan.seeds.policy,
+                              "edge_case": plan.edge_case,
+                              "return": row["return"], "length": row["length"], "min_ttc": row["min_ttc"],
+                              "reasons": failure_reasons(row)})
+        rounds.append({"episodes": size, "failures": sum(bool(row["reasons"]) for row in evaluated[-size:])})
+    failures = sorted((row for row in evaluated if row["reasons"]), key=_badness, reverse=True)
+    search = {"method": "random search, then cross-entropy", "budget": budget, "population": population,
+              "elite_fraction": elite_fraction, "seed": seed, "max_steps": max_steps, "evaluated": len(evaluated),
+              "failures": len(failures), "rounds": rounds}
+    return Catalogue(world, spec.describe(), failures, search)
+
+
+def _badness(row: dict[str, Any]) -> tuple[bool, float]:
+    """Failures first; then the closest call (least time to collision), or the least return per step."""
+    if row["min_ttc"] is not None:
+        return bool(row["reasons"]), -row["min_ttc"]
+    return bool(row["reasons"]), -row["return"] / max(row["length"], 1)

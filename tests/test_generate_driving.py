@@ -1,0 +1,81 @@
+"""Generation and failure search on the PyBullet driving world."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tutelage.data import Dataset, read_info
+from tutelage.errors import SpecError
+from tutelage.sim.failure_search import SearchSpace, load_catalogue, search_failures
+from tutelage.sim.generate import generate, scenario_sampler
+
+from test_generate import assert_same_dataset
+
+WORLD = "tutelage/Driving-v0"
+
+
+@pytest.fixture(scope="module")
+def driving(tmp_path_factory):
+    out = tmp_path_factory.mktemp("driving") / "ds"
+    generate(WORLD, "random", 6, out, episodes_per_shard=2, max_steps=40, seed=5, edge_case_fraction=0.5)
+    return out
+
+
+def test_processes_write_the_same_pybullet_episodes(driving, tmp_path):
+    generate(WORLD, "random", 6, tmp_path / "ds", episodes_per_shard=2, max_steps=40, seed=5,
+             edge_case_fraction=0.5, workers=2)
+    assert_same_dataset(driving, tmp_path / "ds")
+
+
+def test_driving_columns_and_scenarios(driving):
+    ds = Dataset(driving)
+    arrays = ds.to_arrays(["observation.state", "action", "info.collision", "scenario.friction"])
+    assert arrays["observation.state"].shape == (240, 38) and arrays["action"].shape == (240, 2)
+    meta = ds.meta.to_pandas()
+    assert (meta["edge_case"] != "").sum() >= 1, "an edge-case fraction of 0.5 drew no edge case in 6 episodes"
+    for row in meta.itertuples():
+        scenario = json.loads(row.scenario)
+        frames = ds.episode(row.episode_index, ["scenario.friction"])["scenario.friction"]
+        assert np.all(frames == scenario["friction"])
+        if row.edge_case:
+            assert scenario["edge_cases"] == [name.strip() for name in row.edge_case.split("+")]
+    assert read_info(driving)["world"] == WORLD
+
+
+def test_search_space_covers_defaults_and_edge_cases():
+    space = SearchSpace(scenario_sampler(WORLD))
+    low, high, integer = space.numeric["friction"]
+    assert low <= 0.1 and high >= 1.0 and not integer  # ice and dry
+    assert space.numeric["traffic_count"][2]
+    model = space.fit([space.random(np.random.default_rng(i))[0] for i in range(8)])
+    drawn = space.draw(np.random.default_rng(0), model)
+    assert low <= drawn["friction"] <= high
+
+
+def test_catalogue_replays_the_failures_it_found(tmp_path):
+    catalogue = search_failures(WORLD, "random", budget=4, population=2, seed=1, max_steps=30)
+    assert catalogue.search["evaluated"] == 4 and len(catalogue.search["rounds"]) == 2
+    assert catalogue.entries and all(entry["reasons"] for entry in catalogue.entries)
+    path = tmp_path / "catalogue.json"
+    catalogue.save(path)
+    out = tmp_path / "replay"
+    generate(WORLD, "random", len(catalogue.entries), out, max_steps=30, scenarios=path)
+    meta = Dataset(out).meta.to_pylist()
+    assert [row["return"] for row in meta] == [entry["return"] for entry in catalogue.entries]
+    assert read_info(out)["generation"]["scenarios_sha256"] == load_catalogue(path).sha256
+
+
+def test_bad_catalogues_name_file_and_field(tmp_path):
+    path = tmp_path / "catalogue.json"
+    catalogue = search_failures(WORLD, "random", budget=2, population=2, seed=1, max_steps=5)
+    data = catalogue.as_dict()
+    data["entries"][0]["scenario"]["friction"] = 9.0
+    path.write_text(json.dumps(data))
+    with pytest.raises(SpecError, match=r"catalogue.json: entries\[0\].scenario: friction"):
+        load_catalogue(path)
+    with pytest.raises(SpecError, match="field 'world'"):
+        load_catalogue(path, world="tutelage/Reach-v0")
+    with pytest.raises(SpecError, match="not found"):
+        load_catalogue(tmp_path / "missing.json")
