@@ -13,7 +13,7 @@ extensions = [
         [str(pyx)],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", "-fno-math-errno", "-ftree-vectorize"],
+        extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math", "-ftree-vectorize"],
     )
     for pyx in sorted(CORE.glob("*.pyx"))
 ]

@@ -1,0 +1,30 @@
+"""The ``cnn`` model type: conv → ReLU → max-pool blocks, then a dense head, for images (C, H, W)."""
+from __future__ import annotations
+
+from typing import Any
+
+from tutelage import nn
+from tutelage.errors import SpecError
+from tutelage_plugins.models.common import output_layers, sizes
+
+
+class CNNType:
+    """Small convolutional network: per channel count a 'same' conv, ReLU and 2×2 max-pool (while the image allows)."""
+
+    name = "cnn"
+    description = "convolutional network for images (channels, height, width)"
+
+    def build(self, input_shape: tuple[int, ...], output_size: int, *, seed: int = 0, channels: Any = (8, 16),
+              kernel: int = 3, hidden: int = 64, output_activation: str | None = None) -> nn.Model:
+        if len(tuple(input_shape)) != 3:
+            raise SpecError(f"cnn: input_shape must be (channels, height, width), got {list(input_shape)}")
+        _, h, w = input_shape
+        layers: list[nn.Layer] = []
+        for count in sizes(channels, "channels", "cnn"):
+            layers += [nn.Conv2d(count, kernel=kernel, padding=kernel // 2), nn.ReLU()]
+            if h >= 2 and w >= 2:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+        layers += [nn.Flatten(), nn.Dense(hidden), nn.ReLU(), nn.Dense(output_size),
+                   *output_layers(output_activation, "cnn")]
+        return nn.Model(layers, input_shape, seed=seed)

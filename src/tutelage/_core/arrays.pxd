@@ -1,0 +1,5 @@
+"""Cheap checks that turn an ndarray into a raw pointer (no memoryview acquisition)."""
+cimport numpy as cnp
+
+cdef float* f32_data(object array, Py_ssize_t size, str name) except NULL
+cdef cnp.ndarray as_f32(object array)
