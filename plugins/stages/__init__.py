@@ -1,9 +1,17 @@
-"""Built-in stage types of run specs (generate, distill, evaluate, quantize)."""
+"""Built-in stage types of run specs: generate, distill, evaluate, quantize.
+
+They register through the ``tutelage_stage_types`` hook like any plugin's;
+each declares a settings schema, checked before a run writes anything.
+"""
 from __future__ import annotations
 
 from tutelage import hookimpl
+from tutelage_plugins.stages.distill import DistillStage
+from tutelage_plugins.stages.evaluate import EvaluateStage
+from tutelage_plugins.stages.generate import GenerateStage
+from tutelage_plugins.stages.quantize import QuantizeStage
 
 
 @hookimpl
 def tutelage_stage_types() -> dict:
-    return {}
+    return {stage.name: stage for stage in (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage())}

@@ -91,7 +91,19 @@ class WorldSpec:
 
 @runtime_checkable
 class StageType(Protocol):
-    """A step of a run spec (``generate``, ``distill``, ``evaluate``, ...)."""
+    """A step of a run spec (``generate``, ``distill``, ``evaluate``, ...).
+
+    Optional members, used when present (see :mod:`tutelage.runs.spec`):
+
+    - ``settings``: a schema ``{key: tutelage.runs.schema.Field(...)}``; the
+      runner checks a stage's table against it (unknown keys, types, ranges)
+      and fills defaults before anything runs;
+    - ``validate(settings, check) -> settings``: further checks with a
+      :class:`tutelage.runs.spec.SpecCheck` (registries, earlier stages);
+      raise :class:`tutelage.errors.SpecError` naming ``check.where``;
+    - ``produces``: what the stage's result offers later stages, a tuple of
+      ``"model"`` and/or ``"dataset"``.
+    """
 
     name: str
 

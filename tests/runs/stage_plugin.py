@@ -7,6 +7,7 @@ its stage seed, ``shrink`` derives an int8 child, ``score`` measures them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -21,8 +22,14 @@ from tutelage.runs.schema import Field
 WORLD = "test/Line-v0"
 
 
+def content_id(path) -> str:
+    """Like tutelage.nn's model ids: a hash of the content, the same for the same model."""
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
+
+
 class Count:
     name = "count"
+    produces = ("dataset",)
     settings = {"shards": Field(int, 3, minimum=1), "rows": Field(int, 64, minimum=1), "delay": Field(float, 0.0)}
 
     def run(self, context, settings):
@@ -45,10 +52,11 @@ class Count:
 
 class Fit:
     name = "fit"
+    produces = ("model",)
     settings = {"data": Field(str), "epochs": Field(int, 20, minimum=1), "delay": Field(float, 0.0)}
 
     def validate(self, settings, check):
-        check.earlier_stage(settings["data"], "data", ("count",))
+        check.earlier_output(settings["data"], "data", "dataset")
         return settings
 
     def run(self, context, settings):
@@ -69,7 +77,7 @@ class Fit:
             advance(1)
         path = context.path("models", f"{context.stage.name}.safetensors")
         save_file({"w": w, "b": np.array([b], np.float32)}, str(path))
-        model_id = f"{context.run_id}-{context.stage.name}"
+        model_id = content_id(path)
         context.lineage.add_model(model_id, run_id=context.run_id, path=str(path), model_type="linear", method="fit",
                                   dataset=data["dataset_id"], teacher="oracle", n_params=4, size_bytes=path.stat().st_size)
         return {"model": context.relative(path), "model_id": model_id, "final_loss": float((err**2).mean())}
@@ -77,10 +85,11 @@ class Fit:
 
 class Shrink:
     name = "shrink"
+    produces = ("model",)
     settings = {"model": Field(str)}
 
     def validate(self, settings, check):
-        check.earlier_stage(settings["model"], "model", ("fit",))
+        check.earlier_output(settings["model"], "model", "model")
         return settings
 
     def run(self, context, settings):
@@ -89,7 +98,7 @@ class Shrink:
         scale = np.float32(np.abs(tensors["w"]).max() / 127)
         path = context.path("models", f"{context.stage.name}.safetensors")
         save_file({"w": np.round(tensors["w"] / scale).astype(np.int8), "scale": np.array([scale]), "b": tensors["b"]}, str(path))
-        model_id = f"{context.run_id}-{context.stage.name}"
+        model_id = content_id(path)
         context.lineage.add_model(model_id, run_id=context.run_id, path=str(path), model_type="linear-int8",
                                   method="int8", parent=parent["model_id"], teacher="oracle", n_params=4,
                                   size_bytes=path.stat().st_size)

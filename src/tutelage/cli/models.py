@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     table = Table(title=f"models ({lineage.path})")
     for column in ("id", "type", "method", "parent", "teacher", "params", "success", "run"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "id")
     for m in models:
         table.add_row(m["id"][:12], m["model_type"], m["method"], (m["parent"] or "")[:12], m["teacher"] or "",
                       f"{m['n_params']:,}", success(m), m["run_id"])

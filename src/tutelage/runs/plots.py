@@ -28,36 +28,33 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
-    """One panel per stage that logged ``kind = "curve"`` records; one line per series."""
-    curves: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    """One panel per ``panel`` (default: the stage) of ``kind = "curve"`` records; one line per series."""
+    panels: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    x_labels: dict[str, str] = {}
     for record in records:
         if record.get("kind") == "curve":
-            curves[record["stage"]][record["series"]].append((record["x"], record["y"]))
-    if not curves:
+            panel = record.get("panel", record["stage"])
+            panels[panel][record["series"]].append((record["x"], record["y"]))
+            x_labels.setdefault(panel, record.get("x_label", "epoch"))
+    if not panels:
         return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
-    for ax, (stage, series) in zip(axes[0], curves.items()):
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (panel, series) in zip(axes.flat, panels.items()):
         for name, points in series.items():
             xs, ys = zip(*sorted(points))
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
-        if all(_is_loss(name) for name in series) and all(y > 0 for pts in series.values() for _, y in pts):
+        values = [y for points in series.values() for _, y in points]
+        if all("loss" in name for name in series) and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_yscale("log")
-        ax.set_title(stage)
-        ax.set_xlabel(_x_label(records, stage))
+        ax.set_title(panel, fontsize=10)
+        ax.set_xlabel(x_labels[panel])
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _save(fig, path)
-
-
-def _is_loss(name: str) -> bool:
-    return "loss" in name
-
-
-def _x_label(records: list[dict[str, Any]], stage: str) -> str:
-    for record in records:
-        if record.get("stage") == stage and record.get("kind") == "curve":
-            return record.get("x_label", "epoch")
-    return "epoch"
 
 
 def success_by(policies: dict[str, dict[str, Any]], key: str, title: str, path: Path) -> Path | None:

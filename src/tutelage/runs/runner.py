@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+import rich
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tutelage import fileio
@@ -54,14 +54,14 @@ def new_run_dir(out: Path, name: str) -> Path:
 
 
 def run_spec(spec: RunSpec, host: PluginHost, *, out: str | Path = "runs", registry: str | Path | None = None,
-             quiet: bool = False, console: Console | None = None) -> dict[str, Any]:
+             quiet: bool = False) -> dict[str, Any]:
     """Run a validated spec in a new folder under ``out``; return the summary."""
     run_dir = new_run_dir(Path(out), spec.name)
     fileio.write_json(run_dir / SPEC_FILE, spec.as_dict())
     state = RunState(run_dir)
     state.save()
     lineage = Lineage(registry or default_path(out))
-    return _execute(spec, run_dir, state, host, lineage, quiet, console)
+    return _execute(spec, run_dir, state, host, lineage, quiet)
 
 
 def load_resumable(run_dir: str | Path, host: PluginHost) -> RunSpec:
@@ -77,8 +77,8 @@ def load_resumable(run_dir: str | Path, host: PluginHost) -> RunSpec:
                    spec.scenarios, spec.stages, resolved.get("quick", False))
 
 
-def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | None = None, quiet: bool = False,
-               console: Console | None = None) -> dict[str, Any]:
+def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | None = None,
+               quiet: bool = False) -> dict[str, Any]:
     """Continue a run from its last finished stage; return the summary."""
     run_dir = Path(run_dir)
     spec = load_resumable(run_dir, host)
@@ -89,18 +89,17 @@ def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | 
     fileio.write_text(log.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
     state.set_status("running")
     lineage = Lineage(registry or default_path(run_dir.parent))
-    return _execute(spec, run_dir, state, host, lineage, quiet, console)
+    return _execute(spec, run_dir, state, host, lineage, quiet)
 
 
-def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, lineage: Lineage, quiet: bool,
-             console: Console | None) -> dict[str, Any]:
-    run_id = run_dir.name
+def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, lineage: Lineage,
+             quiet: bool) -> dict[str, Any]:
+    run_id = state.run_id
     lineage.add_run(run_id, spec.name, str(run_dir.resolve()), spec.world, spec.seed)
     host.hook.tutelage_run_start(run_dir=str(run_dir), spec=spec.as_dict())
-    console = console or Console(stderr=True)
     started = time.perf_counter()
     try:
-        with _stop_on_sigterm(), _progress(console, quiet) as new_task:
+        with _stop_on_sigterm(), _progress(quiet) as new_task:
             context = RunContext(run_dir, run_id, spec, host, lineage, new_task, quiet)
             for stage in spec.stages:
                 context.stage = stage
@@ -132,7 +131,15 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
 
 
 @contextlib.contextmanager
-def _progress(console: Console, quiet: bool) -> Iterator[Callable[[int, str], Callable[[int], None]]]:
+def _progress(quiet: bool) -> Iterator[Callable[[int, str], Callable[[int], None]]]:
+    """Stage progress bars on stderr (stdout stays clean for ``--json``).
+
+    They draw on rich's global console, so the bars of the functions a stage
+    calls (generation, evaluation, DAgger) nest inside this display.
+    """
+    console = rich.get_console()
+    previous = console.stderr
+    console.stderr = True
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console, disable=quiet,
@@ -142,8 +149,11 @@ def _progress(console: Console, quiet: bool) -> Iterator[Callable[[int, str], Ca
         task = progress.add_task(description, total=total)
         return lambda n=1: progress.advance(task, n)
 
-    with progress:
-        yield new_task
+    try:
+        with progress:
+            yield new_task
+    finally:
+        console.stderr = previous
 
 
 @contextlib.contextmanager

@@ -101,11 +101,15 @@ class SpecCheck:
         """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
         return self.host.registry(kind).get(name, where=f"{self.where}.{key}")
 
-    def earlier_stage(self, name: str, key: str, types: tuple[str, ...]) -> StageSpec:
-        """The earlier stage called ``name`` whose type is one of ``types``."""
-        candidates = {s.name: s for s in self.earlier if s.type in types}
+    def earlier_output(self, name: str, key: str, kind: str) -> StageSpec:
+        """The earlier stage called ``name`` whose type produces ``kind`` (``"model"`` or ``"dataset"``).
+
+        Stage types declare what they produce in an optional ``produces`` tuple.
+        """
+        stage_types = self.host.registry("stage_types")
+        candidates = {s.name: s for s in self.earlier if kind in getattr(stage_types.get(s.type), "produces", ())}
         if name not in candidates:
-            raise UnknownNameError(f"earlier {'/'.join(types)} stage", name, candidates, f"{self.where}.{key}")
+            raise UnknownNameError(f"earlier stage producing a {kind}", name, candidates, f"{self.where}.{key}")
         return candidates[name]
 
     def error(self, key: str, message: str) -> SpecError:

@@ -7,6 +7,7 @@ after it.
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ class RunState:
 
     def __init__(self, run_dir: Path, data: dict[str, Any] | None = None):
         self.run_dir = run_dir
-        self.data = data or {"status": "running", "done": {}, "order": []}
+        self.data = data or {"run_id": f"{run_dir.name}-{secrets.token_hex(3)}", "status": "running", "done": {}, "order": []}
 
     @classmethod
     def load(cls, run_dir: Path) -> RunState:
@@ -33,6 +34,11 @@ class RunState:
             return cls(run_dir, json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as exc:
             raise UserError(f"{path}: corrupted run state: {exc}") from None
+
+    @property
+    def run_id(self) -> str:
+        """Unique across runs folders (two runs of one spec may start in the same second)."""
+        return self.data["run_id"]
 
     @property
     def done(self) -> dict[str, dict[str, Any]]:

@@ -34,7 +34,7 @@ def summarize(spec: RunSpec, run_dir: Path, state: RunState, *, seconds: float) 
         if "dataset" in result:
             datasets.append({"stage": stage.name, "path": result["dataset"], "id": result.get("dataset_id")})
     return {
-        "run_id": run_dir.name, "run_dir": str(run_dir), "name": spec.name, "description": spec.description,
+        "run_id": state.run_id, "run_dir": str(run_dir), "name": spec.name, "description": spec.description,
         "world": spec.world, "seed": spec.seed, "quick": spec.quick, "tutelage_version": tutelage.__version__,
         "seconds": round(seconds, 3), "stage_seconds": round(sum(s["seconds"] for s in stages), 3),
         "stages": stages, "policies": policies, "gifs": gifs, "models": models, "datasets": datasets,

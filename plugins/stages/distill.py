@@ -1,0 +1,148 @@
+"""The ``distill`` stage: a student learns from a teacher by behavior cloning, DAgger or knowledge distillation."""
+from __future__ import annotations
+
+from typing import Any
+
+from tutelage.runs.schema import Field, check_table
+from tutelage_plugins.stages.refs import EXPERT, check_policy, is_teacher, load_policy, teacher_name
+
+METHODS = ("bc", "dagger", "kd")
+STUDENT = {
+    "model_type": Field(str, "mlp", help="a registered model type"),
+    "options": Field(dict, {}, help="options for the model type's build(), e.g. hidden = [64, 64]"),
+}
+
+
+class DistillStage:
+    """Train a fresh student (``models/<stage>.safetensors``) from ``teacher`` by ``method``.
+
+    ``bc`` and ``kd`` learn from an earlier dataset stage (``data``); ``dagger``
+    lets the student drive and the teacher label what it visits. ``kd`` needs a
+    model teacher with logits (an earlier model stage).
+    """
+
+    name = "distill"
+    produces = ("model",)
+    settings = {
+        "teacher": Field(str, EXPERT, help="'expert', a teacher name or an earlier model stage"),
+        "method": Field(str, "bc", choices=METHODS),
+        "student": Field(dict, {}),
+        "data": Field(str, None, help="earlier dataset stage (bc, kd)"),
+        "epochs": Field(int, 30, minimum=1),
+        "batch_size": Field(int, 64, minimum=1),
+        "lr": Field(float, 1e-3, minimum=0.0),
+        "rounds": Field(int, 4, minimum=1, help="DAgger rounds"),
+        "episodes_per_round": Field(int, 6, minimum=1),
+        "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0),
+        "max_steps": Field(int, None, minimum=1),
+        "temperature": Field(float, 4.0, minimum=1e-6, help="kd"),
+        "alpha": Field(float, 0.9, minimum=0.0, maximum=1.0, help="kd: weight of the soft-target loss"),
+    }
+
+    def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
+        check_policy(check, settings["teacher"], "teacher")
+        student = check_table(settings["student"], STUDENT, f"{check.where}.student")
+        check.registry_get("model_types", student["model_type"], "student.model_type")
+        method = settings["method"]
+        if method in ("bc", "kd"):
+            if settings["data"] is None:
+                raise check.error("data", f"method {method!r} learns from a dataset: name an earlier generate stage")
+            check.earlier_output(settings["data"], "data", "dataset")
+        if method == "kd" and settings["teacher"] not in [s.name for s in check.earlier]:
+            raise check.error("teacher", "method 'kd' needs a model teacher with logits: name an earlier model stage")
+        return {**settings, "student": student}
+
+    def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
+        from tutelage.methods.lineage import save_derived
+
+        seed = context.stage_seed()
+        student = build_student(context, settings["student"], seed)
+        teacher = load_policy(context, settings["teacher"])
+        train = {"epochs": settings["epochs"], "batch_size": settings["batch_size"], "lr": settings["lr"], "seed": seed}
+        method = settings["method"]
+        if method == "dagger":
+            student, derivation = self._dagger(context, settings, teacher, student, train)
+        else:
+            data = context.resolve(context.output(settings["data"])["dataset"])
+            if method == "bc":
+                from tutelage.methods.bc import behavior_cloning
+
+                student, derivation = behavior_cloning(student, data, teacher=teacher_label(context, settings["teacher"]),
+                                                       quiet=context.quiet, **train)
+            else:
+                student, derivation = knowledge_distillation(context, settings, teacher, student, data, train)
+            log_history(context, derivation.history)
+        derivation.dataset = context.output(settings["data"])["dataset_id"] if settings["data"] else derivation.dataset
+        path = context.path("models", f"{context.stage.name}.safetensors")
+        model_type = settings["student"]["model_type"]
+        model_id = save_derived(student, path, derivation, model_type=model_type,
+                                metadata={"run": context.run_id, "stage": context.stage.name, "world": context.world})
+        context.lineage.add_model(
+            model_id, run_id=context.run_id, path=str(path.resolve()), model_type=model_type, method=method,
+            parent=derivation.parent, dataset=derivation.dataset, teacher=derivation.teacher,
+            n_params=int(student.n_params), size_bytes=path.stat().st_size,
+        )
+        return {"model": context.relative(path), "model_id": model_id, "method": method, "teacher": derivation.teacher,
+                "n_params": int(student.n_params), **{k: v for k, v in derivation.metrics.items() if _scalar(v)}}
+
+    def _dagger(self, context: Any, settings: dict[str, Any], teacher: Any, student: Any, train: dict[str, Any]) -> Any:
+        from tutelage.methods.dagger import dagger
+
+        def on_round(round_num: int, _student: Any, record: dict[str, Any]) -> None:
+            for series in ("loss", "success_rate"):
+                if record.get(series) is not None:
+                    context.log(kind="curve", panel=f"{context.stage.name}: {series.replace('_', ' ')}", series=series,
+                                x=round_num, y=float(record[series]), x_label="DAgger round")
+
+        fraction = settings["edge_case_fraction"]
+        return dagger(
+            context.world, teacher, student, rounds=settings["rounds"], episodes_per_round=settings["episodes_per_round"],
+            seed=train["seed"], edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
+            max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
+            quiet=context.quiet, on_round=on_round,
+        )
+
+
+def teacher_label(context: Any, ref: str) -> str:
+    return teacher_name(context, ref) if is_teacher(context, ref) else context.output(ref)["model_id"]
+
+
+def build_student(context: Any, student: dict[str, Any], seed: int) -> Any:
+    """A fresh model of the student's type, sized by the world's observation and action spaces."""
+    import gymnasium
+
+    env = gymnasium.make(context.world)
+    try:
+        inputs = gymnasium.spaces.flatdim(env.observation_space)
+        space = env.action_space
+        outputs = int(space.n) if isinstance(space, gymnasium.spaces.Discrete) else gymnasium.spaces.flatdim(space)
+    finally:
+        env.close()
+    model_type = context.host.registry("model_types").get(student["model_type"])
+    return model_type.build((inputs,), outputs, seed=seed, **student["options"])
+
+
+def knowledge_distillation(context: Any, settings: dict[str, Any], teacher: Any, student: Any, data: Any,
+                           train: dict[str, Any]) -> Any:
+    """Hinton-style distillation on the dataset's observations, labelled by the teacher's soft outputs."""
+    from tutelage.methods.bc import dataset_arrays
+    from tutelage.methods.kd import distill
+
+    X, _, dataset_id, _ = dataset_arrays(data)
+    return distill(teacher, X, None, student, temperature=settings["temperature"], alpha=settings["alpha"],
+                   dataset=dataset_id, quiet=context.quiet, **train)
+
+
+def log_history(context: Any, histories: list[Any]) -> None:
+    """Per-epoch training (and validation) losses as learning-curve records."""
+    for history in histories:
+        for series in ("loss", "val_loss"):
+            values = getattr(history, series, None)
+            if values is None and isinstance(history, dict):
+                values = history.get(series)
+            for epoch, value in enumerate(values or []):
+                context.log(kind="curve", panel=f"{context.stage.name}: loss", series=series, x=epoch, y=float(value))
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None

@@ -1,0 +1,133 @@
+"""The ``evaluate`` stage: teacher and students on the same held-out scenarios, with a side-by-side GIF."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from tutelage.runs.schema import Field, check_table
+from tutelage_plugins.stages.refs import check_policy, is_teacher, load_policy
+
+SCENARIO_TYPE = {
+    "parameter": Field(str, help="a numeric scenario parameter, e.g. 'friction'"),
+    "edges": Field(list, items=float, help="ascending bin edges"),
+    "labels": Field(list, items=str, help="one label per bin (len(edges) + 1)"),
+}
+TIMING_CALLS = 300
+
+
+class EvaluateStage:
+    """Success, collisions per km, return, parameters and batch-1 inference time of each policy."""
+
+    name = "evaluate"
+    settings = {
+        "policies": Field(list, items=str, help="'expert', teacher names and earlier model stages"),
+        "episodes": Field(int, 40, minimum=1),
+        "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="share of named edge cases"),
+        "max_steps": Field(int, None, minimum=1),
+        "scenario_type": Field(dict, {}, help="bins of one scenario parameter: {parameter, edges, labels}"),
+        "gif": Field(bool, True, help="record the last student beside the first teacher in an edge case"),
+        "gif_edge_case": Field(str, "", help="default: the world's first edge case"),
+        "gif_steps": Field(int, 400, minimum=1),
+        "gif_every": Field(int, 4, minimum=1),
+    }
+
+    def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
+        if not settings["policies"]:
+            raise check.error("policies", "name at least one policy to evaluate")
+        for i, ref in enumerate(settings["policies"]):
+            check_policy(check, ref, f"policies[{i}]")
+        if settings["scenario_type"]:
+            kind = check_table(settings["scenario_type"], SCENARIO_TYPE, f"{check.where}.scenario_type")
+            if len(kind["labels"]) != len(kind["edges"]) + 1 or kind["edges"] != sorted(kind["edges"]):
+                raise check.error("scenario_type", "needs ascending 'edges' and one more label than edges")
+        return settings
+
+    def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
+        from tutelage.methods.evaluate import evaluate
+
+        seed = context.stage_seed()  # one seed for all: every policy meets the same scenarios
+        fraction = settings["edge_case_fraction"]
+        fraction = context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction
+        loaded = {ref: load_policy(context, ref) for ref in settings["policies"]}
+        policies = {}
+        for ref, policy in loaded.items():
+            result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
+                              max_steps=settings["max_steps"], quiet=context.quiet)
+            metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
+            metrics.update(self._describe(context, ref, policy))
+            if settings["scenario_type"]:
+                metrics["by_scenario"] = by_scenario(context.world, result.episodes, settings, seed, fraction)
+            if metrics.get("model_id"):
+                context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
+            policies[ref] = metrics
+        out: dict[str, Any] = {"policies": policies, "episodes": settings["episodes"], "edge_case_fraction": fraction}
+        if settings["gif"]:
+            out.update(self._gif(context, settings, loaded, seed))
+        return out
+
+    def _describe(self, context: Any, ref: str, policy: Any) -> dict[str, Any]:
+        teacher = is_teacher(context, ref)
+        described = {"role": "teacher" if teacher else "student", "inference_us": inference_us(context.world, policy)}
+        if not teacher:
+            output = context.output(ref)
+            described.update(model_id=output["model_id"], n_params=int(policy.n_params),
+                             file_bytes=context.resolve(output["model"]).stat().st_size)
+        return described
+
+    def _gif(self, context: Any, settings: dict[str, Any], loaded: dict[str, Any], seed: int) -> dict[str, Any]:
+        from tutelage.sim.scenarios import ScenarioSampler
+        from tutelage_plugins.stages.showcase import record_pair
+
+        teachers = [ref for ref in loaded if is_teacher(context, ref)]
+        students = [ref for ref in loaded if not is_teacher(context, ref)]
+        if not teachers or not students:
+            return {}
+        names = ScenarioSampler.for_world(context.world).edge_case_names
+        edge_case = settings["gif_edge_case"] or (names[0] if names else "")
+        path = context.path("gifs", f"{context.stage.name}.gif")
+        pair = {f"teacher: {teachers[0]}": loaded[teachers[0]], f"student: {students[-1]}": loaded[students[-1]]}
+        caption = record_pair(context.world, pair, edge_case, seed, path, steps=settings["gif_steps"], every=settings["gif_every"])
+        return {"gif": context.relative(path), "gif_caption": caption}
+
+
+def inference_us(world: str, policy: Any) -> float:
+    """Median batch-1 time of one action (µs) on a real first observation of ``world``."""
+    import gymnasium
+
+    from tutelage.methods.policy import as_policy
+
+    env = gymnasium.make(world)
+    try:
+        observation, info = env.reset(seed=0)
+    finally:
+        env.close()
+    act = as_policy(policy)
+    times = []
+    for _ in range(TIMING_CALLS):
+        started = time.perf_counter()
+        act(observation, info)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times) * 1e6)
+
+
+def by_scenario(world: str, episodes: list[dict[str, Any]], settings: dict[str, Any], seed: int, fraction: float) -> dict[str, Any]:
+    """Success rate per bin of one scenario parameter (the evaluation's own held-out plan)."""
+    from tutelage.methods.episodes import plan_episodes
+
+    kind = settings["scenario_type"]
+    plan = {p.seed: p.scenario for p in plan_episodes(world, settings["episodes"], seed=seed, split="held-out",
+                                                      edge_case_fraction=fraction)}
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for record in episodes:
+        value = plan[record["seed"]][kind["parameter"]]
+        groups[kind["labels"][int(np.searchsorted(kind["edges"], value, side="right"))]].append(bool(record["success"]))
+    return {label: {"episodes": len(groups[label]), "success_rate": float(np.mean(groups[label]))}
+            for label in kind["labels"] if groups[label]}
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    keys = ("success_rate", "collision_rate", "collisions_per_km", "mean_return", "episodes", "inference_us", "by_edge_case")
+    return {k: metrics[k] for k in keys if k in metrics}
