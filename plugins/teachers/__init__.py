@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from tutelage import hookimpl
+from tutelage_plugins.teachers.experts import DrivingExpert
 
 
 @hookimpl
 def tutelage_teachers() -> dict:
-    return {}
+    return {"driving-expert": DrivingExpert}

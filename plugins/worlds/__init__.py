@@ -7,4 +7,12 @@ from tutelage.protocols import WorldSpec
 
 @hookimpl
 def tutelage_worlds() -> dict[str, WorldSpec]:
-    return {}
+    return {
+        "tutelage/Driving-v0": WorldSpec(
+            "tutelage/Driving-v0",
+            entry_point="tutelage_plugins.worlds.driving:DrivingEnv",
+            max_episode_steps=2500,
+            description="racecar on a procedural two-lane road with traffic, crossing pedestrians and obstacles",
+            expert="driving-expert",
+        ),
+    }

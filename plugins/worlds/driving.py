@@ -1,0 +1,489 @@
+"""``tutelage/Driving-v0``: the PyBullet racecar on a procedural road with traffic and crossing pedestrians."""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pybullet
+from gymnasium import spaces
+
+from tutelage.sim.scenarios import Bounds, ScenarioSampler
+from tutelage.sim.sensors import Camera, Lidar
+from tutelage.sim.world import PyBulletEnv, mesh_visual_shape
+from tutelage_plugins.worlds.road import Road
+
+WHEELS = [2, 3, 5, 7]
+STEERING = [4, 6]
+WHEEL_RADIUS = 0.05
+MAX_STEER = 0.45  # rad
+MAX_SPEED = 4.0  # m/s
+DRIVE_FORCE, BRAKE_FORCE, ROLL_FORCE = 0.5, 0.6, 0.01  # wheel motor torque limits, N·m
+CENTRE_AHEAD = 0.16  # the car's centre lies this far ahead of its base (rear axle)
+EGO_RADIUS = 0.27
+CURVATURE_LOOKAHEAD = (0.5, 2.0, 4.0)  # m
+START_S = 6.0  # the ego starts at the end of the road's straight lead-in
+
+#: kind -> (collision shape, size, centre height, radius for distances, colour)
+ACTOR_SHAPES = {
+    "car": ("box", (0.25, 0.13, 0.1), 0.1, 0.25, (0.2, 0.3, 0.8)),
+    "pedestrian": ("cylinder", (0.08, 0.35), 0.175, 0.08, (0.9, 0.6, 0.2)),
+    "cyclist": ("box", (0.18, 0.05, 0.17), 0.17, 0.18, (0.2, 0.7, 0.3)),
+    "obstacle": ("box", (0.18, 0.18, 0.15), 0.15, 0.25, (0.8, 0.2, 0.2)),
+}
+#: segmentation classes in the camera observation
+SEGMENTATION_CLASSES = ("background", "ground", "road", "marking", "ego", "car", "pedestrian", "cyclist", "obstacle")
+
+BOUNDS = {
+    "road_length": Bounds(5.0, 1000.0),
+    "road_curvature": Bounds(0.0, 0.5),
+    "lane_width": Bounds(0.6, 3.0),
+    "friction": Bounds(0.02, 2.0),
+    "traffic_count": Bounds(0, 16, kind=int),
+    "traffic_speed": Bounds(0.1, 4.0),
+    "pedestrian_count": Bounds(0, 12, kind=int),
+    "pedestrian_crossing_prob": Bounds(0.0, 1.0),
+    "pedestrian_speed": Bounds(0.1, 3.0),
+    "cyclist_fraction": Bounds(0.0, 1.0),
+    "obstacle_count": Bounds(0, 16, kind=int),
+    "sensor_noise": Bounds(0.0, 2.0),
+    "sensor_dropout": Bounds(0.0, 1.0),
+    "light": Bounds(0.0, 1.5),
+    "color_jitter": Bounds(0.0, 0.5),
+    "actuation_latency": Bounds(0, 20, kind=int),
+    "ego_mass_scale": Bounds(0.25, 4.0),
+    "layout_seed": Bounds(0, 2**31 - 1, kind=int),
+}
+DEFAULTS = {
+    "road_length": {"low": 30.0, "high": 45.0},
+    "road_curvature": {"low": 0.0, "high": 0.2},
+    "lane_width": {"low": 0.9, "high": 1.1},
+    "friction": {"low": 0.7, "high": 1.0},
+    "traffic_count": {"low": 1, "high": 4},
+    "traffic_speed": {"low": 1.3, "high": 1.8},
+    "pedestrian_count": {"low": 1, "high": 3},
+    "pedestrian_crossing_prob": {"low": 0.2, "high": 0.6},
+    "pedestrian_speed": {"low": 0.6, "high": 1.2},
+    "cyclist_fraction": 0.3,
+    "obstacle_count": {"low": 2, "high": 4},
+    "sensor_noise": {"low": 0.0, "high": 0.02},
+    "sensor_dropout": {"low": 0.0, "high": 0.02},
+    "light": {"low": 0.7, "high": 1.0},
+    "color_jitter": {"low": 0.0, "high": 0.15},
+    "actuation_latency": {"low": 0, "high": 1},
+    "ego_mass_scale": {"low": 0.9, "high": 1.1},
+    "layout_seed": {"low": 0, "high": 2**31 - 1},
+}
+EDGE_CASES = {
+    "pedestrian-crossing": {"pedestrian_count": {"low": 2, "high": 4}, "pedestrian_crossing_prob": 1.0, "cyclist_fraction": 0.0},
+    "cyclist-crossing": {"pedestrian_count": {"low": 1, "high": 3}, "pedestrian_crossing_prob": 1.0, "cyclist_fraction": 1.0},
+    "wet": {"friction": {"low": 0.35, "high": 0.55}},
+    "ice": {"friction": {"low": 0.1, "high": 0.2}},
+    "heavy-sensor-noise": {"sensor_noise": {"low": 0.1, "high": 0.3}, "sensor_dropout": {"low": 0.1, "high": 0.25}},
+    "night": {"light": {"low": 0.1, "high": 0.25}},
+    "dense-traffic": {"traffic_count": {"low": 6, "high": 8}, "traffic_speed": {"low": 1.0, "high": 1.4}},
+    "sharp-curves": {"road_curvature": {"low": 0.3, "high": 0.4}},
+    "actuation-lag": {"actuation_latency": {"low": 3, "high": 5}},
+    "heavy-load": {"ego_mass_scale": {"low": 2.0, "high": 3.0}},
+}
+COMBOS = ["pedestrian-crossing + ice + heavy-sensor-noise + night", "dense-traffic + wet + night"]
+
+
+class DrivingEnv(PyBulletEnv):
+    """Drive the racecar along a procedural two-lane road to its end.
+
+    The ego keeps to the right lane of a road of straights and curves. Other
+    cars drive in both lanes (kinematic boxes), pedestrians and cyclists wait
+    at the kerb and some cross in front of the ego, and static obstacles stand
+    beside the road. Everything is drawn from a scenario (see
+    :meth:`default_scenarios`); ``reset(options={"scenario": s})`` replays one,
+    ``reset(options={"edge_case": "ice + night"})`` samples a named edge case.
+
+    ## Action Space
+    ``Box(-1, 1, (2,), float32)``: ``[steering, throttle_brake]``. Steering
+    ±1 turns the front wheels ±0.45 rad (positive is left); a positive
+    ``throttle_brake`` sets the wheel speed to that fraction of 4 m/s (the
+    torque-limited wheel motors accelerate or hold back the car towards it;
+    wheels spin or slide on ice when it differs much from the car's speed),
+    a negative one brakes with that fraction of the brake torque.
+    With ``actuation_latency = k`` an action takes effect ``k`` steps later.
+
+    ## Observation Space
+    ``Box(float32, (6 + rays,))``: speed (m/s), offset from the ego lane's
+    centre (m, left positive), heading error (rad), road curvature 0.5, 2 and
+    4 m ahead (1/m), then the lidar: ``rays`` (default 32) distances in metres
+    (max ``lidar_range``), starting straight ahead and turning left, with the
+    scenario's sensor noise and dropout. With ``camera=True`` the observation
+    is a ``Dict`` with ``state`` (that vector), ``rgb`` (H, W, 3) uint8 and
+    ``segmentation`` (H, W) int32 class ids (:data:`SEGMENTATION_CLASSES`)
+    from the front camera.
+
+    ## Rewards
+    Metres of progress along the road each step; −10 on a collision and −10
+    for leaving the road.
+
+    ## Starting State
+    At rest at the end of the straight lead-in, centred in the right lane.
+
+    ## Episode End
+    Terminated on a collision, when the car's centre leaves the road, or when
+    it reaches the end of the road (``road_length`` metres, ``is_success``).
+    Truncated by the time limit (2,500 steps, 50 s at 50 steps/s).
+
+    ## Info (privileged ground truth)
+    ``ego_position``/``ego_velocity`` (3,), ``ego_yaw``, ``speed``,
+    ``ego_s``/``ego_d`` (road coordinates), ``lane_offset``,
+    ``heading_error``, ``curvature`` (exact, at the look-aheads),
+    ``max_curvature_ahead``, ``progress`` (m), ``road_length``,
+    ``lane_width``, ``friction``, ``distance_m`` (travelled), the ``actors``
+    (``kind``, ``position``, ``velocity``, ``s``, ``d``, ``vs``, ``vd``,
+    ``radius``, ``active``), ``distances`` (gap to each actor, m), ``ttc``
+    (time to collision per actor, s, inf when not closing), ``min_ttc``,
+    ``collision``, ``collided_with``, ``off_road``, ``is_success``,
+    ``frame`` and ``time``; at reset also ``scenario``.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+    time_step = 0.01
+    substeps = 2
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        scenarios: ScenarioSampler | None = None,
+        lidar_rays: int = 32,
+        lidar_range: float = 8.0,
+        camera: bool = False,
+        camera_size: tuple[int, int] = (96, 72),
+        render_size: tuple[int, int] = (240, 180),
+    ):
+        super().__init__(render_mode, scenarios)
+        self.lidar = Lidar(lidar_rays, lidar_range)
+        self.camera = Camera(*camera_size) if camera else None
+        self.render_camera = Camera(*render_size, fov=60.0, far=60.0)
+        self.dt = self.time_step * self.substeps
+        state = spaces.Box(
+            low=np.array([-MAX_SPEED * 3, -10.0, -math.pi, -5.0, -5.0, -5.0] + [0.0] * lidar_rays, dtype=np.float32),
+            high=np.array([MAX_SPEED * 3, 10.0, math.pi, 5.0, 5.0, 5.0] + [lidar_range] * lidar_rays, dtype=np.float32),
+            dtype=np.float32,
+        )
+        if self.camera is None:
+            self.observation_space = state
+        else:
+            h, w = self.camera.height, self.camera.width
+            self.observation_space = spaces.Dict(
+                {
+                    "state": state,
+                    "rgb": spaces.Box(0, 255, (h, w, 3), np.uint8),
+                    "segmentation": spaces.Box(0, len(SEGMENTATION_CLASSES) - 1, (h, w), np.int32),
+                }
+            )
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self._state_low, self._state_high = state.low, state.high
+
+    @classmethod
+    def default_scenarios(cls) -> ScenarioSampler:
+        return ScenarioSampler.declare("tutelage/Driving-v0", BOUNDS, DEFAULTS, EDGE_CASES, COMBOS)
+
+    # -- building ----------------------------------------------------------------
+
+    def build(self, scenario: dict[str, Any]) -> None:
+        c = self.client
+        layout = np.random.default_rng(scenario["layout_seed"])
+        self.road = road = Road(layout, scenario["road_length"] + START_S, scenario["road_curvature"], scenario["lane_width"], lead_in=START_S)
+        self.goal_s = road.length
+        jitter = scenario["color_jitter"]
+
+        def colour(rgb):
+            return [*np.clip(np.asarray(rgb) + layout.uniform(-jitter, jitter, 3), 0.0, 1.0).tolist(), 1.0]
+
+        ground = pybullet.createMultiBody(
+            0,
+            pybullet.createCollisionShape(pybullet.GEOM_PLANE, physicsClientId=c),
+            pybullet.createVisualShape(pybullet.GEOM_BOX, halfExtents=[150, 150, 0.01], rgbaColor=colour((0.35, 0.55, 0.3)), physicsClientId=c),
+            basePosition=[road.x.mean(), road.y.mean(), -0.011],
+            physicsClientId=c,
+        )
+        pybullet.changeDynamics(ground, -1, lateralFriction=scenario["friction"], physicsClientId=c)
+        self.segmentation_of: dict[int, int] = {ground: 1}
+        w = road.half_width
+        marking = 0.04
+        for d_right, d_left, z, dash, rgb, klass in (
+            (-w, w, 0.003, 0.0, (0.3, 0.3, 0.32), 2),
+            (-w, -w + marking, 0.005, 0.0, (0.95, 0.95, 0.95), 3),
+            (w - marking, w, 0.005, 0.0, (0.95, 0.95, 0.95), 3),
+            (-marking / 2, marking / 2, 0.005, 1.0, (0.95, 0.8, 0.1), 3),
+        ):
+            shape = mesh_visual_shape(c, *road.strip(d_right, d_left, z, dash=dash), colour(rgb))
+            self.segmentation_of[pybullet.createMultiBody(0, -1, shape, physicsClientId=c)] = klass
+
+        x, y, heading = road.pose(np.array([START_S]), np.array([-w / 2]))
+        yaw = float(heading[0])
+        base = [float(x[0]) - CENTRE_AHEAD * math.cos(yaw), float(y[0]) - CENTRE_AHEAD * math.sin(yaw), 0.03]
+        self.ego = pybullet.loadURDF("racecar/racecar.urdf", base, pybullet.getQuaternionFromEuler([0, 0, yaw]), physicsClientId=c)
+        for joint in range(pybullet.getNumJoints(self.ego, physicsClientId=c)):
+            pybullet.setJointMotorControl2(self.ego, joint, pybullet.VELOCITY_CONTROL, targetVelocity=0, force=0, physicsClientId=c)
+        chassis_mass = pybullet.getDynamicsInfo(self.ego, 1, physicsClientId=c)[0]
+        pybullet.changeDynamics(self.ego, 1, mass=chassis_mass * scenario["ego_mass_scale"], physicsClientId=c)
+        pybullet.changeDynamics(self.ego, -1, activationState=pybullet.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=c)
+        self.segmentation_of[self.ego] = 4
+
+        self._place_actors(scenario, layout, colour)
+        self.pending = deque([np.zeros(2, np.float32)] * scenario["actuation_latency"])
+        self.steering = 0.0
+        self.hint = int(START_S / 0.25)
+        self.distance = 0.0
+        self.collided_with = ""
+        self._read_ego()
+        self.previous_s = self.ego_s
+        lookup = np.zeros(max(self.segmentation_of) + 2, dtype=np.int32)
+        for body, klass in self.segmentation_of.items():
+            lookup[body + 1] = klass
+        self.segmentation_lookup = lookup
+
+    def _place_actors(self, scenario: dict[str, Any], layout: np.random.Generator, colour) -> None:
+        """Traffic, crossing pedestrians/cyclists and roadside obstacles, in road coordinates."""
+        road, w = self.road, self.road.half_width
+        kinds, s, d, vs, vd = [], [], [], [], []
+        trigger, target, walk = [], [], []
+        speed = scenario["traffic_speed"]
+        own_lane = 1
+        for _ in range(scenario["traffic_count"]):
+            ahead = layout.random() < 0.4
+            if ahead:  # same lane, ahead, spaced apart; all drive at the lane's speed
+                position = START_S + 8.0 + 3.0 * own_lane + layout.uniform(0.0, 0.5 * road.length)
+                own_lane += 1
+                kinds.append("car"), s.append(position), d.append(-w / 2), vs.append(speed)
+            else:
+                position = layout.uniform(START_S + 4.0, road.end)
+                kinds.append("car"), s.append(position), d.append(w / 2), vs.append(-speed * layout.uniform(0.9, 1.1))
+            vd.append(0.0), trigger.append(math.inf), target.append(0.0), walk.append(0.0)
+        for _ in range(scenario["pedestrian_count"]):
+            kind = "cyclist" if layout.random() < scenario["cyclist_fraction"] else "pedestrian"
+            side = float(layout.choice([-1.0, 1.0]))
+            start_d = side * (w + layout.uniform(0.35, 0.8))
+            crossing = layout.random() < scenario["pedestrian_crossing_prob"]
+            position = layout.uniform(START_S + 8.0, road.length - 3.0)
+            kinds.append(kind), s.append(position), d.append(start_d), vs.append(0.0), vd.append(0.0)
+            trigger.append(position - layout.uniform(3.0, 7.0) if crossing else math.inf)
+            target.append(-side * (w + 0.6) if crossing else start_d)
+            walk.append(scenario["pedestrian_speed"] * (2.5 if kind == "cyclist" else 1.0))
+        for _ in range(scenario["obstacle_count"]):
+            kinds.append("obstacle"), s.append(layout.uniform(START_S + 3.0, road.end))
+            d.append(float(layout.choice([-1.0, 1.0])) * (w + layout.uniform(0.45, 1.5)))
+            vs.append(0.0), vd.append(0.0), trigger.append(math.inf), target.append(0.0), walk.append(0.0)
+
+        c = self.client
+        self.kinds = tuple(kinds)
+        self.actor_s, self.actor_d = np.array(s, dtype=float), np.array(d, dtype=float)
+        self.actor_vs, self.actor_vd = np.array(vs, dtype=float), np.array(vd, dtype=float)
+        self.trigger_s, self.target_d = np.array(trigger, dtype=float), np.array(target, dtype=float)
+        self.walk_speed = np.array(walk, dtype=float)
+        self.radius = np.array([ACTOR_SHAPES[k][3] for k in kinds])
+        self.height = np.array([ACTOR_SHAPES[k][2] for k in kinds])
+        self.active = np.ones(len(kinds), dtype=bool)
+        self.bodies = []
+        shapes: dict[str, tuple[int, int]] = {}
+        for kind in kinds:
+            if kind not in shapes:
+                geometry, size, _, _, rgb = ACTOR_SHAPES[kind]
+                if geometry == "box":
+                    args = {"shapeType": pybullet.GEOM_BOX, "halfExtents": list(size)}
+                    visual = {"shapeType": pybullet.GEOM_BOX, "halfExtents": list(size)}
+                else:
+                    args = {"shapeType": pybullet.GEOM_CYLINDER, "radius": size[0], "height": size[1]}
+                    visual = {"shapeType": pybullet.GEOM_CYLINDER, "radius": size[0], "length": size[1]}
+                shapes[kind] = (
+                    pybullet.createCollisionShape(**args, physicsClientId=c),
+                    pybullet.createVisualShape(**visual, rgbaColor=colour(rgb), physicsClientId=c),
+                )
+            body = pybullet.createMultiBody(0, *shapes[kind], physicsClientId=c)
+            self.bodies.append(body)
+            self.segmentation_of[body] = SEGMENTATION_CLASSES.index(kind)
+        self.body_index = {body: i for i, body in enumerate(self.bodies)}
+        self._move_actors(np.ones(len(kinds), dtype=bool))
+
+    # -- stepping ----------------------------------------------------------------
+
+    def _move_actors(self, which: np.ndarray) -> None:
+        """Put the bodies of the actors in ``which`` at their road coordinates."""
+        x, y, heading = self.road.pose(self.actor_s, self.actor_d)
+        self.actor_x, self.actor_y, self.actor_heading = x, y, heading
+        c = self.client
+        for i in np.nonzero(which)[0].tolist():
+            half = 0.5 * float(heading[i])
+            z = float(self.height[i]) if self.active[i] else -5.0
+            pybullet.resetBasePositionAndOrientation(
+                self.bodies[i], [float(x[i]), float(y[i]), z], [0.0, 0.0, math.sin(half), math.cos(half)], physicsClientId=c
+            )
+
+    def _advance_actors(self) -> None:
+        if not self.kinds:
+            return
+        starting = (self.ego_s >= self.trigger_s) & (self.actor_vd == 0.0) & (self.actor_d != self.target_d)
+        if starting.any():
+            self.actor_vd = np.where(starting, np.sign(self.target_d - self.actor_d) * self.walk_speed, self.actor_vd)
+            self.trigger_s = np.where(starting, math.inf, self.trigger_s)
+        d = self.actor_d + self.actor_vd * self.dt
+        arrived = (self.actor_vd != 0.0) & ((d - self.target_d) * np.sign(self.actor_vd) >= 0.0)
+        self.actor_d = np.where(arrived, self.target_d, d)
+        self.actor_vd = np.where(arrived, 0.0, self.actor_vd)
+        self.actor_s = self.actor_s + self.actor_vs * self.dt
+        leaving = self.active & ((self.actor_s < 0.0) | (self.actor_s > self.road.end))
+        if leaving.any():
+            self.active = self.active & ~leaving
+            self.actor_vs = np.where(leaving, 0.0, self.actor_vs)
+        moving = (self.actor_vs != 0.0) | (self.actor_vd != 0.0) | arrived | leaving
+        if moving.any():
+            self._move_actors(moving)
+
+    def _read_ego(self) -> None:
+        c = self.client
+        position, orientation = pybullet.getBasePositionAndOrientation(self.ego, physicsClientId=c)
+        velocity, _ = pybullet.getBaseVelocity(self.ego, physicsClientId=c)
+        qx, qy, qz, qw = orientation
+        yaw = math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+        cos_yaw, sin_yaw = math.cos(yaw), math.sin(yaw)
+        cx, cy = position[0] + CENTRE_AHEAD * cos_yaw, position[1] + CENTRE_AHEAD * sin_yaw
+        self.hint, s, d, road_heading = self.road.project(cx, cy, self.hint)
+        self.ego_position, self.ego_velocity, self.ego_yaw = position, velocity, yaw
+        self.ego_centre = (cx, cy)
+        self.ego_s, self.ego_d = s, d
+        self.speed = velocity[0] * cos_yaw + velocity[1] * sin_yaw
+        self.heading_error = (yaw - road_heading + math.pi) % (2.0 * math.pi) - math.pi
+
+    def _drive(self, action: np.ndarray) -> None:
+        self.pending.append(np.asarray(action, dtype=np.float32))
+        steer, pedal = (float(v) for v in np.clip(self.pending.popleft(), -1.0, 1.0))
+        self.steering = steer * MAX_STEER
+        if pedal > 0.0:
+            target, force = pedal * MAX_SPEED / WHEEL_RADIUS, DRIVE_FORCE
+        else:
+            target, force = 0.0, -pedal * BRAKE_FORCE + ROLL_FORCE
+        c = self.client
+        pybullet.setJointMotorControlArray(
+            self.ego, WHEELS, pybullet.VELOCITY_CONTROL, targetVelocities=[target] * 4, forces=[force] * 4, physicsClientId=c
+        )
+        pybullet.setJointMotorControlArray(
+            self.ego, STEERING, pybullet.POSITION_CONTROL, targetPositions=[self.steering] * 2, physicsClientId=c
+        )
+
+    def step(self, action):
+        self._advance_actors()
+        self._drive(action)
+        self.physics_step()
+        self.frame += 1
+        x0, y0 = self.ego_centre
+        self._read_ego()
+        self.distance += math.hypot(self.ego_centre[0] - x0, self.ego_centre[1] - y0)
+        if not self.collided_with:
+            for contact in pybullet.getContactPoints(bodyA=self.ego, physicsClientId=self.client):
+                index = self.body_index.get(contact[2])
+                if index is not None:
+                    self.collided_with = self.kinds[index]
+                    break
+        observation, info = self.observe()
+        progress = self.ego_s - self.previous_s
+        self.previous_s = self.ego_s
+        reward = progress - 10.0 * info["collision"] - 10.0 * info["off_road"]
+        terminated = info["collision"] or info["off_road"] or info["is_success"]
+        return observation, float(reward), bool(terminated), False, info
+
+    # -- sensing -----------------------------------------------------------------
+
+    def observe(self) -> tuple[Any, dict[str, Any]]:
+        road, s = self.road, self.ego_s
+        lane_offset = self.ego_d + 0.5 * road.half_width
+        curvature = road.curvature_at(np.array(CURVATURE_LOOKAHEAD) + s)
+        scan = self.lidar.scan(
+            self.client, *self.ego_centre, self.ego_yaw, self.np_random, self.scenario["sensor_noise"], self.scenario["sensor_dropout"]
+        )
+        state = np.empty(6 + self.lidar.rays, dtype=np.float32)
+        state[:6] = (self.speed, lane_offset, self.heading_error, *curvature)
+        state[6:] = scan
+        np.clip(state, self._state_low, self._state_high, out=state)
+        info = self._privileged(lane_offset, curvature)
+        if self.camera is None:
+            return state, info
+        rgb, segmentation = self._front_camera()
+        return {"state": state, "rgb": rgb, "segmentation": segmentation}, info
+
+    def _privileged(self, lane_offset: float, curvature: np.ndarray) -> dict[str, Any]:
+        road = self.road
+        ahead = road.curvature[self.hint : self.hint + 24]
+        ex, ey = self.ego_centre
+        evx, evy = self.ego_velocity[0], self.ego_velocity[1]
+        if self.kinds:
+            heading = self.actor_heading
+            cos_h, sin_h = np.cos(heading), np.sin(heading)
+            vx = self.actor_vs * cos_h - self.actor_vd * sin_h
+            vy = self.actor_vs * sin_h + self.actor_vd * cos_h
+            rx, ry = self.actor_x - ex, self.actor_y - ey
+            centre = np.hypot(rx, ry)
+            gap = np.where(self.active, centre - self.radius - EGO_RADIUS, np.inf)
+            closing = -(rx * (vx - evx) + ry * (vy - evy)) / np.maximum(centre, 1e-9)
+            with np.errstate(divide="ignore"):
+                ttc = np.where((closing > 1e-6) & self.active, np.maximum(gap, 0.0) / np.maximum(closing, 1e-6), np.inf)
+            position = np.stack([self.actor_x, self.actor_y, np.where(self.active, self.height, -5.0)], axis=1)
+            velocity = np.stack([vx, vy, np.zeros_like(vx)], axis=1)
+            min_ttc = float(ttc.min())
+        else:
+            gap = ttc = vx = np.zeros(0)
+            position = velocity = np.zeros((0, 3))
+            min_ttc = math.inf
+        off_road = abs(self.ego_d) > road.half_width
+        collision = bool(self.collided_with)
+        return {
+            "frame": self.frame,
+            "time": self.frame * self.dt,
+            "ego_position": np.array(self.ego_position),
+            "ego_velocity": np.array(self.ego_velocity),
+            "ego_yaw": self.ego_yaw,
+            "speed": self.speed,
+            "ego_s": self.ego_s,
+            "ego_d": self.ego_d,
+            "lane_offset": lane_offset,
+            "heading_error": self.heading_error,
+            "curvature": curvature,
+            "max_curvature_ahead": float(np.abs(ahead).max()) if len(ahead) else 0.0,
+            "progress": self.ego_s - START_S,
+            "road_length": self.goal_s - START_S,
+            "lane_width": road.lane_width,
+            "friction": self.scenario["friction"],
+            "distance_m": self.distance,
+            "actors": {
+                "kind": list(self.kinds),
+                "position": position,
+                "velocity": velocity,
+                "s": self.actor_s - START_S,
+                "d": self.actor_d.copy(),
+                "vs": self.actor_vs.copy(),
+                "vd": self.actor_vd.copy(),
+                "radius": self.radius.copy(),
+                "active": self.active.copy(),
+            },
+            "distances": gap,
+            "ttc": ttc,
+            "min_ttc": min_ttc,
+            "collision": collision,
+            "collided_with": self.collided_with,
+            "off_road": off_road,
+            "is_success": (not collision) and (not off_road) and self.ego_s >= self.goal_s,
+        }
+
+    def _front_camera(self) -> tuple[np.ndarray, np.ndarray]:
+        cx, cy = self.ego_centre
+        c, s = math.cos(self.ego_yaw), math.sin(self.ego_yaw)
+        rgb, bodies = self.camera.capture(
+            self.client, [cx + 0.32 * c, cy + 0.32 * s, 0.2], [cx + 2.0 * c, cy + 2.0 * s, 0.08], self.scenario["light"]
+        )
+        return rgb, self.segmentation_lookup[np.clip(bodies, -1, len(self.segmentation_lookup) - 2) + 1]
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array" or self.client is None:
+            return None
+        cx, cy = self.ego_centre
+        c, s = math.cos(self.ego_yaw), math.sin(self.ego_yaw)
+        rgb, _ = self.render_camera.capture(self.client, [cx - 1.8 * c, cy - 1.8 * s, 1.1], [cx + 1.2 * c, cy + 1.2 * s, 0.0], self.scenario["light"])
+        return rgb

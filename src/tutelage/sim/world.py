@@ -1,0 +1,119 @@
+"""The base of every PyBullet world: one private physics client, scenarios at reset.
+
+Subclasses build their bodies in :meth:`PyBulletEnv.build` from a scenario
+dict and step with :meth:`PyBulletEnv.physics_step`. The simulation is
+rebuilt from scratch at every reset (``resetSimulation``), so an episode
+depends only on its seed (or scenario) and actions, never on earlier episodes.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium
+import numpy as np
+import pybullet
+import pybullet_data
+
+from tutelage.sim.scenarios import ScenarioSampler
+
+
+# PyBullet 3.2.7 keeps a reference to the vertex and index lists (and each
+# vertex's list) passed to createVisualShape. Passing the same list objects every
+# time, refilled in place, makes that harmless: nothing new is ever pinned.
+_VERTEX_POOL: list[list[float]] = []
+_VERTICES: list[list[float]] = []
+_INDICES: list[int] = []
+
+
+def mesh_visual_shape(client: int, vertices: np.ndarray, indices: np.ndarray, rgba: list[float]) -> int:
+    """A visual-only triangle mesh (``vertices`` (N, 3), ``indices`` (M,)) without leaking memory."""
+    while len(_VERTEX_POOL) < len(vertices):
+        _VERTEX_POOL.append([0.0, 0.0, 0.0])
+    for row, vertex in zip(_VERTEX_POOL, np.asarray(vertices, dtype=float).tolist()):
+        row[:] = vertex
+    _VERTICES[:] = _VERTEX_POOL[: len(vertices)]
+    _INDICES[:] = np.asarray(indices, dtype=int).tolist()
+    return pybullet.createVisualShape(
+        pybullet.GEOM_MESH, vertices=_VERTICES, indices=_INDICES, rgbaColor=rgba, physicsClientId=client
+    )
+
+
+class PyBulletEnv(gymnasium.Env):
+    """A Gymnasium env that owns exactly one ``pybullet.DIRECT`` client.
+
+    ``close()`` disconnects it (a second close does nothing). Class attributes:
+    ``time_step`` (physics step, s) and ``substeps`` (physics steps per env step).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 25}
+    time_step: ClassVar[float] = 0.01
+    substeps: ClassVar[int] = 2
+
+    def __init__(self, render_mode: str | None = None, scenarios: ScenarioSampler | None = None):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.scenarios = scenarios if scenarios is not None else self.default_scenarios()
+        self.client: int | None = None
+        self.scenario: dict[str, Any] = {}
+        self.frame = 0
+
+    @classmethod
+    def default_scenarios(cls) -> ScenarioSampler:
+        """The world's declared scenario ranges and edge cases."""
+        raise NotImplementedError
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def connect(self) -> int:
+        """Connect this env's own client (once) and return its id."""
+        if self.client is None:
+            self.client = pybullet.connect(pybullet.DIRECT)
+            if self.client < 0:
+                raise RuntimeError("could not start a PyBullet physics client")
+        return self.client
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode: the scenario is ``options["scenario"]`` or sampled from the seed."""
+        super().reset(seed=seed)
+        options = options or {}
+        if "scenario" in options:
+            self.scenario = self.scenarios.validate(options["scenario"], where="reset options: scenario")
+        else:
+            self.scenario = self.scenarios.sample(self.np_random, options.get("edge_case"))
+        client = self.connect()
+        pybullet.resetSimulation(physicsClientId=client)
+        pybullet.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=client)
+        pybullet.setGravity(0, 0, -9.81, physicsClientId=client)
+        pybullet.setTimeStep(self.time_step, physicsClientId=client)
+        self.frame = 0
+        self.build(self.scenario)
+        observation, info = self.observe()
+        info["scenario"] = dict(self.scenario)
+        return observation, info
+
+    def build(self, scenario: dict[str, Any]) -> None:
+        """Create the world's bodies for ``scenario`` in ``self.client``."""
+        raise NotImplementedError
+
+    def observe(self) -> tuple[Any, dict[str, Any]]:
+        """The observation and the privileged info for the current state."""
+        raise NotImplementedError
+
+    def physics_step(self) -> None:
+        """Advance the physics by one env step (``substeps`` physics steps)."""
+        for _ in range(self.substeps):
+            pybullet.stepSimulation(physicsClientId=self.client)
+
+    def close(self) -> None:
+        """Free the physics client; safe to call twice."""
+        if self.client is not None:
+            if pybullet.isConnected(physicsClientId=self.client):
+                pybullet.disconnect(physicsClientId=self.client)
+            self.client = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: pybullet may already be gone
+            pass

@@ -1,0 +1,47 @@
+"""The scripted experts: registered as privileged teachers, and good at their worlds."""
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+
+import tutelage  # noqa: F401
+from tutelage.plugins import registry
+from tutelage.protocols import Teacher
+
+
+def run_episode(env, expert, seed, options=None):
+    observation, info = env.reset(seed=seed, options=options)
+    while True:
+        observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+        if terminated or truncated:
+            return info
+
+
+@pytest.mark.parametrize("name", ["driving-expert"])
+def test_experts_are_registered_privileged_teachers(name):
+    expert = registry("teachers").get(name)()
+    assert isinstance(expert, Teacher) and expert.privileged and expert.name == name
+    world = next(spec for spec in registry("worlds").values() if spec.expert == name)
+    env = gymnasium.make(world.id)
+    observation, info = env.reset(seed=0)
+    action = expert.act(observation, info)
+    assert env.action_space.contains(action)
+    env.close()
+
+
+def test_driving_expert_completes_95_percent_of_default_scenarios():
+    env = gymnasium.make("tutelage/Driving-v0")
+    expert = registry("teachers").get("driving-expert")()
+    finals = [run_episode(env, expert, seed) for seed in range(20)]
+    env.close()
+    assert not any(info["collision"] for info in finals)
+    assert np.mean([info["is_success"] for info in finals]) >= 0.95
+
+
+def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
+    env = gymnasium.make("tutelage/Driving-v0")
+    expert = registry("teachers").get("driving-expert")()
+    finals = [run_episode(env, expert, seed, {"edge_case": "pedestrian-crossing + ice"}) for seed in range(4)]
+    env.close()
+    assert sum(info["is_success"] for info in finals) >= 3
