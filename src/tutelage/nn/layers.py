@@ -8,6 +8,7 @@ on one ``(C, H, W)`` sample.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -300,7 +301,7 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 
 def layer_from_spec(spec: Any, where: str = "layer") -> Layer:
     """Build a layer from ``{"type": ..., **fields}``; bad specs raise :class:`SpecError` naming ``where``."""
-    if not isinstance(spec, dict) or "type" not in spec:
+    if not isinstance(spec, Mapping) or "type" not in spec:
         raise SpecError(f"{where}: must be a mapping with a 'type' field, got {spec!r}")
     kind = spec["type"]
     if kind not in LAYER_TYPES:

@@ -33,7 +33,7 @@ class Model(Network):
     """
 
     def __init__(self, layers: Iterable[Layer | Mapping[str, Any]], input_shape: Any, *, seed: int = 0):
-        specs = [layer.spec() if isinstance(layer, Layer) else dict(layer) for layer in layers]
+        specs = [layer.spec() if isinstance(layer, Layer) else layer for layer in layers]
         self.layers = [layer_from_spec(spec, f"layers[{i}]") for i, spec in enumerate(specs)]
         self.input_shape = _input_shape(input_shape)
         self.seed = int(seed)
