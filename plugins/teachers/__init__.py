@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from tutelage import hookimpl
 from tutelage_plugins.teachers.experts import DrivingExpert
+from tutelage_plugins.teachers.models import model_teacher
 
 
 @hookimpl
 def tutelage_teachers() -> dict:
-    return {"driving-expert": DrivingExpert}
+    return {"driving-expert": DrivingExpert, "model": model_teacher}

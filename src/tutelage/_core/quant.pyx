@@ -1,0 +1,306 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""int8 inference: dense layers with int8 weights and per-output-channel scales.
+
+A dense layer stores ``q`` (n_in × n_out, int8, the float weights' layout) and
+``scale`` (n_out) with ``W[:, j] ≈ q[:, j] · scale[j]``; activations stay
+float32 and the int8 weights are widened inside the product, so a layer reads
+a quarter of the bytes of its float32 twin at the same arithmetic. Activations
+reuse the core's kernels. The product is written in C for x86 with AVX2 and
+FMA (chosen at run time, so one wheel runs everywhere) and
+as a portable C loop for every other CPU.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.stdint cimport int8_t
+from libc.string cimport memcpy
+
+from tutelage._core.arrays cimport as_f32
+from tutelage._core.kernels cimport (
+    gelu_forward, layer_norm_forward, log_softmax_forward, relu_forward, sigmoid_forward, softmax_forward,
+    tanh_forward,
+)
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #define TUTELAGE_Q8_BLOCK 16
+
+    /* y = (x · q) * scale + bias for a dense layer whose int8 weights q are stored (n_in × width), the
+       output columns padded with zeros to ``width``, a multiple of TUTELAGE_Q8_BLOCK. */
+    static void tutelage_q8_dense_c(const int8_t* q, const float* x, const float* scale, const float* bias,
+                                    Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
+        for (Py_ssize_t j = 0; j < n_out; ++j) y[j] = 0.0f;
+        for (Py_ssize_t i = 0; i < n_in; ++i) {
+            const float xi = x[i];
+            const int8_t* row = q + i * width;
+            for (Py_ssize_t j = 0; j < n_out; ++j) y[j] += xi * (float)row[j];
+        }
+        for (Py_ssize_t j = 0; j < n_out; ++j) y[j] = y[j] * scale[j] + bias[j];
+    }
+
+    #if defined(__GNUC__) && defined(__x86_64__)
+    #include <immintrin.h>
+    #define TUTELAGE_HAVE_AVX2_PATH 1
+    #define TUTELAGE_CVT8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(p))))
+
+    /* The same product in AVX2 registers: blocks of 64 outputs (eight accumulators, one 64-byte line of
+       q per input) or, for narrow layers, 16 outputs two inputs at a time; the int8 weights are widened
+       to float right before the multiply-add and scaled once per channel at the end. */
+    __attribute__((target("avx2,fma")))
+    static void tutelage_q8_dense_avx2(const int8_t* q, const float* x, const float* scale, const float* bias,
+                                       Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
+        float out[64];
+        for (Py_ssize_t j0 = 0; j0 < width; ) {
+            Py_ssize_t block = width - j0 >= 64 ? 64 : 16;
+            const int8_t* r = q + j0;
+            if (block == 64) {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+                for (Py_ssize_t i = 0; i < n_in; ++i, r += width) {
+                    __m256 xi = _mm256_broadcast_ss(x + i);
+                    a0 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r), a0);      a1 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 8), a1);
+                    a2 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 16), a2); a3 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 24), a3);
+                    a4 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 32), a4); a5 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 40), a5);
+                    a6 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 48), a6); a7 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 56), a7);
+                }
+                _mm256_storeu_ps(out, a0);      _mm256_storeu_ps(out + 8, a1);  _mm256_storeu_ps(out + 16, a2);
+                _mm256_storeu_ps(out + 24, a3); _mm256_storeu_ps(out + 32, a4); _mm256_storeu_ps(out + 40, a5);
+                _mm256_storeu_ps(out + 48, a6); _mm256_storeu_ps(out + 56, a7);
+            } else {
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+                Py_ssize_t i = 0;
+                for (; i + 2 <= n_in; i += 2, r += 2 * width) {
+                    __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + i + 1);
+                    a0 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r), a0);         a1 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r + 8), a1);
+                    b0 = _mm256_fmadd_ps(x1, TUTELAGE_CVT8(r + width), b0); b1 = _mm256_fmadd_ps(x1, TUTELAGE_CVT8(r + width + 8), b1);
+                }
+                if (i < n_in) {
+                    __m256 x0 = _mm256_broadcast_ss(x + i);
+                    a0 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r), a0);         a1 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r + 8), a1);
+                }
+                _mm256_storeu_ps(out, _mm256_add_ps(a0, b0)); _mm256_storeu_ps(out + 8, _mm256_add_ps(a1, b1));
+            }
+            Py_ssize_t m = n_out - j0 < block ? n_out - j0 : block;
+            for (Py_ssize_t k = 0; k < m; ++k) y[j0 + k] = out[k] * scale[j0 + k] + bias[j0 + k];
+            j0 += block;
+        }
+    }
+    static int tutelage_use_avx2 = -1;
+    #endif
+
+    static int tutelage_q8_avx2_supported(void) {
+    #ifdef TUTELAGE_HAVE_AVX2_PATH
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
+    #endif
+    }
+
+    static void tutelage_q8_dense(const int8_t* q, const float* x, const float* scale, const float* bias,
+                                  Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
+    #ifdef TUTELAGE_HAVE_AVX2_PATH
+        if (tutelage_use_avx2 < 0) tutelage_use_avx2 = tutelage_q8_avx2_supported();
+        if (tutelage_use_avx2) { tutelage_q8_dense_avx2(q, x, scale, bias, n_in, n_out, width, y); return; }
+    #endif
+        tutelage_q8_dense_c(q, x, scale, bias, n_in, n_out, width, y);
+    }
+
+    /* choose the product: 1 = AVX2 when supported, 0 = portable; returns whether AVX2 is now used */
+    static int tutelage_q8_select(int avx2) {
+    #ifdef TUTELAGE_HAVE_AVX2_PATH
+        tutelage_use_avx2 = avx2 && tutelage_q8_avx2_supported();
+        return tutelage_use_avx2;
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int Q8_BLOCK "TUTELAGE_Q8_BLOCK"
+    int q8_select "tutelage_q8_select"(int avx2)
+    int q8_avx2_supported "tutelage_q8_avx2_supported"()
+    void q8_dense "tutelage_q8_dense"(const int8_t* q, const float* x, const float* scale, const float* bias,
+                                      Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) noexcept nogil
+
+def use_kernel(str path="best"):
+    """Choose the int8 product: ``"avx2"`` (where the CPU has it), ``"c"`` (portable) or ``"best"``; returns the choice."""
+    if path not in ("best", "avx2", "c"):
+        raise ValueError(f"kernel path must be 'best', 'avx2' or 'c', got {path!r}")
+    return "avx2" if q8_select(path != "c") else "c"
+
+
+#: the product this CPU runs by default
+KERNEL = "avx2" if q8_avx2_supported() else "c"
+
+
+cdef enum QKind:
+    Q_DENSE
+    Q_RELU
+    Q_TANH
+    Q_SIGMOID
+    Q_GELU
+    Q_SOFTMAX
+    Q_LOG_SOFTMAX
+    Q_LAYER_NORM
+    Q_IDENTITY
+
+#: Op kinds by name; ``dropout`` and ``flatten`` are the identity at inference.
+Q_KINDS = {
+    "dense": Q_DENSE, "relu": Q_RELU, "tanh": Q_TANH, "sigmoid": Q_SIGMOID, "gelu": Q_GELU,
+    "softmax": Q_SOFTMAX, "log_softmax": Q_LOG_SOFTMAX, "layer_norm": Q_LAYER_NORM,
+    "dropout": Q_IDENTITY, "flatten": Q_IDENTITY,
+}
+
+
+cdef float* held_floats(list keep, object values, Py_ssize_t n, int i, str name) except NULL:
+    """The data of ``values`` as ``n`` contiguous float32, kept alive in ``keep``."""
+    cdef cnp.ndarray arr = np.ascontiguousarray(values, dtype=np.float32).ravel()
+    if arr.size != n:
+        raise ValueError(f"op {i}: {name} has {arr.size} values, expected {n}")
+    keep.append(arr)
+    return <float*>cnp.PyArray_DATA(arr)
+
+
+cdef class QuantizedNetwork:
+    """Runs a table of int8 dense layers and float32 activations; ``net(x)`` for one sample or a batch."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.ops = NULL
+        self.buf = self.stats = NULL
+
+    def __dealloc__(self):
+        PyMem_Free(self.ops)
+        PyMem_Free(self.buf)
+        PyMem_Free(self.stats)
+
+    def __init__(self, list ops, tuple input_shape, tuple output_shape):
+        """``ops``: dicts with ``kind`` and, for dense, ``q`` (n_in × n_out int8), ``scale`` and ``bias``;
+        for layer norm ``gamma``, ``beta``, ``eps`` and ``n`` (row length); for (log-)softmax ``n``."""
+        cdef Py_ssize_t in_size = int(np.prod(input_shape, dtype=np.int64))
+        cdef Py_ssize_t size = in_size, width = in_size, i
+        cdef QOp* op
+        self._keep = []
+        self.n_ops = len(ops)
+        self.ops = <QOp*>PyMem_Malloc(max(self.n_ops, 1) * sizeof(QOp))
+        if self.ops == NULL:
+            raise MemoryError()
+        for i, spec in enumerate(ops):
+            op = &self.ops[i]
+            if spec["kind"] not in Q_KINDS:
+                raise ValueError(f"op {i}: int8 inference does not support {spec['kind']!r}")
+            op.kind = Q_KINDS[spec["kind"]]
+            op.n_in = op.n_out = size
+            op.rows = 1
+            op.width = 0
+            op.wq = NULL
+            op.scale = op.bias = op.gamma = NULL
+            op.eps = 0
+            if op.kind == Q_DENSE:
+                q = np.asarray(spec["q"], dtype=np.int8)
+                if q.ndim != 2 or q.shape[0] != size:
+                    raise ValueError(f"op {i}: weights of shape {q.shape} do not take an input of {size}")
+                op.n_out = q.shape[1]
+                op.width = (op.n_out + Q8_BLOCK - 1) // Q8_BLOCK * Q8_BLOCK
+                pad = ((0, 0), (0, op.width - op.n_out))
+                q = np.ascontiguousarray(np.pad(q, pad))
+                self._keep.append(q)
+                op.wq = <int8_t*>cnp.PyArray_DATA(q)
+                op.scale = held_floats(self._keep, np.pad(np.ravel(spec["scale"]), pad[1]), op.width, i, "scale")
+                op.bias = held_floats(self._keep, np.pad(np.ravel(spec["bias"]), pad[1]), op.width, i, "bias")
+            elif op.kind in (Q_SOFTMAX, Q_LOG_SOFTMAX, Q_LAYER_NORM):
+                n = int(spec.get("n", size))
+                if n <= 0 or size % n:
+                    raise ValueError(f"op {i}: row length {n} does not divide {size}")
+                op.rows = size // n
+                op.n_in = op.n_out = n
+                if op.kind == Q_LAYER_NORM:
+                    op.gamma = held_floats(self._keep, spec["gamma"], n, i, "gamma")
+                    op.bias = held_floats(self._keep, spec["beta"], n, i, "beta")
+                    op.eps = float(spec.get("eps", 1e-5))
+            size = op.n_out * op.rows
+            width = max(width, size)
+        if int(np.prod(output_shape, dtype=np.int64)) != size:
+            raise ValueError(f"the ops produce {size} outputs, not {output_shape}")
+        self.in_size, self.out_size, self.width = in_size, size, width
+        if len(input_shape) > 7 or len(output_shape) > 7:
+            raise ValueError("at most 7 dimensions per sample")
+        self._in_shape, self._out_shape = input_shape, output_shape
+        self._in_ndim, self._out_ndim = len(input_shape), len(output_shape)
+        for i in range(self._in_ndim):
+            self._in_dims[i + 1] = input_shape[i]
+        for i in range(self._out_ndim):
+            self._out_dims[i + 1] = output_shape[i]
+        self.buf = <float*>PyMem_Malloc(2 * width * sizeof(float))
+        self.stats = <float*>PyMem_Malloc(2 * width * sizeof(float))
+        if self.buf == NULL or self.stats == NULL:
+            raise MemoryError()
+
+    cdef void _run1(self, float* x, float* out) noexcept nogil:
+        """One sample through every op; the result is written to ``out``."""
+        cdef int i
+        cdef QOp* op
+        cdef float* cur = x
+        cdef float* nxt
+        cdef Py_ssize_t size = self.in_size
+        for i in range(self.n_ops):
+            op = &self.ops[i]
+            nxt = out if i == self.n_ops - 1 else self.buf + (self.width if cur == self.buf else 0)
+            if op.kind == Q_DENSE:
+                q8_dense(op.wq, cur, op.scale, op.bias, op.n_in, op.n_out, op.width, nxt)
+            elif op.kind == Q_RELU:
+                relu_forward(cur, nxt, size)
+            elif op.kind == Q_TANH:
+                tanh_forward(cur, nxt, size)
+            elif op.kind == Q_SIGMOID:
+                sigmoid_forward(cur, nxt, size)
+            elif op.kind == Q_GELU:
+                gelu_forward(cur, nxt, size)
+            elif op.kind == Q_SOFTMAX:
+                softmax_forward(cur, nxt, op.rows, op.n_in)
+            elif op.kind == Q_LOG_SOFTMAX:
+                log_softmax_forward(cur, nxt, op.rows, op.n_in)
+            elif op.kind == Q_LAYER_NORM:
+                layer_norm_forward(cur, nxt, op.rows, op.n_in, op.gamma, op.bias, op.eps, self.stats)
+            else:
+                memcpy(nxt, cur, size * sizeof(float))
+            size = op.n_out * op.rows
+            cur = nxt
+        if self.n_ops == 0:
+            memcpy(out, x, size * sizeof(float))
+
+    cdef bint _sample_shape_matches(self, cnp.ndarray arr, int first) noexcept:
+        cdef int i
+        cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
+        for i in range(self._in_ndim):
+            if dims[first + i] != self._in_dims[i + 1]:
+                return False
+        return True
+
+    def __call__(self, x):
+        """One sample of ``input_shape`` gives one output; ``(N, *input_shape)`` gives ``(N, *output_shape)``."""
+        cdef cnp.ndarray arr = as_f32(x)
+        cdef cnp.ndarray out
+        cdef int nd = cnp.PyArray_NDIM(arr)
+        cdef Py_ssize_t n, r
+        cdef float* xp
+        cdef float* yp
+        if nd == self._in_ndim and self._sample_shape_matches(arr, 0):
+            out = cnp.PyArray_EMPTY(self._out_ndim, self._out_dims + 1, cnp.NPY_FLOAT32, 0)
+            self._run1(<float*>cnp.PyArray_DATA(arr), <float*>cnp.PyArray_DATA(out))
+            return out
+        if nd != self._in_ndim + 1 or not self._sample_shape_matches(arr, 1):
+            raise ValueError(
+                f"expected input of shape (N, {', '.join(map(str, self._in_shape))}) or {self._in_shape}, "
+                f"got {(<object>arr).shape}"
+            )
+        n = cnp.PyArray_DIMS(arr)[0]
+        self._out_dims[0] = n
+        out = cnp.PyArray_EMPTY(self._out_ndim + 1, self._out_dims, cnp.NPY_FLOAT32, 0)
+        xp = <float*>cnp.PyArray_DATA(arr)
+        yp = <float*>cnp.PyArray_DATA(out)
+        with nogil:
+            for r in range(n):
+                self._run1(xp + r * self.in_size, yp + r * self.out_size)
+        return out

@@ -1,0 +1,209 @@
+"""DAgger (Ross, Gordon & Bagnell 2011): the student drives, the teacher labels.
+
+Round 0 is usually the teacher driving alone (β = 1, plain behavior cloning
+data). In each later round the executed action is the teacher's with
+probability β (drawn per step) and the student's otherwise; the teacher labels
+every visited state, the labels aggregate across rounds, and the student is
+retrained on the aggregate after each round. β follows a schedule
+(:class:`~tutelage.methods.schedules.LinearBetaSchedule` by default).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from tutelage.errors import SpecError
+from tutelage.methods.bc import as_targets, train_supervised
+from tutelage.methods.episodes import PlannedEpisode, plan_episodes, run_episode
+from tutelage.methods.evaluate import summarize
+from tutelage.methods.lineage import Derivation, parent_id, teacher_id
+from tutelage.methods.policy import as_policy, observation_vector, reset_policy
+from tutelage.methods.progress import progress
+from tutelage.methods.schedules import BetaSchedule, LinearBetaSchedule
+
+
+class DAggerBuffer:
+    """Observations and teacher labels aggregated across rounds (never replaced)."""
+
+    def __init__(self) -> None:
+        self._X: list[np.ndarray] = []
+        self._Y: list[np.ndarray] = []
+        self._rounds: list[np.ndarray] = []
+
+    def add(self, X: np.ndarray, Y: np.ndarray, round_num: int) -> None:
+        """Append one round's samples."""
+        if len(X) != len(Y):
+            raise ValueError(f"{len(X)} observations but {len(Y)} labels")
+        self._X.append(np.asarray(X, dtype=np.float32))
+        self._Y.append(np.asarray(Y))
+        self._rounds.append(np.full(len(X), round_num, dtype=np.int32))
+
+    def __len__(self) -> int:
+        return sum(len(x) for x in self._X)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All samples so far, oldest first: ``(X, Y)``."""
+        if not self._X:
+            raise ValueError("the DAgger buffer is empty")
+        return np.concatenate(self._X), np.concatenate(self._Y)
+
+    @property
+    def rounds(self) -> np.ndarray:
+        """The round each sample was collected in."""
+        return np.concatenate(self._rounds) if self._rounds else np.zeros(0, np.int32)
+
+
+def collect(
+    env: Any,
+    teacher: Any,
+    plan: Sequence[PlannedEpisode],
+    *,
+    beta: float = 1.0,
+    student: Any = None,
+    rng: np.random.Generator | None = None,
+    observation_keys: Sequence[str] | None = None,
+    max_steps: int | None = None,
+    on_episode: Callable[[], None] = lambda: None,
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """Roll out the β-mixture of teacher and student; return ``(X, teacher labels, episode records)``.
+
+    Each record gains ``teacher_steps``: the steps on which the teacher's action was executed.
+    """
+    if beta < 1.0 and student is None:
+        raise SpecError("beta < 1 needs a student to drive")
+    teacher_act = as_policy(teacher)
+    student_act = as_policy(student, observation_keys) if student is not None else None
+    rng = rng if rng is not None else np.random.default_rng(0)
+    X: list[np.ndarray] = []
+    Y: list[np.ndarray] = []
+    records = []
+    for planned in plan:
+        reset_policy(teacher)
+        teacher_steps = 0
+
+        def act(observation: Any, info: dict) -> Any:
+            nonlocal teacher_steps
+            label = np.asarray(teacher_act(observation, info))
+            X.append(observation_vector(observation, observation_keys))
+            Y.append(label)
+            if beta >= 1.0 or (beta > 0.0 and rng.random() < beta):
+                teacher_steps += 1
+                return label
+            return student_act(observation, info)
+
+        record = run_episode(env, act, planned, max_steps=max_steps)
+        record["teacher_steps"] = teacher_steps
+        records.append(record)
+        on_episode()
+    if not X:
+        raise SpecError("the rollouts produced no steps")
+    return np.stack(X), np.stack(Y), records
+
+
+def collect_demonstrations(
+    world_id: str,
+    teacher: Any,
+    episodes: int,
+    *,
+    seed: int = 0,
+    edge_case_fraction: float = 0.2,
+    observation_keys: Sequence[str] | None = None,
+    max_steps: int | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    quiet: bool = True,
+) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+    """The teacher driving alone on training scenarios: data for behavior cloning."""
+    plan = plan_episodes(world_id, episodes, seed=seed, split="train", edge_case_fraction=edge_case_fraction)
+    env = gymnasium.make(world_id, **(env_kwargs or {}))
+    try:
+        with progress("demonstrations", len(plan), quiet) as advance:
+            return collect(env, teacher, plan, observation_keys=observation_keys, max_steps=max_steps, on_episode=advance)
+    finally:
+        env.close()
+
+
+def dagger(
+    world_id: str,
+    teacher: Any,
+    student: Any,
+    *,
+    rounds: int = 5,
+    episodes_per_round: int = 10,
+    beta_schedule: BetaSchedule | None = None,
+    seed: int = 0,
+    edge_case_fraction: float = 0.2,
+    observation_keys: Sequence[str] | None = None,
+    max_steps: int | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    loss: Any = None,
+    quiet: bool = False,
+    on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
+    buffer: DAggerBuffer | None = None,
+) -> tuple[Any, Derivation]:
+    """Train ``student`` by DAgger from ``teacher`` in ``world_id``; return ``(student, derivation)``.
+
+    ``derivation.history`` holds one dict per round: ``round``, ``beta``,
+    ``episodes``, ``steps``, ``teacher_share``, ``samples`` (aggregate size),
+    ``loss`` and the rollouts' ``success_rate`` and ``collision_rate``.
+    ``on_round(round, student, record)`` is called after each round's training.
+    Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
+    is passed in, e.g. to inspect it afterwards). Training episodes use
+    training seeds, never the held-out ones.
+    """
+    if rounds < 1 or episodes_per_round < 1:
+        raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
+    schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds - 1))
+    derivation = Derivation(
+        "dagger", parent=parent_id(student, teacher), teacher=teacher_id(teacher),
+        dataset=f"dagger:{world_id}:seed={seed}:{rounds}x{episodes_per_round}",
+    )
+    buffer = buffer if buffer is not None else DAggerBuffer()
+    env = gymnasium.make(world_id, **(env_kwargs or {}))
+    try:
+        with progress("DAgger", rounds * episodes_per_round, quiet) as advance:
+            for round_num in range(rounds):
+                beta = float(schedule(round_num))
+                plan = plan_episodes(
+                    world_id, episodes_per_round, seed=seed, split="train",
+                    start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction,
+                )
+                X, Y, records = collect(
+                    env, teacher, plan, beta=beta, student=student,
+                    rng=np.random.default_rng([seed, round_num]),
+                    observation_keys=observation_keys, max_steps=max_steps, on_episode=advance,
+                )
+                buffer.add(X, Y, round_num)
+                data_X, data_Y = buffer.arrays()
+                history = train_supervised(
+                    student, data_X, as_targets(data_Y), loss=loss, epochs=epochs,
+                    batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True,
+                )
+                steps = sum(r["steps"] for r in records)
+                record = {
+                    "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
+                    "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
+                    "samples": len(buffer), "loss": final_loss(history),
+                    "success_rate": summarize(records)["success_rate"],
+                    "collision_rate": summarize(records)["collision_rate"],
+                }
+                derivation.history.append(record)
+                if on_round is not None:
+                    on_round(round_num, student, record)
+    finally:
+        env.close()
+    derivation.metrics["samples"] = len(buffer)
+    return student, derivation
+
+
+def final_loss(history: Any) -> float | None:
+    """The last training loss recorded in a fit History (``history.loss`` or ``history["loss"]``)."""
+    losses = getattr(history, "loss", None)
+    if losses is None and isinstance(history, dict):
+        losses = history.get("loss")
+    return float(losses[-1]) if losses else None
