@@ -85,3 +85,92 @@ class DrivingExpert:
 
 def driving_expert(**options: Any) -> DrivingExpert:
     return DrivingExpert(**options)
+
+
+class ArmExpert:
+    """Resolved-rate control: joint velocities ``Jᵀ(JJᵀ + λ²I)⁻¹ v`` for a hand velocity ``v``.
+
+    ``v`` points at the current waypoint (capped at ``speed`` m/s); a
+    null-space term pulls the joints towards the home pose. Waypoints climb
+    over obstacles on the table. Subclasses choose the waypoint.
+    """
+
+    name = "arm-expert"
+    privileged = True
+    home = np.array([0.0, -0.4, 0.0, -2.4, 0.0, 2.0, 0.785])
+
+    def __init__(self, gain: float = 6.0, speed: float = 0.5, damping: float = 0.05, max_joint_speed: float = 1.5):
+        self.gain, self.speed, self.damping, self.max_joint_speed = gain, speed, damping, max_joint_speed
+
+    def reset(self) -> None:
+        """Nothing to reset: the expert keeps no state between steps."""
+
+    def waypoint(self, info: dict[str, Any]) -> tuple[np.ndarray, float]:
+        """Where the hand should head now, and the speed cap for getting there."""
+        raise NotImplementedError
+
+    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
+        hand = info["hand_position"]
+        target, speed = self.waypoint(info)
+        target = self.over_obstacles(hand, target, info["obstacles"])
+        velocity = self.gain * (target - hand)
+        norm = float(np.linalg.norm(velocity))
+        if norm > speed:
+            velocity *= speed / norm
+        jacobian = info["jacobian"]
+        inverse = jacobian.T @ np.linalg.inv(jacobian @ jacobian.T + self.damping**2 * np.eye(3))
+        q = info["joint_positions"]
+        null = (np.eye(7) - inverse @ jacobian) @ (0.5 * (self.home - q))
+        return np.clip((inverse @ velocity + null) / self.max_joint_speed, -1.0, 1.0).astype(np.float32)
+
+    @staticmethod
+    def over_obstacles(hand: np.ndarray, target: np.ndarray, obstacles: np.ndarray) -> np.ndarray:
+        """Lift the waypoint above any obstacle between the hand and the target."""
+        if len(obstacles) == 0:
+            return target
+        start, direction = hand[:2], target[:2] - hand[:2]
+        length = float(np.linalg.norm(direction)) + 1e-9
+        along = np.clip((obstacles[:, :2] - start) @ direction / length**2, 0.0, 1.0)
+        nearest = start + along[:, None] * direction
+        close = np.linalg.norm(obstacles[:, :2] - nearest, axis=1) < 0.11
+        if not close.any():
+            return target
+        clearance = float((2.0 * obstacles[close, 2]).max()) + 0.08
+        if min(hand[2], target[2]) >= clearance:
+            return target
+        if hand[2] < clearance - 0.01:  # first climb, then go across
+            return np.array([hand[0], hand[1], clearance + 0.02])
+        return np.array([target[0], target[1], max(target[2], clearance + 0.02)])
+
+
+class ReachExpert(ArmExpert):
+    """Moves the hand straight to the goal, climbing over obstacles."""
+
+    name = "reach-expert"
+
+    def waypoint(self, info: dict[str, Any]) -> tuple[np.ndarray, float]:
+        return info["goal"], self.speed
+
+
+class PushExpert(ArmExpert):
+    """Goes behind the cube (over the top), lowers the hand, and pushes the cube to the goal."""
+
+    name = "push-expert"
+    height = 0.025  # hand height while pushing (m)
+    standoff = 0.06  # hand centre behind the cube centre before a push (m)
+
+    def waypoint(self, info: dict[str, Any]) -> tuple[np.ndarray, float]:
+        hand, cube, goal = info["hand_position"], info["object_position"], info["goal"]
+        to_goal = goal[:2] - cube[:2]
+        u = to_goal / max(float(np.linalg.norm(to_goal)), 1e-9)
+        behind = cube[:2] - self.standoff * u
+        relative = hand[:2] - cube[:2]
+        along, across = float(relative @ u), float(relative @ np.array([-u[1], u[0]]))
+        transit = max(0.1, float((2.0 * info["obstacles"][:, 2]).max()) + 0.08 if len(info["obstacles"]) else 0.1)
+        if along < -0.02 and abs(across) < 0.02 and hand[2] < 0.045:  # aligned: push through the cube's centre
+            return np.array([*(cube[:2] + 0.05 * u - 0.5 * across * np.array([-u[1], u[0]])), self.height]), 0.15
+        if float(np.linalg.norm(hand[:2] - behind)) < 0.015:  # above the start of the push: go down
+            return np.array([*behind, self.height]), 0.25
+        if hand[2] > transit - 0.02:  # high enough: go across to above the start of the push
+            return np.array([*behind, transit]), self.speed
+        return np.array([hand[0], hand[1], transit]), self.speed  # too low and misplaced: rise

@@ -15,4 +15,18 @@ def tutelage_worlds() -> dict[str, WorldSpec]:
             description="racecar on a procedural two-lane road with traffic, crossing pedestrians and obstacles",
             expert="driving-expert",
         ),
+        "tutelage/Reach-v0": WorldSpec(
+            "tutelage/Reach-v0",
+            entry_point="tutelage_plugins.worlds.arm:ReachEnv",
+            max_episode_steps=150,
+            description="Franka Panda moves its hand to a goal above a table with obstacles",
+            expert="reach-expert",
+        ),
+        "tutelage/Push-v0": WorldSpec(
+            "tutelage/Push-v0",
+            entry_point="tutelage_plugins.worlds.arm:PushEnv",
+            max_episode_steps=300,
+            description="Franka Panda pushes a cube to a goal on a table with obstacles",
+            expert="push-expert",
+        ),
     }

@@ -1,59 +1,15 @@
-"""tutelage/Driving-v0: Gymnasium conventions, determinism, sensors, episode ends, clients."""
+"""tutelage/Driving-v0: scenarios, sensors, privileged info and how episodes end."""
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import gymnasium
 import numpy as np
-import pybullet
 import pytest
-from gymnasium.utils.env_checker import check_env
-from PIL import Image
 
 import tutelage  # noqa: F401  (registers the worlds)
-from tutelage.sim.render import save_gif
 from tutelage_plugins.teachers.experts import DrivingExpert
 from tutelage_plugins.worlds.driving import SEGMENTATION_CLASSES
 
 WORLD = "tutelage/Driving-v0"
-
-
-def rollout(env, seed, steps, options=None):
-    rng = np.random.default_rng(seed)
-    observation, info = env.reset(seed=seed, options=options)
-    trajectory = [observation]
-    for _ in range(steps):
-        observation, reward, terminated, truncated, info = env.step(rng.uniform(-0.3, 1.0, 2).astype(np.float32))
-        trajectory += [observation, np.array([reward])]
-        if terminated or truncated:
-            break
-    return np.concatenate([np.ravel(x) for x in trajectory]), info
-
-
-def test_registration_does_not_import_pybullet():
-    code = "import sys, tutelage, gymnasium; assert 'tutelage/Driving-v0' in gymnasium.registry; print('pybullet' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
-
-
-@pytest.mark.parametrize("kwargs", [{}, {"camera": True, "lidar_rays": 8}])
-def test_check_env(kwargs):
-    env = gymnasium.make(WORLD, render_mode="rgb_array", **kwargs).unwrapped
-    check_env(env, skip_render_check=False)
-    env.close()
-
-
-def test_same_seed_and_actions_give_the_same_trajectory_bit_for_bit():
-    env = gymnasium.make(WORLD)
-    first, _ = rollout(env, 3, 150)
-    rollout(env, 4, 50)  # an unrelated episode in between changes nothing
-    second, _ = rollout(env, 3, 150)
-    env.close()
-    other = gymnasium.make(WORLD)
-    third, _ = rollout(other, 3, 150)
-    other.close()
-    assert first.tobytes() == second.tobytes() == third.tobytes()
 
 
 def test_scenario_option_replays_exactly_that_scenario():
@@ -61,8 +17,9 @@ def test_scenario_option_replays_exactly_that_scenario():
     _, info = env.reset(seed=11, options={"edge_case": "ice + night"})
     scenario = info["scenario"]
     assert scenario["edge_cases"] == ["ice", "night"] and scenario["friction"] <= 0.2
-    replay, replay_info = rollout(env, 11, 60, options={"scenario": scenario})
-    assert replay_info["friction"] == scenario["friction"]
+    env.reset(seed=12, options={"scenario": scenario})
+    _, _, _, _, step_info = env.step(np.zeros(2, np.float32))
+    assert step_info["friction"] == scenario["friction"]
     _, info = env.reset(seed=11, options={"scenario": scenario})
     assert info["scenario"] == scenario
     env.close()
@@ -146,28 +103,3 @@ def test_night_is_darker_than_day():
     env.close()
 
 
-def test_episode_saved_as_animated_gif(tmp_path):
-    env = gymnasium.make(WORLD, render_mode="rgb_array", render_size=(64, 48))
-    env.reset(seed=0)
-    frames = [env.render()]
-    for _ in range(5):
-        env.step(np.array([0.0, 0.5], np.float32))
-        frames.append(env.render())
-    env.close()
-    path = tmp_path / "episode.gif"
-    save_gif(frames, path, fps=10)
-    with Image.open(path) as gif:
-        assert gif.n_frames == 6 and gif.size == (64, 48)
-    assert [p.name for p in tmp_path.iterdir()] == ["episode.gif"]
-    with pytest.raises(ValueError, match="frame 0"):
-        save_gif([np.zeros((4, 4), np.float32)], tmp_path / "bad.gif")
-
-
-def test_close_frees_the_client_and_twice_is_safe():
-    env = gymnasium.make(WORLD)
-    env.reset(seed=0)
-    client = env.unwrapped.client
-    assert pybullet.isConnected(physicsClientId=client)
-    env.close()
-    env.close()
-    assert not pybullet.isConnected(physicsClientId=client)

@@ -18,7 +18,7 @@ def run_episode(env, expert, seed, options=None):
             return info
 
 
-@pytest.mark.parametrize("name", ["driving-expert"])
+@pytest.mark.parametrize("name", ["driving-expert", "reach-expert", "push-expert"])
 def test_experts_are_registered_privileged_teachers(name):
     expert = registry("teachers").get(name)()
     assert isinstance(expert, Teacher) and expert.privileged and expert.name == name
@@ -45,3 +45,13 @@ def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
     finals = [run_episode(env, expert, seed, {"edge_case": "pedestrian-crossing + ice"}) for seed in range(4)]
     env.close()
     assert sum(info["is_success"] for info in finals) >= 3
+
+
+@pytest.mark.parametrize(("world", "expert", "episodes", "required"), [("tutelage/Reach-v0", "reach-expert", 10, 10), ("tutelage/Push-v0", "push-expert", 6, 5)])
+def test_arm_experts_reach_their_goals(world, expert, episodes, required):
+    env = gymnasium.make(world)
+    teacher = registry("teachers").get(expert)()
+    finals = [run_episode(env, teacher, seed) for seed in range(episodes)]
+    env.close()
+    assert not any(info["collision"] for info in finals)
+    assert sum(info["is_success"] for info in finals) >= required

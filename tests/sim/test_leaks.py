@@ -9,7 +9,7 @@ import pytest
 
 import tutelage  # noqa: F401
 
-WORLDS = ["tutelage/Driving-v0"]
+WORLDS = ["tutelage/Driving-v0", "tutelage/Reach-v0", "tutelage/Push-v0"]
 
 
 def rss_mib() -> float:

@@ -48,8 +48,9 @@ def test_edge_cases_override_and_combine(sampler):
         sampler.sample(rng, "icy")
 
 
-def test_shipped_file_equals_the_built_in_defaults(sampler):
-    assert ScenarioSampler.from_toml(ROOT / "sims" / "scenarios" / "driving.toml") == sampler
+@pytest.mark.parametrize(("stem", "world"), [("driving", DRIVING), ("reach", "tutelage/Reach-v0"), ("push", "tutelage/Push-v0")])
+def test_shipped_files_equal_the_built_in_defaults(stem, world):
+    assert ScenarioSampler.from_toml(ROOT / "sims" / "scenarios" / f"{stem}.toml") == ScenarioSampler.for_world(world)
 
 
 def test_to_toml_round_trips(sampler, tmp_path):
