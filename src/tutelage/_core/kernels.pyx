@@ -1,9 +1,10 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Layer kernels: row-major float32 on raw pointers, no Python, no GIL.
 
-Large products go through BLAS (``scipy.linalg.cython_blas``); the batch-1
-dense product of a small layer is a plain loop the compiler vectorizes, since
-a BLAS call costs more than the arithmetic there.
+Large products go through BLAS (``scipy.linalg.cython_blas``). The batch-1
+dense product of a small layer and tanh are short C loops (below), since a
+BLAS call costs more than the arithmetic there and libm's tanhf does not
+vectorize.
 """
 from libc.math cimport erff, expf, logf, sqrtf
 from libc.stdint cimport uint64_t
@@ -163,6 +164,14 @@ cdef void multiply(float* a, float* b, float* out, Py_ssize_t n) noexcept nogil:
 
 # -- row-wise: softmax, log-softmax, layer norm ---------------------------------
 
+cdef inline float row_max(float* x, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef float top = x[0]
+    for j in range(1, n):
+        top = x[j] if x[j] > top else top
+    return top
+
+
 cdef void softmax_forward(float* x, float* y, Py_ssize_t rows, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t r, j
     cdef float top, total
@@ -171,9 +180,7 @@ cdef void softmax_forward(float* x, float* y, Py_ssize_t rows, Py_ssize_t n) noe
     for r in range(rows):
         xr = x + r * n
         yr = y + r * n
-        top = xr[0]
-        for j in range(1, n):
-            top = xr[j] if xr[j] > top else top
+        top = row_max(xr, n)
         total = 0.0
         for j in range(n):
             yr[j] = expf(xr[j] - top)
@@ -200,9 +207,7 @@ cdef void log_softmax_forward(float* x, float* y, Py_ssize_t rows, Py_ssize_t n)
     cdef float* xr
     for r in range(rows):
         xr = x + r * n
-        top = xr[0]
-        for j in range(1, n):
-            top = xr[j] if xr[j] > top else top
+        top = row_max(xr, n)
         total = 0.0
         for j in range(n):
             total += expf(xr[j] - top)

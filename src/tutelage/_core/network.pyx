@@ -15,6 +15,7 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
 from tutelage._core.arrays cimport as_f32, f32_data
+from tutelage.errors import DataError
 from tutelage._core.kernels cimport (
     conv2d_backward, conv2d_forward, dense_backward, dense_forward, dropout_forward, embedding_backward,
     embedding_forward, gelu_backward, gelu_forward, layer_norm_backward, layer_norm_forward,
@@ -244,7 +245,7 @@ cdef class Network:
         return True
 
     def _bad_id(self, int position):
-        raise ValueError(f"embedding input at flat position {position} is not an integer id in range")
+        raise DataError(f"embedding input at flat position {position} is not an integer id in range")
 
     def __call__(self, x):
         """Run the model: one sample of ``input_shape`` gives one output; a batch gives a batch."""
