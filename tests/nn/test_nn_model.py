@@ -101,3 +101,15 @@ def test_copy_is_independent():
 def test_bad_specs_get_one_clear_error(spec, message):
     with pytest.raises(SpecError, match=message):
         nn.Model.from_spec(spec)
+
+
+def test_models_pickle_for_process_pools():
+    import pickle
+
+    model = mlp()
+    model.info = {"id": "x"}
+    twin = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(twin.theta, model.theta)
+    assert twin.spec == model.spec and twin.info == {"id": "x"}
+    x = np.ones(16, np.float32)
+    np.testing.assert_array_equal(twin(x), model(x))

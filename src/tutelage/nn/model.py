@@ -30,6 +30,10 @@ class Model(Network):
 
     ``theta`` and ``grad`` are contiguous float32 vectors; each layer's
     parameters are views into them. The same ``seed`` gives the same θ.
+    ``backward`` reads the input array of the last ``forward`` (not copied).
+    A model owns its workspaces: give each thread its own :meth:`copy`.
+    Models pickle (spec, θ, info) so process pools and Ray can ship them;
+    files are written with :func:`tutelage.nn.save`, never pickled.
     """
 
     def __init__(self, layers: Iterable[Layer | Mapping[str, Any]], input_shape: Any, *, seed: int = 0):
@@ -90,14 +94,21 @@ class Model(Network):
 
     def copy(self) -> Model:
         """An independent model with the same spec, θ and info (gradient zeroed)."""
-        twin = type(self).from_spec(self.spec, seed=self.seed)
-        twin.theta[:] = self.theta
-        twin.info = _copy.deepcopy(self.info)
-        return twin
+        return _rebuild(type(self), self.spec, self.seed, self.theta.tobytes(), _copy.deepcopy(self.info))
+
+    def __reduce__(self):
+        return _rebuild, (type(self), self.spec, self.seed, self.theta.tobytes(), self.info)
 
     def __repr__(self) -> str:
         chain = " → ".join(repr(layer) for layer in self.layers)
         return f"Model(input_shape={self.input_shape}: {chain}; {self.n_params:,} params)"
+
+
+def _rebuild(cls: type[Model], spec: dict[str, Any], seed: int, theta: bytes, info: dict[str, Any]) -> Model:
+    model = cls.from_spec(spec, seed=seed)
+    model.theta[:] = np.frombuffer(theta, dtype=np.float32)
+    model.info = info
+    return model
 
 
 #: ``Sequential([...], input_shape=..., seed=...)`` is a :class:`Model`.
