@@ -72,17 +72,14 @@ def test_every_layer_type_has_a_case():
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))
-def test_layer_matches_reference(kind):
-    @SETTINGS
-    @given(case=CASES[kind], n=st.integers(1, 5), seed=st.integers(0, 2**16))
-    def check(case, n, seed):
-        layers, shape = case
-        rng = np.random.default_rng(seed)
-        model = nn.Model(layers, shape, seed=seed)
-        model.theta[:] = rng.standard_normal(model.n_params).astype(np.float32)
-        check_against_reference(model, random_inputs(model, n, rng), rng)
-
-    check()
+@SETTINGS
+@given(data=st.data(), n=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_layer_matches_reference(kind, data, n, seed):
+    layers, shape = data.draw(CASES[kind], label="layers, input shape")
+    rng = np.random.default_rng(seed)
+    model = nn.Model(layers, shape, seed=seed)
+    model.theta[:] = rng.standard_normal(model.n_params).astype(np.float32)
+    check_against_reference(model, random_inputs(model, n, rng), rng)
 
 
 def test_conv_pool_flatten_dense_stack_matches_reference():
