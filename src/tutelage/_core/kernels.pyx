@@ -15,7 +15,7 @@ cdef extern from *:
     """
     /* The two hottest small loops, cloned for AVX2+FMA where the compiler and loader
        support function multi-versioning (chosen once at load time), plain elsewhere. */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #if defined(__GNUC__) && __GNUC__ >= 11 && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
     #define TT_SIMD __attribute__((target_clones("default", "arch=x86-64-v3")))
     #else
     #define TT_SIMD
