@@ -1,8 +1,10 @@
 """The ``distill`` stage: a student learns from a teacher by behavior cloning, DAgger or knowledge distillation."""
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from tutelage.errors import UnknownNameError
 from tutelage.runs.schema import Field, check_table
 from tutelage_plugins.stages.refs import EXPERT, check_policy, is_teacher, load_policy, teacher_name
 
@@ -42,7 +44,8 @@ class DistillStage:
     def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
         check_policy(check, settings["teacher"], "teacher")
         student = check_table(settings["student"], STUDENT, f"{check.where}.student")
-        check.registry_get("model_types", student["model_type"], "student.model_type")
+        model_type = check.registry_get("model_types", student["model_type"], "student.model_type")
+        check_build_options(model_type, student["options"], f"{check.where}.student.options")
         method = settings["method"]
         if method in ("bc", "kd"):
             if settings["data"] is None:
@@ -101,6 +104,17 @@ class DistillStage:
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round,
         )
+
+
+def check_build_options(model_type: Any, options: dict[str, Any], where: str) -> None:
+    """Options a model type's ``build`` does not take are spec errors, caught before the run starts."""
+    parameters = inspect.signature(model_type.build).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    accepted = [name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY and name != "seed"]
+    for key in options:
+        if key not in accepted:
+            raise UnknownNameError(f"option of model type {model_type.name!r}", key, accepted, where)
 
 
 def teacher_label(context: Any, ref: str) -> str:

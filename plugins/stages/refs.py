@@ -45,6 +45,6 @@ def load_policy(context: Any, ref: str) -> Any:
 
 
 def load_model(path: Any) -> Any:
-    from tutelage.nn.quantize import load_any
+    from tutelage import nn
 
-    return load_any(path)
+    return nn.load(path)  # float or int8

@@ -80,10 +80,10 @@ WRITER = """
 import sys
 from tutelage.runs.registry import Lineage
 lineage = Lineage(sys.argv[1])
-for i in range(150):
+for i in range(60):
     lineage.add_model(f"{sys.argv[2]}-{i}", run_id=sys.argv[2], path="m", model_type="mlp", method="bc",
                       parent=f"{sys.argv[2]}-{i - 1}" if i else None)
-    lineage.set_model_metrics(f"{sys.argv[2]}-{i}", {"success_rate": i / 150})
+    lineage.set_model_metrics(f"{sys.argv[2]}-{i}", {"success_rate": i / 60})
 """
 
 
@@ -94,5 +94,5 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for writer in writers:
         assert writer.wait(timeout=120) == 0, writer.stderr.read()
     models = Lineage(registry).models()
-    assert len(models) == 300
-    assert all(m["metrics"]["success_rate"] == int(m["id"].split("-")[1]) / 150 for m in models)
+    assert len(models) == 120
+    assert all(m["metrics"]["success_rate"] == int(m["id"].split("-")[1]) / 60 for m in models)

@@ -8,9 +8,28 @@ from pathlib import Path
 
 import pytest
 
-from runs_helpers import cli, cli_process, only_run_dir, summary_of
+from runs_helpers import TINY, cli, cli_process, only_run_dir, summary_of
 
-SLOW = (("shards = 4", "shards = 4\ndelay = 0.4"), ("epochs = 30", "epochs = 30\ndelay = 0.05"))
+SLOW = (("shards = 4", "shards = 4\ndelay = 0.25"), ("epochs = 30", "epochs = 30\ndelay = 0.03"))
+
+
+@pytest.fixture(scope="module")
+def slow_spec(tmp_path_factory) -> Path:
+    """The tiny spec with pauses in its shard and epoch loops, so a kill can land inside them."""
+    text = TINY.read_text()
+    for old, new in SLOW:
+        text = text.replace(old, new)
+    path = tmp_path_factory.mktemp("spec") / "tiny.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(slow_spec, tmp_path_factory) -> Path:
+    """The same run, never interrupted."""
+    out = tmp_path_factory.mktemp("reference")
+    assert cli("run", str(slow_spec), "--out", str(out), "--quiet") == 0
+    return only_run_dir(out)
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:
@@ -45,13 +64,9 @@ def _run_dir(out: Path) -> Path | None:
 
 
 @pytest.mark.parametrize("point", ["mid-shards", "mid-training"])
-def test_resume_after_sigkill_gives_identical_models(tiny_spec, tmp_path, point):
-    spec = tiny_spec(*SLOW)
-    reference_out, killed_out = tmp_path / "reference", tmp_path / "killed"
-    assert cli("run", str(spec), "--out", str(reference_out), "--quiet") == 0
-    reference = only_run_dir(reference_out)
-
-    process = cli_process("run", str(spec), "--out", str(killed_out), "--quiet")
+def test_resume_after_sigkill_gives_identical_models(slow_spec, reference, tmp_path, point):
+    killed_out = tmp_path / "killed"
+    process = cli_process("run", str(slow_spec), "--out", str(killed_out), "--quiet")
     try:
         wait_for(lambda: kill_points(_run_dir)[point](killed_out))
     finally:
@@ -76,10 +91,9 @@ def test_resume_after_sigkill_gives_identical_models(tiny_spec, tmp_path, point)
     assert json.loads((run_dir / "state.json").read_text())["status"] == "finished"
 
 
-def test_sigterm_stops_the_run_and_says_how_to_resume(tiny_spec, tmp_path):
-    spec = tiny_spec(*SLOW)
+def test_sigterm_stops_the_run_and_says_how_to_resume(slow_spec, tmp_path):
     out = tmp_path / "out"
-    process = cli_process("run", str(spec), "--out", str(out), "--quiet")
+    process = cli_process("run", str(slow_spec), "--out", str(out), "--quiet")
     wait_for(lambda: kill_points(_run_dir)["mid-shards"](out))
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)

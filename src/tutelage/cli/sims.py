@@ -26,18 +26,20 @@ def describe(source: str, text: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    found = [describe(f"{name} (packaged)", entry.read_text(encoding="utf-8"))
-             for name, entry in sorted(packaged_specs().items())]
+    packaged = sorted(packaged_specs().items())
+    found = [describe(f"{name} (packaged)", entry.read_text(encoding="utf-8")) for name, entry in packaged]
+    shipped = {Path(str(entry)).resolve() for _, entry in packaged}
     local = Path("sims")
-    if local.is_dir():
-        found += [describe(str(path), path.read_text(encoding="utf-8")) for path in sorted(local.glob("*.toml"))]
+    if local.is_dir():  # a source checkout's sims/ links to the packaged files: list each spec once
+        found += [describe(str(path), path.read_text(encoding="utf-8"))
+                  for path in sorted(local.glob("*.toml")) if path.resolve() not in shipped]
     if args.json:
         print(json.dumps({"sims": found}, indent=2))
         return 0
     table = Table(title="run specs (tutelage run NAME_OR_FILE)")
-    for column in ("name", "world", "stages", "description", "source"):
+    for column in ("name", "world", "stages", "source"):
         table.add_column(column, overflow="fold")
     for spec in found:
-        table.add_row(spec["name"], spec["world"], " → ".join(spec["stages"]), spec["description"], spec["source"])
+        table.add_row(spec["name"], spec["world"], " → ".join(spec["stages"]), spec["source"])
     Console().print(table)
     return 0

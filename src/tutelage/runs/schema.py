@@ -48,7 +48,12 @@ def _matches(value: Any, kind: type) -> bool:
 
 
 def check_value(value: Any, field: Field, where: str) -> Any:
-    """Check one value against its field; return it (ints widened to float where asked)."""
+    """Check one value against its field; return it (ints widened to float where asked).
+
+    ``None`` (which TOML cannot write, but a resolved spec records) passes where it is the default.
+    """
+    if value is None and field.default is None:
+        return None
     if not _matches(value, field.type):
         raise SpecError(f"{where}: expected {type_name(field.type)}, got {type(value).__name__} {value!r}")
     if field.type is float:

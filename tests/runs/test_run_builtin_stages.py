@@ -1,0 +1,112 @@
+"""The built-in stages on the real driving world: generate → bc / DAgger → int8 → evaluate, resumable after a kill."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runs_helpers import HERE, only_run_dir, summary_of
+from test_run_resume import wait_for
+from tutelage import nn
+from tutelage.cli import main
+from tutelage.errors import UserError
+from tutelage.plugins import get_host
+from tutelage.runs.spec import load_spec, packaged_specs
+
+SPEC = HERE / "driving_tiny.toml"
+
+
+def run(*args: str) -> int:
+    return main(["run", *args])
+
+
+def process(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tutelage.cli", "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def driving_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("driving") / "runs"
+    assert run(str(SPEC), "--out", str(out), "--quiet") == 0
+    return only_run_dir(out)
+
+
+def test_every_stage_leaves_what_the_report_needs(driving_run):
+    summary = summary_of(driving_run)
+    assert [s["name"] for s in summary["stages"]] == ["demos", "bc", "dagger", "int8", "eval"]
+    policies = summary["policies"]
+    assert policies["expert"]["role"] == "teacher" and policies["expert"].get("n_params") is None
+    for student in ("bc", "dagger", "int8"):
+        metrics = policies[student]
+        assert metrics["role"] == "student" and metrics["episodes"] == 2 and metrics["n_params"] > 0
+        assert 0.0 <= metrics["success_rate"] <= 1.0 and metrics["inference_us"] > 0
+        assert sum(v["episodes"] for v in metrics["by_scenario"].values()) == 2
+    assert policies["int8"]["file_bytes"] < policies["dagger"]["file_bytes"]
+    records = [json.loads(line) for line in (driving_run / "metrics.jsonl").read_text().splitlines()]
+    assert {r["panel"] for r in records} >= {"bc: loss", "dagger: loss", "dagger: success rate"}
+    assert (driving_run / summary["gifs"][0]["path"]).read_bytes()[:6] == b"GIF89a"
+    assert (driving_run / "report.html").stat().st_size > 10_000
+
+
+def test_model_files_carry_their_lineage(driving_run):
+    summary = summary_of(driving_run)
+    models = {m["stage"]: nn.load(driving_run / m["path"]) for m in summary["models"]}
+    assert models["dagger"].info["lineage"]["method"] == "dagger"
+    assert models["dagger"].info["lineage"]["teacher"] == "driving-expert"
+    assert models["bc"].info["lineage"]["dataset"] == summary["stages"][0]["result"]["dataset_id"]
+    assert models["int8"].info["lineage"] == {**models["int8"].info["lineage"], "parent": models["dagger"].info["id"],
+                                             "method": "int8"}
+
+
+def test_packaged_specs_validate_fully_and_quickly():
+    host = get_host()
+    assert {"driving", "reach"} <= set(packaged_specs())
+    for name in packaged_specs():
+        full, quick = load_spec(name, host), load_spec(name, host, quick=True)
+        assert [s.name for s in full.stages] == [s.name for s in quick.stages]
+        assert full.stages != quick.stages, f"{name}: --quick changes nothing"
+
+
+def test_a_bad_student_option_is_caught_before_the_run(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text(SPEC.read_text().replace("hidden = [8], output", "hiden = [8], output", 1))
+    with pytest.raises(UserError, match=r"stages\[1\] \(bc\)\.student\.options: unknown option .*'hiden'; did you mean 'hidden'"):
+        load_spec(str(spec), get_host())
+
+
+def test_sigkill_during_dagger_then_resume_gives_the_same_models(driving_run, tmp_path):
+    spec = tmp_path / "slow.toml"  # more DAgger rounds, so there is time to kill inside them
+    spec.write_text(SPEC.read_text().replace("rounds = 2", "rounds = 6"))
+    reference_out, out = tmp_path / "reference", tmp_path / "killed"
+    assert run(str(spec), "--out", str(reference_out), "--quiet") == 0
+    child = process(str(spec), "--out", str(out), "--quiet")
+
+    def in_dagger() -> bool:
+        metrics = next(out.glob("*/metrics.jsonl"), None) if out.exists() else None
+        return bool(metrics) and '"dagger: loss"' in metrics.read_text()
+
+    try:
+        wait_for(in_dagger, timeout=120)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    run_dir = only_run_dir(out)
+    assert "dagger" not in json.loads((run_dir / "state.json").read_text())["done"]
+    assert run("--resume", str(run_dir), "--quiet") == 0
+    ids = lambda d: {m["stage"]: m["id"] for m in summary_of(d)["models"]}  # content hashes of θ
+    assert ids(run_dir) == ids(only_run_dir(reference_out))
+    assert summary_of(run_dir)["policies"]["dagger"]["success_rate"] == summary_of(only_run_dir(reference_out))["policies"]["dagger"]["success_rate"]
+
+
+@pytest.mark.slow
+def test_quick_default_run(tmp_path):
+    """README's first command with --quick: the packaged driving spec end to end."""
+    assert run("--quick", "--out", str(tmp_path), "--quiet") == 0
+    summary = summary_of(only_run_dir(tmp_path))
+    assert summary["quick"] and set(summary["policies"]) == {"expert", "bc-student", "dagger-student", "int8-student"}
+    assert summary["stage_seconds"] < 120
