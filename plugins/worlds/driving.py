@@ -144,7 +144,7 @@ class DrivingEnv(PyBulletEnv):
     ``frame`` and ``time``; at reset also ``scenario``.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 25}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     time_step = 0.01
     substeps = 2
 
@@ -245,41 +245,34 @@ class DrivingEnv(PyBulletEnv):
     def _place_actors(self, scenario: dict[str, Any], layout: np.random.Generator, colour) -> None:
         """Traffic, crossing pedestrians/cyclists and roadside obstacles, in road coordinates."""
         road, w = self.road, self.road.half_width
-        kinds, s, d, vs, vd = [], [], [], [], []
-        trigger, target, walk = [], [], []
-        speed = scenario["traffic_speed"]
-        own_lane = 1
+        rows = []  # (kind, s, d, vs, trigger_s, target_d, walk_speed)
+        speed, own_lane = scenario["traffic_speed"], 1
         for _ in range(scenario["traffic_count"]):
-            ahead = layout.random() < 0.4
-            if ahead:  # same lane, ahead, spaced apart; all drive at the lane's speed
-                position = START_S + 8.0 + 3.0 * own_lane + layout.uniform(0.0, 0.5 * road.length)
+            if layout.random() < 0.4:  # same lane, ahead, spaced apart; all drive at the lane's speed
+                rows.append(("car", START_S + 8.0 + 3.0 * own_lane + layout.uniform(0.0, 0.5 * road.length), -w / 2, speed, math.inf, 0.0, 0.0))
                 own_lane += 1
-                kinds.append("car"), s.append(position), d.append(-w / 2), vs.append(speed)
-            else:
+            else:  # oncoming
                 position = layout.uniform(START_S + 4.0, road.end)
-                kinds.append("car"), s.append(position), d.append(w / 2), vs.append(-speed * layout.uniform(0.9, 1.1))
-            vd.append(0.0), trigger.append(math.inf), target.append(0.0), walk.append(0.0)
+                rows.append(("car", position, w / 2, -speed * layout.uniform(0.9, 1.1), math.inf, 0.0, 0.0))
         for _ in range(scenario["pedestrian_count"]):
             kind = "cyclist" if layout.random() < scenario["cyclist_fraction"] else "pedestrian"
             side = float(layout.choice([-1.0, 1.0]))
-            start_d = side * (w + layout.uniform(0.35, 0.8))
+            kerb = side * (w + layout.uniform(0.35, 0.8))
             crossing = layout.random() < scenario["pedestrian_crossing_prob"]
             position = layout.uniform(START_S + 8.0, road.length - 3.0)
-            kinds.append(kind), s.append(position), d.append(start_d), vs.append(0.0), vd.append(0.0)
-            trigger.append(position - layout.uniform(3.0, 7.0) if crossing else math.inf)
-            target.append(-side * (w + 0.6) if crossing else start_d)
-            walk.append(scenario["pedestrian_speed"] * (2.5 if kind == "cyclist" else 1.0))
+            trigger = position - layout.uniform(3.0, 7.0) if crossing else math.inf  # starts when the ego gets there
+            walk = scenario["pedestrian_speed"] * (2.5 if kind == "cyclist" else 1.0)
+            rows.append((kind, position, kerb, 0.0, trigger, -side * (w + 0.6) if crossing else kerb, walk))
         for _ in range(scenario["obstacle_count"]):
-            kinds.append("obstacle"), s.append(layout.uniform(START_S + 3.0, road.end))
-            d.append(float(layout.choice([-1.0, 1.0])) * (w + layout.uniform(0.45, 1.5)))
-            vs.append(0.0), vd.append(0.0), trigger.append(math.inf), target.append(0.0), walk.append(0.0)
+            position = layout.uniform(START_S + 3.0, road.end)
+            rows.append(("obstacle", position, float(layout.choice([-1.0, 1.0])) * (w + layout.uniform(0.45, 1.5)), 0.0, math.inf, 0.0, 0.0))
 
         c = self.client
+        kinds = [row[0] for row in rows]
         self.kinds = tuple(kinds)
-        self.actor_s, self.actor_d = np.array(s, dtype=float), np.array(d, dtype=float)
-        self.actor_vs, self.actor_vd = np.array(vs, dtype=float), np.array(vd, dtype=float)
-        self.trigger_s, self.target_d = np.array(trigger, dtype=float), np.array(target, dtype=float)
-        self.walk_speed = np.array(walk, dtype=float)
+        s, d, vs, trigger, target, walk = (np.array([row[i] for row in rows], dtype=float) for i in range(1, 7))
+        self.actor_s, self.actor_d, self.actor_vs, self.actor_vd = s, d, vs, np.zeros(len(rows))
+        self.trigger_s, self.target_d, self.walk_speed = trigger, target, walk
         self.radius = np.array([ACTOR_SHAPES[k][3] for k in kinds])
         self.height = np.array([ACTOR_SHAPES[k][2] for k in kinds])
         self.active = np.ones(len(kinds), dtype=bool)

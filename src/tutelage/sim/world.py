@@ -74,7 +74,9 @@ class PyBulletEnv(gymnasium.Env):
         return self.client
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Start an episode: the scenario is ``options["scenario"]`` or sampled from the seed."""
+        """Start an episode in ``options["scenario"]`` (a complete scenario dict, replayed exactly)
+        or in one sampled from the seed, optionally as ``options["edge_case"]`` (``"ice + night"``).
+        The info holds the scenario under ``"scenario"``."""
         super().reset(seed=seed)
         options = options or {}
         if "scenario" in options:
