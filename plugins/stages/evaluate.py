@@ -53,6 +53,7 @@ class EvaluateStage:
         fraction = context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction
         loaded = {ref: load_policy(context, ref) for ref in settings["policies"]}
         policies = {}
+        advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
                               max_steps=settings["max_steps"], quiet=context.quiet)
@@ -63,6 +64,7 @@ class EvaluateStage:
             if metrics.get("model_id"):
                 context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
             policies[ref] = metrics
+            advance(1)
         out: dict[str, Any] = {"policies": policies, "episodes": settings["episodes"], "edge_case_fraction": fraction}
         if settings["gif"]:
             out.update(self._gif(context, settings, loaded, seed))

@@ -67,7 +67,7 @@ def test_report_renders_in_chromium_with_the_runs_numbers(finished_run, tmp_path
     rows = {row["policy"]: row["cells"] for row in seen["rows"]}
     assert set(rows) == set(summary["policies"]) == {"oracle", "student", "int8"}
     for label, metrics in summary["policies"].items():
-        for key, _, fmt in COLUMNS:
+        for key, _, _, fmt in COLUMNS:
             expected = fmt(metrics[key]) if metrics.get(key) is not None else "—"
             assert rows[label][key] == expected, (label, key)
     assert rows["student"]["success_rate"] == f"{100 * summary['policies']['student']['success_rate']:.1f} %"

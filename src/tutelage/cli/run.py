@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(summary: dict, console: Console, *, brief: bool = False) -> None:
     if not brief and summary["policies"]:
         table = Table(title=f"{summary['name']}: teacher against students")
-        for heading in ("policy", "role", *(title for _, title, _ in COLUMNS)):
+        for heading in ("policy", "role", *(short for _, _, short, _ in COLUMNS)):
             table.add_column(heading, justify="left" if heading in ("policy", "role") else "right")
         for label, role, cells in policy_rows(summary):
             table.add_row(label, role, *cells)

@@ -32,10 +32,10 @@ def _summary_table(summary: dict[str, Any]) -> str:
     rows = policy_rows(summary)
     if not rows:
         return '<p class="empty">No evaluation stage ran, so there is nothing to compare.</p>'
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("policy", "role", *(title for _, title, _ in COLUMNS)))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("policy", "role", *(title for _, title, _, _ in COLUMNS)))
     body = []
     for label, role, cells in rows:
-        tds = "".join(f'<td class="num" data-key="{key}">{html.escape(cell)}</td>' for (key, _, _), cell in zip(COLUMNS, cells))
+        tds = "".join(f'<td class="num" data-key="{key}">{html.escape(cell)}</td>' for (key, *_), cell in zip(COLUMNS, cells))
         body.append(f'<tr class="{html.escape(role)}" data-policy="{html.escape(label)}">'
                     f"<td>{html.escape(label)}</td><td>{html.escape(role)}</td>{tds}</tr>")
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

@@ -101,16 +101,19 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
     try:
         with _stop_on_sigterm(), _progress(quiet) as new_task:
             context = RunContext(run_dir, run_id, spec, host, lineage, new_task, quiet)
+            advance_run = new_task(len(spec.stages), f"run {spec.name}: stages")
             for stage in spec.stages:
                 context.stage = stage
                 if stage.name in state.done:
                     context.outputs[stage.name] = state.done[stage.name]["result"]
+                    advance_run(1)
                     continue
                 stage_started = time.perf_counter()
                 result = host.registry("stage_types").get(stage.type).run(context, dict(stage.settings))
                 result = json.loads(json.dumps(result or {}))  # JSON-able, as it will be on resume
                 context.outputs[stage.name] = result
                 state.finish_stage(stage.name, result, round(time.perf_counter() - stage_started, 3))
+                advance_run(1)
     except KeyboardInterrupt:
         state.set_status("interrupted")
         lineage.finish_run(run_id, "interrupted")

@@ -49,14 +49,14 @@ def _fixed(digits: int) -> Any:
     return lambda value: f"{value:,.{digits}f}"
 
 
-#: the summary table's columns: (result key, heading, formatter); the report and the CLI share them
-COLUMNS: list[tuple[str, str, Any]] = [
-    ("success_rate", "success", _percent),
-    ("collisions_per_km", "collisions/km", _fixed(2)),
-    ("mean_return", "return", _fixed(1)),
-    ("n_params", "params", lambda v: f"{int(v):,}"),
-    ("inference_us", "batch-1 µs", _fixed(1)),
-    ("episodes", "episodes", lambda v: f"{int(v):,}"),
+#: the summary table's columns: (result key, heading in the report, short heading for terminals, formatter)
+COLUMNS: list[tuple[str, str, str, Any]] = [
+    ("success_rate", "success", "success", _percent),
+    ("collisions_per_km", "collisions / km", "coll/km", _fixed(2)),
+    ("mean_return", "mean return", "return", _fixed(1)),
+    ("n_params", "parameters", "params", lambda v: f"{int(v):,}"),
+    ("inference_us", "batch-1 inference (µs)", "µs/act", _fixed(1)),
+    ("episodes", "episodes", "eps", lambda v: f"{int(v):,}"),
 ]
 
 
@@ -65,6 +65,6 @@ def policy_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     ordered = sorted(summary["policies"].items(), key=lambda item: item[1].get("role") != "teacher")
     rows = []
     for label, metrics in ordered:
-        cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, fmt in COLUMNS]
+        cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, _, fmt in COLUMNS]
         rows.append((label, metrics.get("role", ""), cells))
     return rows
