@@ -128,3 +128,26 @@ def test_killed_generation_resumes_to_the_same_dataset(serial, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert_same_dataset(reference, out)
     assert not list(out.rglob(".tmp-*")), "stray temporary files left behind"
+
+
+def test_model_policy_is_synthetic_with_lineage(serial, tmp_path):
+    import numpy as np
+
+    from tutelage import nn
+
+    model = nn.Sequential([nn.Dense(8), nn.Tanh(), nn.Dense(1)], input_shape=(3,), seed=4)
+    path = tmp_path / "student.safetensors"
+    ident = nn.save(model, path, lineage={"parent": "0123456789abcdef", "method": "distillation"})
+    result = generate(WORLD, str(path), out=tmp_path / "ds", workers=2, **SMALL)
+    info = read_info(tmp_path / "ds")
+    assert result.synthetic_share == info["synthetic_share"] == 1.0
+    assert info["policy"]["model_id"] == ident and info["policy"]["lineage"]["parent"] == "0123456789abcdef"
+    assert info["generation"]["policy"]["sha256"] and "path" not in info["generation"]["policy"]
+    frames = Dataset(tmp_path / "ds").to_arrays(["observation.state", "action"])
+    expected = np.clip([model(obs) for obs in frames["observation.state"]], -2.0, 2.0)
+    assert np.allclose(frames["action"], expected, atol=1e-6)
+    bigger = nn.Sequential([nn.Dense(2)], input_shape=(3,), seed=0)
+    nn.save(bigger, tmp_path / "wrong.safetensors")
+    with pytest.raises(ModelFileError, match="outputs 2 values"):
+        generate(WORLD, str(tmp_path / "wrong.safetensors"), 1, tmp_path / "wrong", max_steps=3)
+    assert not (tmp_path / "wrong").exists()

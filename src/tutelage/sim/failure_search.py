@@ -163,7 +163,7 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
         plans = [EpisodePlan(len(evaluated) + k, episode_seeds(seed, len(evaluated) + k), scenario, edge_case)
                  for k, (scenario, edge_case) in enumerate(drawn)]
         if features is None:
-            features, fps, _ = probe_features(world, plans[0], camera=False, max_steps=max_steps)
+            features, fps, _ = probe_features(world, plans[0], spec, camera=False, max_steps=max_steps)
         per_job = math.ceil(size / workers)
         jobs = [ShardJob(i, world, spec, tuple(plans[i: i + per_job]), features, fps, False, max_steps)
                 for i in range(0, size, per_job)]

@@ -121,15 +121,18 @@ def scenario_sampler(world: str) -> Any:
 # -- probing -----------------------------------------------------------------
 
 
-def probe_features(world: str, plan: EpisodePlan, *, camera: bool, max_steps: int | None) -> tuple[Features, float, dict]:
-    """Play one step of the first episode to learn the columns: spaces, info entries, scenario, image size."""
+def probe_features(world: str, plan: EpisodePlan, policy: PolicySpec, *, camera: bool,
+                   max_steps: int | None) -> tuple[Features, float, dict]:
+    """Play one step of the first episode to learn the columns (spaces, info entries, scenario,
+    image size) and to check that the policy can act in this world before anything is written."""
     env = make_env(world, camera=camera, max_steps=max_steps)
     try:
-        _, info = reset_env(env, plan)
+        observation, info = reset_env(env, plan)
         scenario = info.get("scenario", plan.scenario)
         image_shape = tuple(np.shape(env.render())) if camera else None
-        env.action_space.seed(0)
-        *_, step_info = env.step(env.action_space.sample())
+        actor = Policy(policy, env)
+        actor.reset(plan.seeds.policy)
+        *_, step_info = env.step(actor.act(observation, info))
         features = Features.from_spaces(env.observation_space, env.action_space, info=step_info,
                                         scenario=scenario, camera=camera)
         fps = float(env.metadata.get("render_fps") or 0) or 1.0 / float(getattr(env.unwrapped, "dt", 1.0))
@@ -220,7 +223,7 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
     check_world(world)
     spec = resolve_policy(policy, world)
     planner = ScenarioPlanner(world, edge_case_fraction, catalogue)
-    features, fps, described = probe_features(world, planner.plan(seed, 0), camera=camera, max_steps=max_steps)
+    features, fps, described = probe_features(world, planner.plan(seed, 0), spec, camera=camera, max_steps=max_steps)
     generation = json.loads(json.dumps({
         "world": world, "policy": spec.fingerprint(), "episodes": episodes, "seed": seed,
         "episodes_per_shard": episodes_per_shard, "edge_case_fraction": edge_case_fraction,

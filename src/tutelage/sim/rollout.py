@@ -12,7 +12,7 @@ import io
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,10 @@ class PolicySpec:
     """A generating policy, resolved and checked on the driver, rebuilt in each worker.
 
     ``kind`` is ``"random"``, ``"teacher"`` or ``"model"``; ``synthetic`` says
-    whether its frames count as model-generated (see ``synthetic_share``).
+    whether its frames count as model-generated (see ``synthetic_share``):
+    a model file, or a teacher that wraps a model and exposes its ``model_id``
+    (and ``lineage``). ``lineage`` is the model file's record: parent model id,
+    method, dataset, teacher.
     """
 
     name: str
@@ -72,7 +75,7 @@ class PolicySpec:
     path: str = ""
     sha256: str = ""
     model_id: str = ""
-    lineage: tuple[str, ...] = ()
+    lineage: dict[str, Any] = field(default_factory=dict)
     synthetic: bool = False
 
     def describe(self) -> dict[str, Any]:
@@ -83,7 +86,7 @@ class PolicySpec:
             out.update(path=self.path, sha256=self.sha256)
         if self.model_id:
             out["model_id"] = self.model_id
-        out["lineage"] = list(self.lineage)
+        out["lineage"] = dict(self.lineage)
         return out
 
     def fingerprint(self) -> dict[str, Any]:
@@ -111,11 +114,6 @@ def load_model(path: str) -> Any:
     return nn.load(path)
 
 
-def _model_lineage(info: Mapping[str, Any]) -> tuple[str, ...]:
-    parents = info.get("lineage") or info.get("parents") or ()
-    return tuple(str(parent) for parent in parents)
-
-
 def world_expert(world_id: str) -> str:
     """The teacher name of a world's privileged expert."""
     worlds = registry("worlds")
@@ -140,17 +138,16 @@ def resolve_policy(name: str, world_id: str) -> PolicySpec:
         model_id = str(info.get("id", ""))
         if not model_id:
             raise ModelFileError(f"{name}: model file has no id in its metadata (field 'id')")
-        lineage = _model_lineage(info) + (model_id,)
         return PolicySpec(name, "model", path=str(path.resolve()), sha256=file_sha256(path),
-                          model_id=model_id, lineage=lineage, synthetic=True)
+                          model_id=model_id, lineage=dict(info.get("lineage") or {}), synthetic=True)
     teacher = world_expert(world_id) if name == "expert" else name
     teachers = registry("teachers")
     if teacher not in teachers:
         raise UnknownNameError("policy", name, ["random", "expert", *teachers], where="--policy")
     instance = teachers.get(teacher)()
     model_id = str(getattr(instance, "model_id", "") or "")
-    return PolicySpec(name, "teacher", teacher=teacher, model_id=model_id,
-                      lineage=(model_id,) if model_id else (), synthetic=bool(model_id))
+    lineage = dict(getattr(instance, "lineage", {}) or {})
+    return PolicySpec(name, "teacher", teacher=teacher, model_id=model_id, lineage=lineage, synthetic=bool(model_id))
 
 
 def to_action(space: spaces.Space, output: Any) -> Any:
