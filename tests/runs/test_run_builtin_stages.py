@@ -63,6 +63,13 @@ def test_model_files_carry_their_lineage(driving_run):
                                              "method": "int8"}
 
 
+def test_show_reads_a_model_file_without_a_registry(driving_run, tmp_path, capsys):
+    int8 = next(m for m in summary_of(driving_run)["models"] if m["stage"] == "int8")
+    assert main(["show", str(driving_run / int8["path"]), "--registry", str(tmp_path / "none.db"), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["id"] == int8["id"] and card["method"] == "int8" and card["teacher"] == "driving-expert"
+
+
 def test_packaged_specs_validate_fully_and_quickly():
     host = get_host()
     assert {"driving", "reach"} <= set(packaged_specs())

@@ -13,11 +13,11 @@ from tutelage.cli.models import add_registry_argument, open_registry
 from tutelage.errors import UserError
 
 NAME = "show"
-HELP = "print the model card of a model (an id or unique id prefix from `tutelage models`)"
+HELP = "print the model card of a model (an id, a unique id prefix from `tutelage models`, or a model file)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", help="model id or unique prefix")
+    parser.add_argument("id", help="model id, unique id prefix, or a .safetensors file")
     add_registry_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the card as JSON")
 
@@ -41,8 +41,30 @@ def card(lineage: Any, model_id: str) -> dict[str, Any]:
     }
 
 
+def file_card(path: Path, registry: str | None) -> dict[str, Any]:
+    """The card of a model file: the registry's when it knows the file's id, else what the file records."""
+    from tutelage import nn
+
+    model = nn.load(path)
+    ident = model.info["id"]
+    try:
+        return card(open_registry(registry), ident)
+    except UserError:  # no registry, or a model made elsewhere
+        pass
+    lineage = model.info.get("lineage") or {}
+    return {
+        "id": ident, "path": str(path), "model_type": model.info.get("model_type", ""), "method": lineage.get("method") or "—",
+        "parent": lineage.get("parent"), "dataset": lineage.get("dataset"), "teacher": lineage.get("teacher"),
+        "n_params": int(model.n_params), "size_bytes": path.stat().st_size, "metrics": {},
+        "run_id": (model.info.get("metadata") or {}).get("run"), "parent_model": None, "children": [],
+        "dataset_info": None, "run": None, "file_exists": True,
+    }
+
+
 def run(args: argparse.Namespace) -> int:
-    info = card(open_registry(args.registry), args.id)
+    target = Path(args.id)
+    is_file = target.suffix == ".safetensors" or target.is_file()
+    info = file_card(target, args.registry) if is_file else card(open_registry(args.registry), args.id)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0

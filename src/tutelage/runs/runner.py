@@ -110,7 +110,7 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
                     continue
                 stage_started = time.perf_counter()
                 result = host.registry("stage_types").get(stage.type).run(context, dict(stage.settings))
-                result = json.loads(json.dumps(result or {}))  # JSON-able, as it will be on resume
+                result = json.loads(json.dumps(result or {}, default=_plain))  # as a resume will read it back
                 context.outputs[stage.name] = result
                 state.finish_stage(stage.name, result, round(time.perf_counter() - stage_started, 3))
                 advance_run(1)
@@ -131,6 +131,13 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
     lineage.finish_run(run_id, "finished", {k: summary[k] for k in ("policies", "seconds")})
     host.hook.tutelage_run_end(run_dir=str(run_dir), summary=summary)
     return summary
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays in a stage's result become plain numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"stage result holds a {type(value).__name__}, which is not JSON")
 
 
 @contextlib.contextmanager
