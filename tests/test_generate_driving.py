@@ -79,3 +79,13 @@ def test_bad_catalogues_name_file_and_field(tmp_path):
         load_catalogue(path, world="tutelage/Reach-v0")
     with pytest.raises(SpecError, match="not found"):
         load_catalogue(tmp_path / "missing.json")
+
+
+def test_camera_frames_are_png_in_the_dataset(tmp_path):
+    generate(WORLD, "random", 2, tmp_path / "ds", max_steps=4, camera=True)
+    ds = Dataset(tmp_path / "ds")
+    shape = ds.info["features"]["observation.images.rgb"]["shape"]
+    raw = ds.episode(1, ["observation.images.rgb"])["observation.images.rgb"]
+    assert all(frame[:8] == b"\x89PNG\r\n\x1a\n" for frame in raw)
+    images = ds.episode(1, ["observation.images.rgb"], decode_images=True)["observation.images.rgb"]
+    assert images.shape == (4, *shape) and images.dtype == np.uint8 and images.std() > 0
