@@ -38,3 +38,26 @@ def test_ray_data_reads_the_shards(tmp_path):
     order = np.argsort(batch["index"])
     assert np.array_equal(batch["index"][order], ours["index"])
     assert np.array_equal(np.stack(batch["observation.state"][order]), ours["observation.state"])
+
+
+@pytest.mark.slow
+def test_cli_runs_on_a_ray_cluster_given_its_address(tmp_path):
+    """A separate Ray cluster (head node processes of its own); the CLI connects with --ray-address."""
+    import subprocess
+    import sys
+
+    from ray.cluster_utils import Cluster
+
+    from test_generate import assert_same_dataset
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    try:
+        args = ["--episodes", "4", "--episodes-per-shard", "1", "--max-steps", "20", "--seed", "2", "--quiet"]
+        command = [sys.executable, "-m", "tutelage.cli", "generate", WORLD, "--policy", "random", *args]
+        done = subprocess.run([*command, "--out", str(tmp_path / "cluster"), "--backend", "ray", "--workers", "2",
+                               "--ray-address", cluster.address], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    finally:
+        cluster.shutdown()
+    generate(WORLD, "random", 4, tmp_path / "serial", episodes_per_shard=1, max_steps=20, seed=2)
+    assert_same_dataset(tmp_path / "serial", tmp_path / "cluster")
