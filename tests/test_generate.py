@@ -54,7 +54,7 @@ def test_two_processes_write_the_same_data_as_one(serial, tmp_path):
 
 def test_info_records_provenance(serial):
     info = read_info(serial)
-    assert info["complete"] and info["world"] == WORLD
+    assert info["complete"] and info["world"] == WORLD and len(info["id"]) == 16
     assert info["total_episodes"] == 8 and info["total_shards"] == 3
     assert info["generation"]["seed"] == 7 and info["policy"]["kind"] == "random"
     assert info["synthetic_share"] == 0.0

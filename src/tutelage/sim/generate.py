@@ -234,6 +234,7 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
     shards = shard_count(episodes, episodes_per_shard)
     remove_temporaries(root)
     done, offset = finished_prefix(root, shards)
+    resumed_frames = offset
     jobs = [ShardJob(shard, world, spec,
                      tuple(planner.plan(seed, i) for i in shard_episodes(shard, episodes, episodes_per_shard)),
                      features, fps, camera, max_steps)
@@ -246,7 +247,7 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
     totals = _totals(root, shards)
     info = finish_info(root, info, totals)
     return DatasetInfo(root, episodes, totals["total_frames"], shards, done, totals["synthetic_share"],
-                       time.perf_counter() - started, info)
+                       time.perf_counter() - started, totals["total_frames"] - resumed_frames, info)
 
 
 def _check_counts(**values: int) -> None:
