@@ -157,7 +157,7 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
         if not evaluated:
             drawn = [space.random(rng) for _ in range(size)]
         else:
-            worst = sorted(evaluated, key=_badness, reverse=True)[: max(2, math.ceil(elite_fraction * len(evaluated)))]
+            worst = sorted(evaluated, key=_badness, reverse=True)[: max(2, math.ceil(elite_fraction * population))]
             model = space.fit([row["scenario"] for row in worst])
             drawn = [(space.draw(rng, model), "") for _ in range(size)]
         plans = [EpisodePlan(len(evaluated) + k, episode_seeds(seed, len(evaluated) + k), scenario, edge_case)
