@@ -169,7 +169,7 @@ def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iter
         raise UserError("--backend ray: Ray is not installed (pip install 'tutelage[ray]')") from None
     started = not ray.is_initialized()
     if started:
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "error"}
         if address:
             ray.init(address=address, **options)
         else:
