@@ -1,8 +1,9 @@
 """Episodes: seeds, scenario plans and one rollout, shared by evaluation and DAgger.
 
 Training episodes and held-out (evaluation) episodes draw their seeds from
-disjoint ranges: training seeds lie in [0, 2**31), held-out seeds in
-[2**31, 2**32), so no evaluation scenario was ever seen in training.
+disjoint ranges: training seeds (like ``tutelage generate``'s) are 32-bit,
+held-out seeds lie in [2**32, 2**33), so no evaluation episode was ever seen
+in training or in a generated dataset.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import numpy as np
 from tutelage.errors import SpecError
 
 SPLITS = {"train": 0, "held-out": 1}
-_HALF = 1 << 31
 
 
 def episode_seed(seed: int, index: int, split: str = "train") -> int:
@@ -23,7 +23,7 @@ def episode_seed(seed: int, index: int, split: str = "train") -> int:
     if split not in SPLITS:
         raise SpecError(f"unknown split {split!r} (available: {', '.join(SPLITS)})")
     mixed = int(np.random.SeedSequence([int(seed), int(index), SPLITS[split]]).generate_state(1, np.uint32)[0])
-    return (mixed % _HALF) + SPLITS[split] * _HALF
+    return mixed + (SPLITS[split] << 32)
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ def quantize_weights(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(weight, dtype=np.float32)
     if w.ndim != 2:
         raise SpecError(f"dense weights must be 2-D (in, out), got shape {w.shape}")
-    peak = np.abs(w).max(axis=0)
-    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    scale = (np.abs(w).max(axis=0) / np.float32(127.0)).astype(np.float32)
+    scale[~(scale > 0)] = 1.0  # an all-zero (or subnormal) channel: any scale represents it
     q = np.clip(np.rint(w / scale), -127, 127).astype(np.int8)
     return q, scale
 

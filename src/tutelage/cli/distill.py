@@ -1,0 +1,206 @@
+"""``tutelage distill``: train a small student from a teacher by bc, dagger or kd, with its lineage."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tutelage.errors import DataError, SpecError, UserError
+
+NAME = "distill"
+HELP = "train a student from a teacher (behavior cloning, DAgger or knowledge distillation) and save it with its lineage"
+METHODS = ("bc", "dagger", "kd")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", choices=METHODS, required=True,
+                        help="bc: clone a dataset's actions; dagger: the student drives, the teacher labels; "
+                             "kd: learn a model teacher's softened logits")
+    parser.add_argument("--teacher", help="'expert' (the world's privileged expert), a teacher name, or a model file")
+    parser.add_argument("--data", help="bc/kd: a dataset directory or an .npz with X (and y)")
+    parser.add_argument("--world", help="dagger: the world the student drives in, e.g. tutelage/Driving-v0")
+    parser.add_argument("--out", required=True, help="where to write the student (.safetensors)")
+    parser.add_argument("--model-type", default="mlp", help="the student's model type (default: mlp)")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="student hidden sizes (default: 64 64)")
+    parser.add_argument("--activation", default="tanh", help="student activation (default: tanh)")
+    parser.add_argument("--target", default="action", help="bc on a dataset: the target column (e.g. teacher.action)")
+    parser.add_argument("--temperature", type=float, default=4.0, help="kd: softening temperature T")
+    parser.add_argument("--alpha", type=float, default=0.9, help="kd: weight of the soft-target loss (1 - alpha: hard labels)")
+    parser.add_argument("--rounds", type=int, default=5, help="dagger: rounds")
+    parser.add_argument("--episodes-per-round", type=int, default=10, help="dagger: episodes per round")
+    parser.add_argument("--edge-case-fraction", type=float, default=0.2, help="dagger: share of edge-case episodes")
+    parser.add_argument("--max-steps", type=int, help="dagger: cap on an episode's steps")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
+    train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
+    if args.method == "dagger":
+        student, derivation = run_dagger(args, train)
+    elif args.method == "bc":
+        student, derivation = run_bc(args, train)
+    else:
+        student, derivation = run_kd(args, train)
+    from tutelage.methods.lineage import save_derived
+
+    model_id = save_derived(student, args.out, derivation, model_type=args.model_type,
+                            metadata={"command": "distill", "hidden": args.hidden, "activation": args.activation})
+    result = {"model": str(args.out), "model_id": model_id, "n_params": int(student.n_params),
+              **derivation.lineage, **{k: v for k, v in derivation.metrics.items() if isinstance(v, (int, float, str))}}
+    print(json.dumps(result, indent=2) if args.json else
+          f"saved {args.out} ({result['n_params']:,} params, id {model_id}); "
+          f"method {derivation.method}, teacher {derivation.teacher}, dataset {derivation.dataset}")
+    return 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every missing or inconsistent option is one clear error before any work starts."""
+    if args.method == "dagger":
+        if not args.world:
+            raise SpecError("--world: dagger needs the world the student drives in")
+        if not args.teacher:
+            raise SpecError("--teacher: dagger needs a teacher ('expert', a teacher name or a model file)")
+        if args.rounds < 1 or args.episodes_per_round < 1:
+            raise SpecError("--rounds and --episodes-per-round must be at least 1")
+        if not 0.0 <= args.edge_case_fraction <= 1.0:
+            raise SpecError(f"--edge-case-fraction must lie in [0, 1], got {args.edge_case_fraction}")
+    elif not args.data:
+        raise SpecError(f"--data: {args.method} learns from a dataset directory or an .npz file")
+    if args.method == "kd" and not args.temperature > 0:
+        raise SpecError(f"--temperature must be positive, got {args.temperature}")
+    if args.method == "kd" and not 0.0 <= args.alpha <= 1.0:
+        raise SpecError(f"--alpha must lie in [0, 1], got {args.alpha}")
+    if args.epochs < 1 or args.batch_size < 1 or not args.lr > 0:
+        raise SpecError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if Path(args.out).is_dir():
+        raise SpecError(f"--out {args.out}: is a directory; give a .safetensors file path")
+
+
+def resolve_teacher(ref: str, world: str | None = None) -> Any:
+    """A teacher from ``expert``, a registered teacher name or a model file."""
+    from tutelage.plugins import registry
+
+    if ref.endswith(".safetensors") or os.sep in ref:
+        return registry("teachers").get("model")(path=ref)
+    if ref == "expert":
+        if not world:
+            raise SpecError("--teacher expert: name the --world whose expert to use")
+        ref = registry("worlds").get(world, where="--world").expert
+        if not ref:
+            raise SpecError(f"--teacher expert: world {world!r} declares no expert")
+    return registry("teachers").get(ref, where="--teacher")()
+
+
+def build_student(args: argparse.Namespace, inputs: int, outputs: int) -> Any:
+    from tutelage.plugins import registry
+
+    model_type = registry("model_types").get(args.model_type, where="--model-type")
+    return model_type.build((inputs,), outputs, seed=args.seed, hidden=tuple(args.hidden), activation=args.activation)
+
+
+def run_dagger(args: argparse.Namespace, train: dict[str, Any]) -> Any:
+    import gymnasium
+
+    import tutelage  # noqa: F401  (registers the worlds)
+    from tutelage.methods.dagger import dagger
+
+    if args.world not in gymnasium.registry:
+        from tutelage.errors import UnknownNameError
+
+        raise UnknownNameError("world", args.world, [k for k in gymnasium.registry if k.startswith("tutelage/")], "--world")
+    teacher = resolve_teacher(args.teacher, args.world)
+    env = gymnasium.make(args.world)
+    try:
+        inputs = gymnasium.spaces.flatdim(env.observation_space)
+        space = env.action_space
+        outputs = int(space.n) if isinstance(space, gymnasium.spaces.Discrete) else gymnasium.spaces.flatdim(space)
+    finally:
+        env.close()
+    student = build_student(args, inputs, outputs)
+    return dagger(args.world, teacher, student, rounds=args.rounds, episodes_per_round=args.episodes_per_round,
+                  edge_case_fraction=args.edge_case_fraction, max_steps=args.max_steps, quiet=args.quiet, **train)
+
+
+def load_arrays(path: str) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """``(X, y or None, dataset id)`` from an .npz (X, optional y) file."""
+    file = Path(path)
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            if "X" not in data.files:
+                raise DataError(f"{path}: missing array 'X' (found {sorted(data.files)})")
+            X = np.asarray(data["X"], np.float32)
+            y = np.asarray(data["y"]) if "y" in data.files else None
+    except UserError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable .npz file: {exc}") from None
+    return X.reshape(len(X), -1), y, file.name
+
+
+def data_source(path: str) -> str:
+    if Path(path).is_dir():
+        return "dataset"
+    if Path(path).suffix == ".npz" and Path(path).is_file():
+        return "npz"
+    raise DataError(f"{path}: --data must be a dataset directory or an .npz file")
+
+
+def run_bc(args: argparse.Namespace, train: dict[str, Any]) -> Any:
+    from tutelage.methods.bc import as_targets, behavior_cloning, dataset_arrays
+
+    if data_source(args.data) == "npz":
+        X, y, name = load_arrays(args.data)
+        if y is None:
+            raise DataError(f"{args.data}: bc needs the actions as array 'y'")
+        data: Any = (X, y)
+    else:
+        X, y, name, _ = dataset_arrays(args.data, args.target)
+        data = args.data
+    targets = as_targets(y)
+    outputs = int(targets.max()) + 1 if targets.ndim == 1 else targets.shape[1]
+    student = build_student(args, X.shape[1], outputs)
+    student, derivation = behavior_cloning(student, data, target=args.target, teacher=args.teacher,
+                                           quiet=args.quiet, **train)
+    if derivation.dataset == "arrays":
+        derivation.dataset = name
+    return student, derivation
+
+
+def run_kd(args: argparse.Namespace, train: dict[str, Any]) -> Any:
+    from tutelage.methods.kd import distill
+
+    teacher = resolve_teacher(args.teacher) if args.teacher else None
+    logits = None
+    if data_source(args.data) == "npz":
+        X, y, name = load_arrays(args.data)
+    else:
+        from tutelage.data import Dataset
+        from tutelage.methods.bc import dataset_arrays
+        from tutelage.methods.teacher_outputs import COLUMN, teacher_outputs
+
+        dataset = Dataset(args.data)
+        name = str(dataset.info.get("id") or dataset.root.name)
+        y = None
+        if teacher is None:  # offline: the dataset carries the teacher's logits
+            X, logits, recorded = teacher_outputs(dataset, column=COLUMN)
+        else:
+            X, _, name, _ = dataset_arrays(dataset)
+    if teacher is None and logits is None:
+        raise SpecError("--teacher: kd needs a model teacher, or a dataset labelled with teacher.logits")
+    outputs = logits.shape[1] if logits is not None else int(np.prod(teacher.model.output_shape))
+    student = build_student(args, X.shape[1], outputs)
+    student, derivation = distill(teacher, X, y, student, temperature=args.temperature, alpha=args.alpha,
+                                  logits=logits, dataset=name, quiet=args.quiet, **train)
+    if teacher is None:
+        derivation.teacher = recorded
+    return student, derivation

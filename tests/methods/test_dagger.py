@@ -1,0 +1,76 @@
+"""DAgger: aggregation across rounds, the β schedule, teacher labels on student-visited states."""
+import numpy as np
+import pytest
+
+from tutelage.methods.dagger import DAggerBuffer, collect_demonstrations, dagger
+from tutelage.methods.episodes import episode_seed
+from tutelage.methods.schedules import LinearBetaSchedule
+
+
+def test_buffer_aggregates_rounds_in_order_and_never_replaces():
+    buffer = DAggerBuffer()
+    buffer.add(np.ones((3, 2)), np.array([1, 1, 1]), 0)
+    buffer.add(np.zeros((2, 2)), np.array([0, 0]), 1)
+    X, Y = buffer.arrays()
+    assert len(buffer) == 5 and X.dtype == np.float32
+    np.testing.assert_array_equal(X[:, 0], [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(Y, [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(buffer.rounds, [0, 0, 0, 1, 1])
+
+
+def test_buffer_rejects_mismatched_rows():
+    with pytest.raises(ValueError, match="3 observations but 2 labels"):
+        DAggerBuffer().add(np.ones((3, 2)), np.ones(2), 0)
+
+
+def test_dagger_follows_the_schedule_and_the_teacher_labels_every_visited_state(expert, make_student):
+    buffer = DAggerBuffer()
+    student, derivation = dagger(
+        "CartPole-v1", expert, make_student(), rounds=3, episodes_per_round=2, max_steps=60,
+        beta_schedule=LinearBetaSchedule(2), epochs=3, quiet=True, buffer=buffer,
+    )
+    rounds = derivation.history
+    assert [r["beta"] for r in rounds] == [1.0, 0.5, 0.0]
+    assert rounds[0]["teacher_share"] == 1.0 and rounds[2]["teacher_share"] == 0.0
+    assert 0.0 < rounds[1]["teacher_share"] < 1.0
+    # the data aggregates: each round adds exactly the steps it played
+    assert [r["samples"] for r in rounds] == list(np.cumsum([r["steps"] for r in rounds]))
+    np.testing.assert_array_equal(np.bincount(buffer.rounds), [r["steps"] for r in rounds])
+    # every label is the teacher's action in that state, also where the student drove
+    X, Y = buffer.arrays()
+    np.testing.assert_array_equal(Y, [expert(x, {}) for x in X])
+    assert derivation.lineage == {
+        "parent": None, "method": "dagger", "teacher": "cartpole_expert", "dataset": "dagger:CartPole-v1:seed=0:3x2",
+    }
+
+
+def test_dagger_is_deterministic_given_the_seed(expert, make_student):
+    runs = [dagger("CartPole-v1", expert, make_student(), rounds=2, episodes_per_round=2, max_steps=40,
+                   epochs=2, seed=5, quiet=True)[0] for _ in range(2)]
+    np.testing.assert_array_equal(runs[0].theta, runs[1].theta)
+
+
+def test_demonstrations_are_the_teacher_driving_alone(expert):
+    X, Y, records = collect_demonstrations("CartPole-v1", expert, 2, max_steps=50)
+    assert len(X) == len(Y) == sum(r["steps"] for r in records) == 100
+    assert all(r["teacher_steps"] == r["steps"] for r in records)
+
+
+def test_training_and_held_out_seeds_never_meet():
+    train = {episode_seed(s, i, "train") for s in range(3) for i in range(300)}
+    held_out = {episode_seed(s, i, "held-out") for s in range(3) for i in range(300)}
+    assert not train & held_out
+    assert max(train) < 2**32 <= min(held_out)
+
+
+def test_dagger_in_driving_with_the_privileged_expert(make_student):
+    pytest.importorskip("pybullet")
+    import tutelage  # noqa: F401  (registers the worlds)
+    from tutelage.plugins import registry
+
+    expert = registry("teachers").get(registry("worlds").get("tutelage/Driving-v0").expert)()
+    student = make_student(inputs=38, outputs=2)
+    _, derivation = dagger("tutelage/Driving-v0", expert, student, rounds=2, episodes_per_round=1, max_steps=25,
+                           edge_case_fraction=1.0, epochs=2, quiet=True)
+    assert [r["steps"] for r in derivation.history] == [25, 25]
+    assert derivation.teacher == "driving-expert"
