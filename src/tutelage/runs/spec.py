@@ -46,9 +46,7 @@ TOP_LEVEL = {
     "quick": Field(dict, {}),
 }
 SCENARIOS = {
-    "edge_case_fraction": Field(float, 0.0, minimum=0.0, maximum=1.0),
-    "edge_cases": Field(list, [], items=str, help="named edge cases to draw from"),
-    "ranges": Field(dict, {}, help="narrowed parameter ranges: name = [low, high]"),
+    "edge_case_fraction": Field(float, 0.0, minimum=0.0, maximum=1.0, help="default share of named edge cases"),
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
