@@ -22,6 +22,7 @@ import numpy as np
 
 from tutelage.errors import SpecError
 from tutelage.fileio import write_json
+from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial, scenario_sampler
 from tutelage.sim.rollout import EpisodePlan, check_world, episode_seeds, resolve_policy
 
 FORMAT = "tutelage-failure-catalogue"
@@ -62,8 +63,6 @@ def load_catalogue(path: str | Path, world: str | None = None) -> Catalogue:
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
         raise SpecError(f"{path}: field 'entries' must be a non-empty list")
-    from tutelage.sim.generate import scenario_sampler
-
     sampler = scenario_sampler(data["world"])
     if sampler is None:
         raise SpecError(f"{path}: field 'world': {data['world']!r} has no scenario sampler")
@@ -137,8 +136,6 @@ def failure_reasons(row: dict[str, Any]) -> list[str]:
 def search_failures(world: str, policy: str, *, budget: int = 64, population: int = 16, elite_fraction: float = 0.25,
                     seed: int = 0, max_steps: int | None = None, workers: int = 1) -> Catalogue:
     """Spend ``budget`` episodes searching for scenarios where ``policy`` fails in ``world``."""
-    from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial, scenario_sampler
-
     if budget < 1 or population < 2 or not 0 < elite_fraction <= 1:
         raise SpecError("failure search: needs --budget ≥ 1, --population ≥ 2 and 0 < elite fraction ≤ 1")
     check_world(world)

@@ -90,6 +90,8 @@ class ScenarioPlanner:
         if self.sampler is None and (edge_case_fraction > 0 or self.catalogue):
             option = "--scenarios" if self.catalogue else "--edge-case-fraction"
             raise SpecError(f"{option}: world {world!r} has no scenario sampler")
+        if edge_case_fraction > 0 and not self.sampler.edge_case_names:
+            raise SpecError(f"--edge-case-fraction: world {world!r} declares no edge cases")
 
     def plan(self, run_seed: int, index: int) -> EpisodePlan:
         seeds = episode_seeds(run_seed, index)
@@ -158,7 +160,25 @@ def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -
     world_module = [entry_point.partition(":")[0]] if isinstance(entry_point, str) else []
     context.set_forkserver_preload(["tutelage.sim.generate", *world_module])
     with context.Pool(processes=min(workers, len(jobs))) as pool:
-        yield from pool.imap(play_shard, jobs, chunksize=1)
+        yield from in_order(jobs, lambda job: pool.apply_async(play_shard, (job,)), lambda handle: handle.get(), workers)
+
+
+def in_order(jobs: Sequence[ShardJob], submit: Callable[[ShardJob], Any], wait: Callable[[Any], ShardResult],
+             workers: int) -> Iterator[ShardResult]:
+    """Results in shard order, with at most ``2 * workers`` shards submitted and not yet handed back
+    (so memory, and what a kill can lose, stay bounded even when one shard is slow)."""
+    pending: collections.deque = collections.deque()
+    queue = iter(jobs)
+    for job in queue:
+        pending.append(submit(job))
+        if len(pending) >= 2 * workers:
+            break
+    while pending:
+        result = wait(pending.popleft())
+        next_job = next(queue, None)
+        if next_job is not None:
+            pending.append(submit(next_job))
+        yield result
 
 
 def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
@@ -176,19 +196,7 @@ def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iter
             ray.init(num_cpus=workers, **options)
     try:
         task = ray.remote(num_cpus=1)(play_shard)
-        window = max(2 * workers, 1)
-        pending: collections.deque = collections.deque()
-        queue = iter(jobs)
-        for job in queue:
-            pending.append(task.remote(job))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = ray.get(pending.popleft())
-            next_job = next(queue, None)
-            if next_job is not None:
-                pending.append(task.remote(next_job))
-            yield result
+        yield from in_order(jobs, task.remote, ray.get, workers)
     finally:
         if started:
             ray.shutdown()
