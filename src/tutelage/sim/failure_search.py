@@ -1,8 +1,9 @@
 """Failure search: find scenarios where a policy fails, and keep them in a catalogue to replay.
 
 The search moves in the hull of the sampler's ranges (the default ranges and
-every edge case's). Its first round is random search (the sampler, half of
-the draws from a random edge case); each later round is a cross-entropy step:
+every edge case's). Its first round is random search (draws from the
+sampler's defaults, from random named edge cases, and uniform over the hull,
+a third each); each later round is a cross-entropy step:
 it fits a clipped Gaussian to each numeric parameter and a smoothed histogram
 to each categorical one over the worst episodes so far (failures, then the
 closest calls by time to collision), and draws the next round from them. An episode fails on a collision, on leaving the road, or when
@@ -97,10 +98,16 @@ class SearchSpace:
                 self.numeric[name] = (min(values), max(values), all(isinstance(v, int) for v in values))
 
     def random(self, rng: np.random.Generator) -> tuple[dict[str, Any], str]:
-        """A sampler draw; half of the time from a random named edge case."""
+        """Random search: a third of the draws from the sampler's defaults, a third from a random
+        named edge case, a third uniform over the whole space (combinations no edge case names)."""
         names = list(self.sampler.edge_case_names)
-        edge_case = names[int(rng.integers(len(names)))] if names and rng.random() < 0.5 else ""
-        return self.sampler.sample(rng, edge_case=edge_case or None), edge_case
+        kind = rng.random()
+        if kind < 1 / 3 or (kind < 2 / 3 and not names):
+            return self.sampler.sample(rng), ""
+        if kind < 2 / 3:
+            edge_case = names[int(rng.integers(len(names)))]
+            return self.sampler.sample(rng, edge_case=edge_case), edge_case
+        return self.draw(rng, None), ""
 
     def fit(self, scenarios: list[dict[str, Any]]) -> dict[str, Any]:
         """The cross-entropy distribution of ``scenarios``: mean and spread per numeric parameter,
@@ -114,14 +121,15 @@ class SearchSpace:
             model[name] = counts / counts.sum()
         return model
 
-    def draw(self, rng: np.random.Generator, model: dict[str, Any]) -> dict[str, Any]:
+    def draw(self, rng: np.random.Generator, model: dict[str, Any] | None) -> dict[str, Any]:
+        """A scenario from a fitted ``model``, or uniform over the space when ``model`` is None."""
         scenario: dict[str, Any] = {"world": self.sampler.world, "edge_cases": [], **self.fixed}
         for name, (low, high, integer) in self.numeric.items():
-            mean, std = model[name]
-            value = low + float(np.clip(rng.normal(mean, std), 0.0, 1.0)) * (high - low)
+            unit = rng.random() if model is None else float(np.clip(rng.normal(*model[name]), 0.0, 1.0))
+            value = low + unit * (high - low)
             scenario[name] = int(round(value)) if integer else value
         for name, options in self.categorical.items():
-            scenario[name] = options[int(rng.choice(len(options), p=model[name]))]
+            scenario[name] = options[int(rng.choice(len(options), p=None if model is None else model[name]))]
         return self.sampler.validate(scenario, where="failure search")
 
 
