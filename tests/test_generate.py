@@ -151,3 +151,12 @@ def test_model_policy_is_synthetic_with_lineage(serial, tmp_path):
     with pytest.raises(ModelFileError, match="outputs 2 values"):
         generate(WORLD, str(tmp_path / "wrong.safetensors"), 1, tmp_path / "wrong", max_steps=3)
     assert not (tmp_path / "wrong").exists()
+
+
+def test_cli_reports_what_it_wrote(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "tutelage.cli", "generate", WORLD, "--policy", "random", "--episodes", "3",
+         "--max-steps", "5", "--out", str(tmp_path / "ds")], capture_output=True, text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "wrote 3 episodes, 15 frames in 1 shard(s)" in " ".join(completed.stdout.split())

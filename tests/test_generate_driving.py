@@ -89,3 +89,16 @@ def test_camera_frames_are_png_in_the_dataset(tmp_path):
     assert all(frame[:8] == b"\x89PNG\r\n\x1a\n" for frame in raw)
     images = ds.episode(1, ["observation.images.rgb"], decode_images=True)["observation.images.rgb"]
     assert images.shape == (4, *shape) and images.dtype == np.uint8 and images.std() > 0
+
+
+def test_failures_command_writes_a_catalogue(tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "tutelage.cli", "failures", WORLD, "--policy", "random", "--budget", "2",
+               "--population", "2", "--max-steps", "5", "--out", str(tmp_path / "failures.json")]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert load_catalogue(tmp_path / "failures.json", world=WORLD).search["evaluated"] == 2
+    done = subprocess.run([*command[:4], "CartPole-v1", *command[5:]], capture_output=True, text=True)
+    assert done.returncode == 2 and "has no scenario sampler" in done.stderr
