@@ -63,6 +63,7 @@ class EvaluateStage:
                 metrics["by_scenario"] = by_scenario(context.world, result.episodes, settings, seed, fraction)
             if metrics.get("model_id"):
                 context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
+            context.log(kind="evaluation", policy=ref, **{k: v for k, v in _headline(metrics).items() if k != "by_edge_case"})
             policies[ref] = metrics
             advance(1)
         out: dict[str, Any] = {"policies": policies, "episodes": settings["episodes"], "edge_case_fraction": fraction}

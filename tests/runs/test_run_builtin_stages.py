@@ -48,7 +48,9 @@ def test_every_stage_leaves_what_the_report_needs(driving_run):
         assert sum(v["episodes"] for v in metrics["by_scenario"].values()) == 2
     assert policies["int8"]["file_bytes"] < policies["dagger"]["file_bytes"]
     records = [json.loads(line) for line in (driving_run / "metrics.jsonl").read_text().splitlines()]
-    assert {r["panel"] for r in records} >= {"bc: loss", "dagger: loss", "dagger: success rate"}
+    assert {r["panel"] for r in records if r["kind"] == "curve"} >= {"bc: loss", "dagger: loss", "dagger: success rate"}
+    evaluations = {r["policy"]: r for r in records if r["kind"] == "evaluation"}
+    assert {p: r["success_rate"] for p, r in evaluations.items()} == {p: m["success_rate"] for p, m in policies.items()}
     assert (driving_run / summary["gifs"][0]["path"]).read_bytes()[:6] == b"GIF89a"
     assert (driving_run / "report.html").stat().st_size > 10_000
 

@@ -86,8 +86,10 @@ def test_resume_after_sigkill_gives_identical_models(slow_spec, reference, tmp_p
     for label, metrics in uninterrupted["policies"].items():
         assert resumed["policies"][label]["success_rate"] == metrics["success_rate"]
         assert resumed["policies"][label].get("model_id") == metrics.get("model_id")
-    curve = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["stage"] == "student"]
+    curve = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["stage"] == "student" and r["kind"] == "curve"]
     assert [r["x"] for r in curve] == list(range(30)), "metrics of the killed stage must not be duplicated"
+    ends = [r["stage"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "stage"]
+    assert ends == ["data", "student", "int8", "eval"]
     assert json.loads((run_dir / "state.json").read_text())["status"] == "finished"
 
 

@@ -56,11 +56,11 @@ def new_run_dir(out: Path, name: str) -> Path:
 def run_spec(spec: RunSpec, host: PluginHost, *, out: str | Path = "runs", registry: str | Path | None = None,
              quiet: bool = False) -> dict[str, Any]:
     """Run a validated spec in a new folder under ``out``; return the summary."""
+    lineage = Lineage(registry or default_path(out))  # a bad registry path fails before the run folder exists
     run_dir = new_run_dir(Path(out), spec.name)
     fileio.write_json(run_dir / SPEC_FILE, spec.as_dict())
     state = RunState(run_dir)
     state.save()
-    lineage = Lineage(registry or default_path(out))
     return _execute(spec, run_dir, state, host, lineage, quiet)
 
 
@@ -112,7 +112,10 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
                 result = host.registry("stage_types").get(stage.type).run(context, dict(stage.settings))
                 result = json.loads(json.dumps(result or {}, default=_plain))  # as a resume will read it back
                 context.outputs[stage.name] = result
-                state.finish_stage(stage.name, result, round(time.perf_counter() - stage_started, 3))
+                seconds = round(time.perf_counter() - stage_started, 3)
+                context.log(kind="stage", type=stage.type, seconds=seconds,
+                            **{k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
+                state.finish_stage(stage.name, result, seconds)
                 advance_run(1)
     except KeyboardInterrupt:
         state.set_status("interrupted")
