@@ -99,3 +99,18 @@ def test_quantizing_an_int8_model_again_is_refused(tmp_path, capsys, teacher_fil
     assert main(["quantize", str(teacher_file[0]), "--out", str(tmp_path / "q.safetensors")]) == 0
     assert main(["quantize", str(tmp_path / "q.safetensors"), "--out", str(tmp_path / "qq.safetensors")]) == 2
     assert "already an int8 model" in capsys.readouterr().err
+
+
+def test_kd_from_offline_teacher_logits_needs_no_teacher(tmp_path, capsys):
+    from tutelage.methods.teacher_outputs import add_teacher_outputs
+    from tutelage.sim.generate import generate
+
+    generate("CartPole-v1", "random", 2, tmp_path / "data", seed=0)
+    teacher = nn.Sequential([nn.Dense(8), nn.Tanh(), nn.Dense(2)], input_shape=(4,), seed=1)
+    teacher_id = nn.save(teacher, tmp_path / "teacher.safetensors")
+    add_teacher_outputs(tmp_path / "data", nn.load(tmp_path / "teacher.safetensors"))
+    student = tmp_path / "kd.safetensors"
+    run_json(capsys, "distill", "--method", "kd", "--data", str(tmp_path / "data"), "--out", str(student),
+             "--hidden", "4", "--epochs", "1", "--quiet")
+    lineage = read_lineage(student)
+    assert lineage["teacher"] == lineage["parent"] == teacher_id and lineage["method"] == "kd"

@@ -180,27 +180,31 @@ def run_kd(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     from tutelage.methods.kd import distill
 
     teacher = resolve_teacher(args.teacher) if args.teacher else None
-    logits = None
-    if data_source(args.data) == "npz":
-        X, y, name = load_arrays(args.data)
-    else:
-        from tutelage.data import Dataset
-        from tutelage.methods.bc import dataset_arrays
-        from tutelage.methods.teacher_outputs import COLUMN, teacher_outputs
-
-        dataset = Dataset(args.data)
-        name = str(dataset.info.get("id") or dataset.root.name)
-        y = None
-        if teacher is None:  # offline: the dataset carries the teacher's logits
-            X, logits, recorded = teacher_outputs(dataset, column=COLUMN)
-        else:
-            X, _, name, _ = dataset_arrays(dataset)
+    X, y, logits, name, recorded = kd_data(args.data, offline=teacher is None)
     if teacher is None and logits is None:
         raise SpecError("--teacher: kd needs a model teacher, or a dataset labelled with teacher.logits")
     outputs = logits.shape[1] if logits is not None else int(np.prod(teacher.model.output_shape))
     student = build_student(args, X.shape[1], outputs)
     student, derivation = distill(teacher, X, y, student, temperature=args.temperature, alpha=args.alpha,
                                   logits=logits, dataset=name, quiet=args.quiet, **train)
-    if teacher is None:
-        derivation.teacher = recorded
+    if teacher is None:  # the teacher that wrote the logits is the parent, as if it had run
+        derivation.teacher = derivation.parent = recorded
     return student, derivation
+
+
+def kd_data(path: str, offline: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, str, str | None]:
+    """``(X, y, offline logits, dataset id, recorded teacher)`` from an .npz or a dataset directory."""
+    if data_source(path) == "npz":
+        X, y, name = load_arrays(path)
+        return X, y, None, name, None
+    from tutelage.data import Dataset
+    from tutelage.methods.bc import dataset_arrays
+    from tutelage.methods.teacher_outputs import teacher_outputs
+
+    dataset = Dataset(path)
+    name = str(dataset.info.get("id") or dataset.root.name)
+    if offline:  # the dataset carries the teacher's logits
+        X, logits, recorded = teacher_outputs(dataset)
+        return X, None, logits, name, recorded
+    X, _, name, _ = dataset_arrays(dataset)
+    return X, None, None, name, None
