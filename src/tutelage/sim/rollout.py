@@ -107,10 +107,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def load_model(path: str) -> Any:
-    """A model file loaded once per process."""
+def load_model(path: str, sha256: str) -> Any:
+    """A model file loaded once per process, checked to be the file the run was started with."""
     from tutelage import nn
 
+    if file_sha256(path) != sha256:
+        raise ModelFileError(f"{path}: model file changed while generating (SHA-256 differs)")
     return nn.load(path)
 
 
@@ -133,12 +135,13 @@ def resolve_policy(name: str, world_id: str) -> PolicySpec:
         path = Path(name)
         if not path.is_file():
             raise ModelFileError(f"{name}: --policy model file not found")
-        model = load_model(str(path.resolve()))
+        digest = file_sha256(path)
+        model = load_model(str(path.resolve()), digest)
         info = dict(getattr(model, "info", {}) or {})
         model_id = str(info.get("id", ""))
         if not model_id:
             raise ModelFileError(f"{name}: model file has no id in its metadata (field 'id')")
-        return PolicySpec(name, "model", path=str(path.resolve()), sha256=file_sha256(path),
+        return PolicySpec(name, "model", path=str(path.resolve()), sha256=digest,
                           model_id=model_id, lineage=dict(info.get("lineage") or {}), synthetic=True)
     teacher = world_expert(world_id) if name == "expert" else name
     teachers = registry("teachers")
@@ -150,14 +153,17 @@ def resolve_policy(name: str, world_id: str) -> PolicySpec:
     return PolicySpec(name, "teacher", teacher=teacher, model_id=model_id, lineage=lineage, synthetic=bool(model_id))
 
 
-def to_action(space: spaces.Space, output: Any) -> Any:
-    """Turn a model's output into a valid action: argmax for Discrete, clipped for Box."""
+def to_action(space: spaces.Space, output: Any, where: str = "model") -> Any:
+    """Turn a model's output into a valid action: argmax (or the rounded value) for Discrete,
+    clipped for Box."""
     values = np.asarray(output, dtype=np.float64).ravel()
     if isinstance(space, spaces.Discrete):
-        return int(space.start + np.argmax(values)) if values.size > 1 else int(np.clip(np.rint(values[0]), space.start, space.start + space.n - 1))
+        if values.size > 1:
+            return int(space.start + np.argmax(values))
+        return int(np.clip(np.rint(values[0]), space.start, space.start + space.n - 1))
     if isinstance(space, spaces.Box):
         if values.size != int(np.prod(space.shape)):
-            raise ModelFileError(f"model outputs {values.size} values but the action space needs {space.shape}")
+            raise ModelFileError(f"{where}: model outputs {values.size} values but the action space needs {space.shape}")
         return np.clip(values.reshape(space.shape), space.low, space.high).astype(space.dtype)
     raise SpecError(f"action: unsupported action space {space!r}")
 
@@ -169,7 +175,7 @@ class Policy:
         self.spec = spec
         self.observation_space = env.observation_space
         self.action_space = env.action_space
-        self._model = load_model(spec.path) if spec.kind == "model" else None
+        self._model = load_model(spec.path, spec.sha256) if spec.kind == "model" else None
         self._teacher: Any = None
 
     def reset(self, seed: int) -> None:
@@ -184,7 +190,7 @@ class Policy:
         if self.spec.kind == "teacher":
             return self._teacher.act(observation, info)
         flat = spaces.flatten(self.observation_space, observation).astype(np.float32)
-        return to_action(self.action_space, self._model(flat))
+        return to_action(self.action_space, self._model(flat), where=self.spec.name)
 
 
 # -- recording ---------------------------------------------------------------
