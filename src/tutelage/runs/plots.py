@@ -58,22 +58,24 @@ def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
 
 
 def success_by(policies: dict[str, dict[str, Any]], key: str, title: str, path: Path) -> Path | None:
-    """Grouped bars: success rate of every policy in each group of ``policies[label][key]``."""
+    """Horizontal grouped bars: success rate of every policy in each group of ``policies[label][key]``."""
     table = {label: {g: _rate(v) for g, v in p.get(key, {}).items()} for label, p in policies.items() if p.get(key)}
     if not table:
         return None
     groups = sorted({g for rates in table.values() for g in rates})
-    width = 0.8 / len(table)
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(groups) + 2), 3.6))
+    counts = {g: v["episodes"] for p in policies.values() for g, v in p.get(key, {}).items() if isinstance(v, dict) and "episodes" in v}
+    height = 0.8 / len(table)
+    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.3 * len(groups) * max(1.0, len(table) / 2.5)))
     for i, (label, rates) in enumerate(table.items()):
-        xs = [j + (i - (len(table) - 1) / 2) * width for j in range(len(groups))]
-        ax.bar(xs, [rates.get(g, 0.0) for g in groups], width=width, label=label)
-    ax.set_xticks(range(len(groups)), groups, rotation=25, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("success rate")
+        ys = [j + (i - (len(table) - 1) / 2) * height for j in range(len(groups))]
+        ax.barh(ys, [rates.get(g, 0.0) for g in groups], height=height, label=label)
+    ax.set_yticks(range(len(groups)), [f"{g}  (n={counts[g]})" if g in counts else g for g in groups], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.0)
+    ax.set_xlabel("success rate")
     ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 
@@ -84,7 +86,7 @@ def _rate(value: Any) -> float:
 
 def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
     """Every plot this run has data for, as ``(title, path)``."""
-    policies = summary["policies"]
+    policies = dict(sorted(summary["policies"].items(), key=lambda item: item[1].get("role") != "teacher"))  # teachers first
     candidates = [
         ("Learning curves", learning_curves(records, folder / "learning_curves.png")),
         ("Success by edge case", success_by(policies, "by_edge_case", "Success by edge case", folder / "success_by_edge_case.png")),
