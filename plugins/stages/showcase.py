@@ -65,4 +65,5 @@ def record_pair(world: str, policies: dict[str, Any], edge_case: str, seed: int,
                           rollout_frames(world, right, scenario, seed, steps=steps, every=every), (left_label, right_label))
     fps = 25.0
     save_gif(frames, path, fps=fps)
-    return f"edge case '{edge_case}': {left_label} (left) and {right_label} (right), same scenario, every {every}th step"
+    where = f"edge case '{edge_case}'" if edge_case else "a randomized scenario"
+    return f"{where}: {left_label} (left) and {right_label} (right), same scenario, every {every}th step"

@@ -38,10 +38,10 @@ def driving_run(tmp_path_factory):
 
 def test_every_stage_leaves_what_the_report_needs(driving_run):
     summary = summary_of(driving_run)
-    assert [s["name"] for s in summary["stages"]] == ["demos", "bc", "dagger", "int8", "eval"]
+    assert [s["name"] for s in summary["stages"]] == ["demos", "bc", "kd", "dagger", "int8", "eval"]
     policies = summary["policies"]
     assert policies["expert"]["role"] == "teacher" and policies["expert"].get("n_params") is None
-    for student in ("bc", "dagger", "int8"):
+    for student in ("bc", "kd", "dagger", "int8"):
         metrics = policies[student]
         assert metrics["role"] == "student" and metrics["episodes"] == 2 and metrics["n_params"] > 0
         assert 0.0 <= metrics["success_rate"] <= 1.0 and metrics["inference_us"] > 0
@@ -61,6 +61,8 @@ def test_model_files_carry_their_lineage(driving_run):
     assert models["dagger"].info["lineage"]["method"] == "dagger"
     assert models["dagger"].info["lineage"]["teacher"] == "driving-expert"
     assert models["bc"].info["lineage"]["dataset"] == summary["stages"][0]["result"]["dataset_id"]
+    assert models["kd"].info["lineage"]["method"] == "kd" and models["kd"].info["lineage"]["parent"] == models["bc"].info["id"]
+    assert models["kd"].n_params < models["bc"].n_params
     assert models["int8"].info["lineage"] == {**models["int8"].info["lineage"], "parent": models["dagger"].info["id"],
                                              "method": "int8"}
 

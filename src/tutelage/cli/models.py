@@ -41,8 +41,7 @@ def success(model: dict[str, Any]) -> str:
 
 
 def model_label(model: dict[str, Any]) -> str:
-    return (f"[bold]{model['id'][:12]}[/] {model['model_type']} · {model['method']} · "
-            f"{model['n_params']:,} params · success {success(model)} · run {model['run_id']}")
+    return f"[bold]{model['id'][:12]}[/] {model['model_type']} · {model['method']} · {model['n_params']:,} params · success {success(model)}"
 
 
 def add_branch(tree: Tree, node: dict[str, Any]) -> None:
