@@ -20,11 +20,17 @@ class GenerateStage:
         "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="default: the spec's [scenarios]"),
         "max_steps": Field(int, None, minimum=1),
+        "scenarios": Field(str, None, help="a failure catalogue to replay, relative to the spec file"),
     }
 
     def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
         if settings["policy"] != "random":
             check_policy(check, settings["policy"], "policy")
+        if settings["scenarios"] is not None:
+            catalogue = (check.spec_dir / settings["scenarios"]).resolve()
+            if not catalogue.is_file():
+                raise check.error("scenarios", f"scenario catalogue {str(catalogue)!r} not found")
+            settings = {**settings, "scenarios": str(catalogue)}
         return settings
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +44,8 @@ class GenerateStage:
         made = generate(
             context.world, policy, settings["episodes"], out, workers=settings["workers"], backend=settings["backend"],
             seed=context.stage_seed(), edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
-            episodes_per_shard=settings["episodes_per_shard"], max_steps=settings["max_steps"], progress=not context.quiet,
+            episodes_per_shard=settings["episodes_per_shard"], max_steps=settings["max_steps"],
+            scenarios=settings["scenarios"], progress=not context.quiet,
         )
         info = made.info
         dataset_id = str(info.get("id") or f"{context.run_id}/{context.stage.name}")

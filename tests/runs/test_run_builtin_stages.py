@@ -90,6 +90,15 @@ def test_a_bad_student_option_is_caught_before_the_run(tmp_path):
         load_spec(str(spec), get_host())
 
 
+def test_a_scenario_catalogue_is_found_beside_the_spec(tmp_path):
+    spec = tmp_path / "replay.toml"
+    spec.write_text(SPEC.read_text().replace("max_steps = 150\n", 'max_steps = 150\nscenarios = "hard.json"\n', 1))
+    with pytest.raises(UserError, match=r"stages\[0\] \(demos\)\.scenarios: scenario catalogue .*hard\.json' not found"):
+        load_spec(str(spec), get_host())
+    (tmp_path / "hard.json").write_text("{}")
+    assert load_spec(str(spec), get_host()).stages[0].settings["scenarios"] == str(tmp_path / "hard.json")
+
+
 def test_sigkill_during_dagger_then_resume_gives_the_same_models(driving_run, tmp_path):
     spec = tmp_path / "slow.toml"  # more DAgger rounds, so there is time to kill inside them
     spec.write_text(SPEC.read_text().replace("rounds = 2", "rounds = 6"))
