@@ -83,6 +83,18 @@ def test_packaged_specs_validate_fully_and_quickly():
         assert full.stages != quick.stages, f"{name}: --quick changes nothing"
 
 
+def test_sims_lists_the_packaged_specs(capsys):
+    assert main(["sims", "--json"]) == 0
+    listed = {spec["name"]: spec for spec in json.loads(capsys.readouterr().out)["sims"]}
+    assert listed["driving"]["world"] == "tutelage/Driving-v0" and listed["reach"]["world"] == "tutelage/Reach-v0"
+    assert listed["driving"]["stages"][-1] == "evaluation"
+
+
+def test_resume_takes_no_spec(tmp_path, capsys):
+    assert run("driving", "--resume", str(tmp_path)) == 2
+    assert "do not also give SPEC" in capsys.readouterr().err
+
+
 def test_a_bad_student_option_is_caught_before_the_run(tmp_path):
     spec = tmp_path / "bad.toml"
     spec.write_text(SPEC.read_text().replace("hidden = [8], output", "hiden = [8], output", 1))
