@@ -12,7 +12,7 @@ from gymnasium import spaces
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera, Lidar
 from tutelage.sim.world import PyBulletEnv, mesh_visual_shape
-from tutelage_plugins.worlds.road import Road
+from tutelage_plugins.worlds.road import STEP, Road
 
 WHEELS = [2, 3, 5, 7]
 STEERING = [4, 6]
@@ -22,7 +22,7 @@ MAX_SPEED = 4.0  # m/s
 DRIVE_FORCE, BRAKE_FORCE, ROLL_FORCE = 0.5, 0.6, 0.01  # wheel motor torque limits, N·m
 CENTRE_AHEAD = 0.16  # the car's centre lies this far ahead of its base (rear axle)
 EGO_RADIUS = 0.27
-CURVATURE_LOOKAHEAD = (0.5, 2.0, 4.0)  # m
+CURVATURE_LOOKAHEAD = np.array([0.5, 2.0, 4.0])  # m
 START_S = 6.0  # the ego starts at the end of the road's straight lead-in
 
 #: kind -> (collision shape, size, centre height, radius for distances, colour)
@@ -180,7 +180,7 @@ class DrivingEnv(PyBulletEnv):
                 }
             )
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self._state_low, self._state_high = state.low, state.high
+        self.lookahead_points = np.round(CURVATURE_LOOKAHEAD / STEP).astype(int)
 
     @classmethod
     def default_scenarios(cls) -> ScenarioSampler:
@@ -230,7 +230,9 @@ class DrivingEnv(PyBulletEnv):
         self.segmentation_of[self.ego] = 4
 
         self._place_actors(scenario, layout, colour)
-        self.pending = deque([np.zeros(2, np.float32)] * scenario["actuation_latency"])
+        self.lidar.reset(self.np_random, scenario["sensor_noise"], scenario["sensor_dropout"])
+        latency = scenario["actuation_latency"]
+        self.pending = deque([np.zeros(2, np.float32)] * latency) if latency else None
         self.steering = 0.0
         self.hint = int(START_S / 0.25)
         self.distance = 0.0
@@ -274,8 +276,15 @@ class DrivingEnv(PyBulletEnv):
         self.actor_s, self.actor_d, self.actor_vs, self.actor_vd = s, d, vs, np.zeros(len(rows))
         self.trigger_s, self.target_d, self.walk_speed = trigger, target, walk
         self.radius = np.array([ACTOR_SHAPES[k][3] for k in kinds])
+        self.reach = self.radius + EGO_RADIUS
         self.height = np.array([ACTOR_SHAPES[k][2] for k in kinds])
         self.active = np.ones(len(kinds), dtype=bool)
+        self.absent = np.zeros(len(kinds))  # inf once an actor has left the road
+        self.actor_position, self.actor_velocity = np.zeros((len(kinds), 3)), np.zeros((len(kinds), 3))
+        self.actor_position[:, 2] = self.height
+        self.driving = np.nonzero(self.actor_vs)[0]
+        self.walking = np.zeros(0, dtype=int)
+        self.next_trigger = float(self.trigger_s.min()) if len(kinds) else math.inf
         self.bodies = []
         shapes: dict[str, tuple[int, int]] = {}
         for kind in kinds:
@@ -295,40 +304,53 @@ class DrivingEnv(PyBulletEnv):
             self.bodies.append(body)
             self.segmentation_of[body] = SEGMENTATION_CLASSES.index(kind)
         self.body_index = {body: i for i, body in enumerate(self.bodies)}
-        self._move_actors(np.ones(len(kinds), dtype=bool))
+        self._move_actors(np.arange(len(kinds)))
 
     # -- stepping ----------------------------------------------------------------
 
     def _move_actors(self, which: np.ndarray) -> None:
-        """Put the bodies of the actors in ``which`` at their road coordinates."""
-        x, y, heading = self.road.pose(self.actor_s, self.actor_d)
-        self.actor_x, self.actor_y, self.actor_heading = x, y, heading
-        c = self.client
-        for i in np.nonzero(which)[0].tolist():
-            half = 0.5 * float(heading[i])
-            z = float(self.height[i]) if self.active[i] else -5.0
-            pybullet.resetBasePositionAndOrientation(
-                self.bodies[i], [float(x[i]), float(y[i]), z], [0.0, 0.0, math.sin(half), math.cos(half)], physicsClientId=c
-            )
+        """Put the actors with indices ``which`` at their road coordinates (bodies, positions, velocities)."""
+        x, y, heading, cos_h, sin_h = self.road.frame(self.actor_s[which], self.actor_d[which])
+        vs, vd = self.actor_vs[which], self.actor_vd[which]
+        self.actor_position[which, 0] = x
+        self.actor_position[which, 1] = y
+        self.actor_velocity[which, 0] = vs * cos_h - vd * sin_h
+        self.actor_velocity[which, 1] = vs * sin_h + vd * cos_h
+        c, bodies = self.client, self.bodies
+        for i, position, h in zip(which.tolist(), self.actor_position[which].tolist(), heading.tolist()):
+            pybullet.resetBasePositionAndOrientation(bodies[i], position, (0.0, 0.0, math.sin(0.5 * h), math.cos(0.5 * h)), physicsClientId=c)
 
     def _advance_actors(self) -> None:
-        if not self.kinds:
-            return
-        starting = (self.ego_s >= self.trigger_s) & (self.actor_vd == 0.0) & (self.actor_d != self.target_d)
-        if starting.any():
+        """Move traffic along the road; start, walk and stop the crossing pedestrians and cyclists."""
+        moving = self.driving
+        if self.ego_s >= self.next_trigger:  # someone steps onto the road
+            starting = self.ego_s >= self.trigger_s
             self.actor_vd = np.where(starting, np.sign(self.target_d - self.actor_d) * self.walk_speed, self.actor_vd)
             self.trigger_s = np.where(starting, math.inf, self.trigger_s)
-        d = self.actor_d + self.actor_vd * self.dt
-        arrived = (self.actor_vd != 0.0) & ((d - self.target_d) * np.sign(self.actor_vd) >= 0.0)
-        self.actor_d = np.where(arrived, self.target_d, d)
-        self.actor_vd = np.where(arrived, 0.0, self.actor_vd)
-        self.actor_s = self.actor_s + self.actor_vs * self.dt
-        leaving = self.active & ((self.actor_s < 0.0) | (self.actor_s > self.road.end))
-        if leaving.any():
-            self.active = self.active & ~leaving
-            self.actor_vs = np.where(leaving, 0.0, self.actor_vs)
-        moving = (self.actor_vs != 0.0) | (self.actor_vd != 0.0) | arrived | leaving
-        if moving.any():
+            self.next_trigger = float(self.trigger_s.min())
+            self.walking = np.nonzero(self.actor_vd)[0]
+        if len(self.walking):
+            walking = self.walking
+            d = self.actor_d[walking] + self.actor_vd[walking] * self.dt
+            target = self.target_d[walking]
+            arrived = (d - target) * np.sign(self.actor_vd[walking]) >= 0.0
+            self.actor_d[walking] = np.where(arrived, target, d)
+            if arrived.any():
+                self.actor_vd[walking[arrived]] = 0.0
+                self.walking = walking[~arrived]
+            moving = np.concatenate([moving, walking])
+        if len(self.driving):
+            self.actor_s += self.actor_vs * self.dt  # only the driving cars have a speed along the road
+            s = self.actor_s[self.driving]
+            leaving = (s < 0.0) | (s > self.road.end)
+            if leaving.any():  # off the ends of the road: parked out of the way
+                gone = self.driving[leaving]
+                self.active[gone] = False
+                self.absent[gone] = math.inf
+                self.actor_position[gone, 2] = -5.0
+                self.actor_vs[gone] = 0.0
+                self.driving = self.driving[~leaving]
+        if len(moving):
             self._move_actors(moving)
 
     def _read_ego(self) -> None:
@@ -347,8 +369,10 @@ class DrivingEnv(PyBulletEnv):
         self.heading_error = (yaw - road_heading + math.pi) % (2.0 * math.pi) - math.pi
 
     def _drive(self, action: np.ndarray) -> None:
-        self.pending.append(np.asarray(action, dtype=np.float32))
-        steer, pedal = (float(v) for v in np.clip(self.pending.popleft(), -1.0, 1.0))
+        if self.pending is not None:  # actuation latency: act on the action of k steps ago
+            self.pending.append(np.array(action, dtype=np.float32))
+            action = self.pending.popleft()
+        steer, pedal = (min(max(value, -1.0), 1.0) for value in np.asarray(action, dtype=np.float64).tolist())
         self.steering = steer * MAX_STEER
         if pedal > 0.0:
             target, force = pedal * MAX_SPEED / WHEEL_RADIUS, DRIVE_FORCE
@@ -388,14 +412,13 @@ class DrivingEnv(PyBulletEnv):
     def observe(self) -> tuple[Any, dict[str, Any]]:
         road, s = self.road, self.ego_s
         lane_offset = self.ego_d + 0.5 * road.half_width
-        curvature = road.curvature_at(np.array(CURVATURE_LOOKAHEAD) + s)
-        scan = self.lidar.scan(
-            self.client, *self.ego_centre, self.ego_yaw, self.np_random, self.scenario["sensor_noise"], self.scenario["sensor_dropout"]
-        )
+        curvature = road.curvature_ahead(self.hint, self.lookahead_points)
+        scan = self.lidar.scan(self.client, *self.ego_centre, self.ego_yaw)
         state = np.empty(6 + self.lidar.rays, dtype=np.float32)
-        state[:6] = (self.speed, lane_offset, self.heading_error, *curvature)
+        limit = 3.0 * MAX_SPEED  # the lidar and the road's curvature stay inside their bounds by construction
+        state[:3] = (min(max(self.speed, -limit), limit), min(max(lane_offset, -10.0), 10.0), self.heading_error)
+        state[3:6] = curvature
         state[6:] = scan
-        np.clip(state, self._state_low, self._state_high, out=state)
         info = self._privileged(lane_offset, curvature)
         if self.camera is None:
             return state, info
@@ -404,27 +427,15 @@ class DrivingEnv(PyBulletEnv):
 
     def _privileged(self, lane_offset: float, curvature: np.ndarray) -> dict[str, Any]:
         road = self.road
-        ahead = road.curvature[self.hint : self.hint + 24]
         ex, ey = self.ego_centre
-        evx, evy = self.ego_velocity[0], self.ego_velocity[1]
-        if self.kinds:
-            heading = self.actor_heading
-            cos_h, sin_h = np.cos(heading), np.sin(heading)
-            vx = self.actor_vs * cos_h - self.actor_vd * sin_h
-            vy = self.actor_vs * sin_h + self.actor_vd * cos_h
-            rx, ry = self.actor_x - ex, self.actor_y - ey
-            centre = np.hypot(rx, ry)
-            gap = np.where(self.active, centre - self.radius - EGO_RADIUS, np.inf)
-            closing = -(rx * (vx - evx) + ry * (vy - evy)) / np.maximum(centre, 1e-9)
-            with np.errstate(divide="ignore"):
-                ttc = np.where((closing > 1e-6) & self.active, np.maximum(gap, 0.0) / np.maximum(closing, 1e-6), np.inf)
-            position = np.stack([self.actor_x, self.actor_y, np.where(self.active, self.height, -5.0)], axis=1)
-            velocity = np.stack([vx, vy, np.zeros_like(vx)], axis=1)
-            min_ttc = float(ttc.min())
-        else:
-            gap = ttc = vx = np.zeros(0)
-            position = velocity = np.zeros((0, 3))
-            min_ttc = math.inf
+        position, velocity = self.actor_position, self.actor_velocity
+        rx, ry = position[:, 0] - ex, position[:, 1] - ey
+        centre = np.hypot(rx, ry)
+        gap = centre - self.reach + self.absent  # surface to surface, inf for actors gone
+        approach = rx * (velocity[:, 0] - self.ego_velocity[0]) + ry * (velocity[:, 1] - self.ego_velocity[1])  # < 0: closing
+        ttc = np.divide(-gap * centre, approach, out=np.full(len(gap), math.inf), where=approach < -1e-9)
+        np.maximum(ttc, 0.0, out=ttc)
+        min_ttc = float(ttc.min()) if len(ttc) else math.inf
         off_road = abs(self.ego_d) > road.half_width
         collision = bool(self.collided_with)
         return {
@@ -439,7 +450,7 @@ class DrivingEnv(PyBulletEnv):
             "lane_offset": lane_offset,
             "heading_error": self.heading_error,
             "curvature": curvature,
-            "max_curvature_ahead": float(np.abs(ahead).max()) if len(ahead) else 0.0,
+            "max_curvature_ahead": float(road.max_curvature_ahead[self.hint]),
             "progress": self.ego_s - START_S,
             "road_length": self.goal_s - START_S,
             "lane_width": road.lane_width,
@@ -447,8 +458,8 @@ class DrivingEnv(PyBulletEnv):
             "distance_m": self.distance,
             "actors": {
                 "kind": list(self.kinds),
-                "position": position,
-                "velocity": velocity,
+                "position": position.copy(),
+                "velocity": velocity.copy(),
                 "s": self.actor_s - START_S,
                 "d": self.actor_d.copy(),
                 "vs": self.actor_vs.copy(),

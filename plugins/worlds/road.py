@@ -51,31 +51,48 @@ class Road:
         self.y = np.concatenate(([0.0], np.cumsum(np.sin(mid) * STEP)))
         self.end = self.s[-1]
 
+        ahead = int(6.0 / STEP)  # the largest |curvature| over the next 6 m, per centreline point
+        padded = np.pad(np.abs(self.curvature), (0, ahead - 1), mode="edge")
+        self.max_curvature_ahead = np.lib.stride_tricks.sliding_window_view(padded, ahead).max(axis=1)
+        self._padded_curvature = np.pad(self.curvature, (0, 64), mode="edge")
+        self._xs, self._ys = self.x.tolist(), self.y.tolist()  # scalar look-ups are faster on lists
+        self._headings, self._curvatures = self.heading.tolist(), self.curvature.tolist()
+
     # -- queries -----------------------------------------------------------------
 
     def pose(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World ``x, y, heading`` of road coordinates ``(s, d)`` (arrays)."""
-        heading = np.interp(s, self.s, self.heading)
-        x = np.interp(s, self.s, self.x) - np.sin(heading) * d
-        y = np.interp(s, self.s, self.y) + np.cos(heading) * d
+        x, y, heading, _, _ = self.frame(s, d)
         return x, y, heading
 
-    def curvature_at(self, s: np.ndarray | float) -> np.ndarray:
-        return np.interp(s, self.s, self.curvature)
+    def frame(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, ...]:
+        """World ``x, y, heading, cos(heading), sin(heading)`` of road coordinates ``(s, d)``."""
+        heading = np.interp(s, self.s, self.heading)
+        cos_h, sin_h = np.cos(heading), np.sin(heading)
+        return np.interp(s, self.s, self.x) - sin_h * d, np.interp(s, self.s, self.y) + cos_h * d, heading, cos_h, sin_h
+
+    def curvature_ahead(self, index: int, points: np.ndarray) -> np.ndarray:
+        """Curvature ``points`` centreline points (< 64, of ``STEP`` metres) ahead of point ``index``."""
+        return self._padded_curvature[index + points]
 
     def project(self, x: float, y: float, hint: int) -> tuple[int, float, float, float]:
-        """``(index, s, d, heading)`` of the centreline point nearest ``(x, y)``, searched near ``hint``."""
-        lo = max(hint - 8, 0)
-        hi = min(hint + 40, len(self.s) - 1)
-        dx = self.x[lo:hi] - x
-        dy = self.y[lo:hi] - y
-        index = lo + int(np.argmin(dx * dx + dy * dy))
-        heading = float(self.heading[index])
+        """``(index, s, d, heading)`` of ``(x, y)``: the nearest centreline point is found by
+        walking from ``hint`` (the last answer), which the car never moves far from in a step."""
+        xs, ys, last = self._xs, self._ys, len(self._xs) - 1
+        index = min(max(hint, 0), last)
+        best = (xs[index] - x) ** 2 + (ys[index] - y) ** 2
+        for step in (1, -1):
+            while 0 <= index + step <= last:
+                distance = (xs[index + step] - x) ** 2 + (ys[index + step] - y) ** 2
+                if distance >= best:
+                    break
+                index, best = index + step, distance
+        heading = self._headings[index]
         c, s_ = math.cos(heading), math.sin(heading)
-        rx, ry = x - float(self.x[index]), y - float(self.y[index])
+        rx, ry = x - xs[index], y - ys[index]
         along = rx * c + ry * s_
         lateral = -rx * s_ + ry * c
-        return index, float(self.s[index]) + along, lateral, heading + float(self.curvature[index]) * along
+        return index, index * STEP + along, lateral, heading + self._curvatures[index] * along
 
     def strip(self, d_right: float, d_left: float, z: float, every: int = 2, dash: float = 0.0):
         """Triangle mesh ``(vertices, indices)`` of the band ``d_right <= d <= d_left`` at height ``z``.

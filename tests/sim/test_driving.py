@@ -45,14 +45,41 @@ def test_observation_and_privileged_info():
     env.close()
 
 
-def test_lidar_sees_an_actor_at_its_true_distance():
-    env = gymnasium.make(WORLD, lidar_rays=64).unwrapped
-    _, info = env.reset(seed=0, options={"scenario": {**env.scenarios.sample(np.random.default_rng(0)),
-                                                      "sensor_noise": 0.0, "sensor_dropout": 0.0}})
-    observation, info = env.observe()
-    gaps = np.where(info["actors"]["active"], info["distances"], np.inf)
-    nearest = int(np.argmin(gaps))
-    assert observation[6:].min() <= gaps[nearest] + 2 * info["actors"]["radius"][nearest] + 0.3
+def car_ahead_scenario(env):
+    """A straight road with a slow car ahead in the ego's lane (and seed to reset with)."""
+    sampler = env.unwrapped.scenarios.with_overrides(
+        traffic_count=6, traffic_speed=0.1, pedestrian_count=0, road_curvature=0.0, actuation_latency=0,
+        sensor_noise=0.0, sensor_dropout=0.0,
+    )
+    for seed in range(20):
+        scenario = sampler.sample(np.random.default_rng(seed))
+        _, info = env.reset(seed=seed, options={"scenario": scenario})
+        if np.any((info["actors"]["vs"] > 0) & (info["actors"]["d"] < 0)):
+            return scenario, seed
+    raise AssertionError("no scenario with a car ahead")
+
+
+def close_behind(env, scenario, seed, gap=4.0):
+    """Keep the lane at 2 m/s until the car ahead is ``gap`` metres away; return (observation, info, its index)."""
+    observation, info = env.reset(seed=seed, options={"scenario": scenario})
+    actors = info["actors"]
+    ahead = np.nonzero((actors["vs"] > 0) & (actors["d"] < 0))[0]
+    nearest = ahead[np.argmin(actors["s"][ahead])]
+    keep_lane = DrivingExpert()
+    while info["actors"]["s"][nearest] - info["progress"] > gap:
+        action = keep_lane.act(observation, info)
+        action[1] = 0.5
+        observation, _, _, _, info = env.step(action)
+    return observation, info, nearest
+
+
+def test_lidar_measures_the_distance_to_the_car_ahead():
+    env = gymnasium.make(WORLD)
+    scenario, seed = car_ahead_scenario(env)
+    observation, info, nearest = close_behind(env, scenario, seed)
+    centre_gap = info["actors"]["s"][nearest] - info["progress"]  # straight road: along-road distance
+    assert observation[6] == pytest.approx(centre_gap - 0.25, abs=0.05)  # ray 0 looks straight ahead at the car's back
+    assert info["distances"][nearest] == pytest.approx(centre_gap - 0.25 - 0.27, abs=0.05)
     env.close()
 
 
@@ -67,21 +94,22 @@ def test_leaving_the_road_terminates_with_a_penalty():
     env.close()
 
 
-def test_driving_into_a_slow_car_is_a_collision():
+def test_driving_into_a_slow_car_is_a_collision_when_time_to_collision_said():
     env = gymnasium.make(WORLD)
-    sampler = env.unwrapped.scenarios.with_overrides(traffic_count=6, traffic_speed=0.1, pedestrian_count=0, road_curvature=0.0)
+    scenario, seed = car_ahead_scenario(env)
+    observation, info = env.reset(seed=seed, options={"scenario": scenario})
     steer = DrivingExpert()
-    for seed in range(10):
-        observation, info = env.reset(seed=seed, options={"scenario": sampler.sample(np.random.default_rng(seed))})
-        if np.any((info["actors"]["vs"] > 0) & (info["actors"]["d"] < 0)):
-            break
+    predicted = None
     for _ in range(1500):
         action = steer.act(observation, info)
-        action[1] = 0.6
+        action[1] = 0.5  # a steady 2 m/s, whatever is ahead
         observation, reward, terminated, truncated, info = env.step(action)
+        if predicted is None and info["time"] >= 2.0:
+            predicted = info["time"] + info["min_ttc"]
         if terminated:
             break
     assert info["collision"] and info["collided_with"] == "car" and reward < -5.0
+    assert info["time"] == pytest.approx(predicted, rel=0.1)
     env.close()
 
 
@@ -103,3 +131,16 @@ def test_night_is_darker_than_day():
     env.close()
 
 
+
+
+def test_sensor_noise_and_dropout_reach_the_lidar_only():
+    env = gymnasium.make(WORLD)
+    scenario, seed = car_ahead_scenario(env)
+    readings = {}
+    for name, noise, dropout in (("clean", 0.0, 0.0), ("noisy", 0.2, 0.0), ("dropped", 0.0, 1.0)):
+        readings[name], _, _ = close_behind(env, {**scenario, "sensor_noise": noise, "sensor_dropout": dropout}, seed)
+    env.close()
+    clean, noisy, dropped = readings["clean"], readings["noisy"], readings["dropped"]
+    assert np.array_equal(clean[:6], noisy[:6])  # the ego state is not the lidar
+    assert 0.05 < np.std(noisy[6:] - clean[6:]) < 0.4
+    assert np.all(dropped[6:] == 8.0) and clean[6:].min() < 8.0

@@ -12,41 +12,50 @@ class Lidar:
     """``rays`` horizontal rays spread over 360°, starting ``start`` metres from the centre.
 
     :meth:`scan` returns the distance to the first hit along each ray (``range``
-    when nothing is hit), with Gaussian ``noise`` (std, metres) and ``dropout``
-    (probability a ray reads ``range``) drawn from the given generator.
+    when nothing is hit). After :meth:`reset` with a generator, readings carry
+    Gaussian ``noise`` (std, metres) and ``dropout`` (probability a ray reads
+    ``range``), drawn from that generator in blocks of ``BLOCK`` scans.
     """
+
+    BLOCK = 64
 
     def __init__(self, rays: int = 32, range: float = 8.0, start: float = 0.35, height: float = 0.1):
         if rays < 1:
             raise ValueError(f"lidar needs at least one ray, got {rays}")
         self.rays, self.range, self.start, self.height = rays, float(range), float(start), float(height)
         self.angles = np.arange(rays) * (2.0 * math.pi / rays)
+        self._unit = np.stack([np.cos(self.angles), np.sin(self.angles), np.zeros(rays)], axis=1)
+        self.reset(None)
 
-    def scan(
-        self,
-        client: int,
-        x: float,
-        y: float,
-        yaw: float,
-        rng: np.random.Generator | None = None,
-        noise: float = 0.0,
-        dropout: float = 0.0,
-    ) -> np.ndarray:
-        angles = self.angles + yaw
-        directions = np.empty((self.rays, 3))
-        directions[:, 0] = np.cos(angles)
-        directions[:, 1] = np.sin(angles)
-        directions[:, 2] = 0.0
-        origin = np.array([x, y, self.height])
-        starts = origin + self.start * directions
-        ends = origin + self.range * directions
-        hits = pybullet.rayTestBatch(starts.tolist(), ends.tolist(), physicsClientId=client)
-        fractions = np.fromiter((hit[2] for hit in hits), dtype=np.float64, count=self.rays)
-        distances = self.start + fractions * (self.range - self.start)
-        if rng is not None and noise > 0.0:
-            distances = np.clip(distances + rng.normal(0.0, noise, self.rays), 0.0, self.range)
-        if rng is not None and dropout > 0.0:
-            distances = np.where(rng.random(self.rays) < dropout, self.range, distances)
+    def reset(self, rng: np.random.Generator | None, noise: float = 0.0, dropout: float = 0.0) -> None:
+        """Start an episode: noise and dropout from ``rng`` (none when ``rng`` is None)."""
+        self._rng, self._noise, self._dropout = rng, float(noise), float(dropout)
+        self._row = self.BLOCK
+
+    def _draw(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self._rng is None or (self._noise <= 0.0 and self._dropout <= 0.0):
+            return None, None
+        if self._row == self.BLOCK:
+            shape = (self.BLOCK, self.rays)
+            self._gauss = self._rng.standard_normal(shape) * self._noise if self._noise > 0.0 else None
+            self._drop = self._rng.random(shape) < self._dropout if self._dropout > 0.0 else None
+            self._row = 0
+        row, self._row = self._row, self._row + 1
+        return (None if self._gauss is None else self._gauss[row]), (None if self._drop is None else self._drop[row])
+
+    def scan(self, client: int, x: float, y: float, yaw: float) -> np.ndarray:
+        c, s = math.cos(yaw), math.sin(yaw)
+        directions = self._unit @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 0.0]])
+        origin = (x, y, self.height)
+        starts = (origin + self.start * directions).tolist()
+        ends = (origin + self.range * directions).tolist()
+        hits = pybullet.rayTestBatch(starts, ends, physicsClientId=client)
+        distances = self.start + np.array([hit[2] for hit in hits]) * (self.range - self.start)
+        gauss, drop = self._draw()
+        if gauss is not None:
+            distances = np.minimum(np.maximum(distances + gauss, 0.0), self.range)
+        if drop is not None:
+            distances[drop] = self.range
         return distances.astype(np.float32)
 
 
