@@ -113,7 +113,7 @@ def test_a_scenario_catalogue_is_found_beside_the_spec(tmp_path):
 
 def test_sigkill_during_dagger_then_resume_gives_the_same_models(driving_run, tmp_path):
     spec = tmp_path / "slow.toml"  # more DAgger rounds, so there is time to kill inside them
-    spec.write_text(SPEC.read_text().replace("rounds = 2", "rounds = 6"))
+    spec.write_text(SPEC.read_text().replace("rounds = 2\nepisodes_per_round = 1", "rounds = 8\nepisodes_per_round = 4"))
     reference_out, out = tmp_path / "reference", tmp_path / "killed"
     assert run(str(spec), "--out", str(reference_out), "--quiet") == 0
     child = process(str(spec), "--out", str(out), "--quiet")
