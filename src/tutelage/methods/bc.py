@@ -17,6 +17,7 @@ import numpy as np
 
 from tutelage.errors import DataError
 from tutelage.methods.lineage import Derivation, parent_id
+from tutelage.methods.standardize import fit_standardized
 
 
 def default_loss(Y: np.ndarray) -> Any:
@@ -48,16 +49,28 @@ def train_supervised(
     validation: Any = None,
     early_stopping: Any = None,
     quiet: bool = True,
+    standardize: bool = False,
+    warm_start: bool = False,
 ) -> Any:
-    """One ``fit`` call with the method defaults; returns the core's History."""
+    """One ``fit`` call with the method defaults; returns the core's History.
+
+    ``standardize`` trains on per-feature standardized inputs folded into the
+    first dense layer (see :mod:`tutelage.methods.standardize`): the model
+    still reads raw inputs; ``warm_start`` says the model is already trained.
+    """
     from tutelage.train import fit
 
-    return fit(
-        student, np.ascontiguousarray(X, dtype=np.float32), Y,
-        loss=loss if loss is not None else default_loss(Y if not isinstance(Y, tuple) else Y[0]),
-        optimizer="adam", lr=lr, epochs=epochs, batch_size=batch_size,
-        validation=validation, early_stopping=early_stopping, seed=seed, quiet=quiet,
-    )
+    def train(inputs: np.ndarray, transform: Any) -> Any:
+        held_out = (transform(validation[0]), validation[1]) if isinstance(validation, tuple) else validation
+        return fit(
+            student, inputs, Y,
+            loss=loss if loss is not None else default_loss(Y if not isinstance(Y, tuple) else Y[0]),
+            optimizer="adam", lr=lr, epochs=epochs, batch_size=batch_size,
+            validation=held_out, early_stopping=early_stopping, seed=seed, quiet=quiet,
+        )
+
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    return fit_standardized(student, X, train, warm_start=warm_start) if standardize else train(X, lambda raw: raw)
 
 
 def dataset_arrays(
@@ -103,12 +116,14 @@ def behavior_cloning(
     target: str = "action",
     observation_columns: Sequence[str] | None = None,
     teacher: str | None = None,
+    standardize: bool = True,
     **train_options: Any,
 ) -> tuple[Any, Derivation]:
     """Train ``student`` to reproduce the actions in ``data``; return ``(student, derivation)``.
 
     ``train_options`` go to :func:`train_supervised` (epochs, batch_size, lr,
-    seed, validation, early_stopping, quiet, loss). The derivation's teacher is
+    seed, validation, early_stopping, quiet, loss); inputs are standardized
+    inside the model unless ``standardize=False``. The derivation's teacher is
     ``teacher`` or the dataset's generating policy.
     """
     X, Y, dataset_id, generator = dataset_arrays(data, target, observation_columns)
@@ -116,7 +131,8 @@ def behavior_cloning(
         raise DataError(f"{dataset_id}: {len(X)} observations but {len(Y)} targets")
     if len(X) == 0:
         raise DataError(f"{dataset_id}: no samples to clone")
-    history = train_supervised(student, X, as_targets(Y), **train_options)
+    history = train_supervised(student, X, as_targets(Y), standardize=standardize,
+                               warm_start=parent_id(student) is not None, **train_options)
     derivation = Derivation(
         "bc", parent=parent_id(student), teacher=teacher or generator, dataset=dataset_id,
         history=[history], metrics={"samples": int(len(X))},

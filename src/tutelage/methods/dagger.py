@@ -70,7 +70,8 @@ def collect(
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Roll out the β-mixture of teacher and student; return ``(X, teacher labels, episode records)``.
 
-    Each record gains ``teacher_steps``: the steps on which the teacher's action was executed.
+    ``X`` holds the observation vector of each state. Each record gains
+    ``teacher_steps``: the steps on which the teacher's action was executed.
     """
     if beta < 1.0 and student is None:
         raise SpecError("beta < 1 needs a student to drive")
@@ -142,6 +143,7 @@ def dagger(
     batch_size: int = 64,
     lr: float = 1e-3,
     loss: Any = None,
+    standardize: bool = True,
     quiet: bool = False,
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
     buffer: DAggerBuffer | None = None,
@@ -151,7 +153,9 @@ def dagger(
     ``derivation.history`` holds one dict per round: ``round``, ``beta``,
     ``episodes``, ``steps``, ``teacher_share``, ``samples`` (aggregate size),
     ``loss`` and the rollouts' ``success_rate`` and ``collision_rate``.
-    ``on_round(round, student, record)`` is called after each round's training.
+    The student trains on standardized inputs folded into its first layer
+    (``standardize``). ``on_round(round, student, record)`` is called after
+    each round's training.
     Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
     is passed in, e.g. to inspect it afterwards). Training episodes use
     training seeds, never the held-out ones.
@@ -182,7 +186,8 @@ def dagger(
                 data_X, data_Y = buffer.arrays()
                 history = train_supervised(
                     student, data_X, as_targets(data_Y), loss=loss, epochs=epochs,
-                    batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True,
+                    batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True, standardize=standardize,
+                    warm_start=round_num > 0 or parent_id(student) is not None,
                 )
                 steps = sum(r["steps"] for r in records)
                 record = {

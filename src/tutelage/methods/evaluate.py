@@ -112,13 +112,13 @@ def evaluate(
         world_id, episodes, seed=seed, split="held-out",
         edge_case_fraction=edge_case_fraction, scenarios=scenarios,
     )
-    act = as_policy(policy, observation_keys)
     result = EvalResult(world_id, policy_name(policy))
     env = gymnasium.make(world_id, **(env_kwargs or {}))
     try:
         with progress(f"evaluate {result.policy}", len(plan), quiet) as advance:
             for planned in plan:
                 reset_policy(policy)
+                act = as_policy(policy, observation_keys)
                 result.episodes.append(run_episode(env, act, planned, max_steps=max_steps))
                 advance()
     finally:

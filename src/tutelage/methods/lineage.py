@@ -64,12 +64,17 @@ def save_derived(
     model_type: str = "mlp",
     metadata: Mapping[str, Any] | None = None,
 ) -> str:
-    """Save ``model`` with its lineage (atomically, as safetensors); return the new model id."""
+    """Save ``model`` with its lineage (atomically, as safetensors); return the new model id.
+
+    The model's own metadata (``model.info["metadata"]``, e.g. its
+    ``observation_history``) is kept, under the given ``metadata``.
+    """
+    merged = {**((getattr(model, "info", None) or {}).get("metadata") or {}), **dict(metadata or {})}
     if hasattr(model, "save"):  # quantized models carry their own format
-        return model.save(path, lineage=derivation.lineage, metadata=dict(metadata or {}))
+        return model.save(path, model_type=model_type, lineage=derivation.lineage, metadata=merged)
     from tutelage import nn
 
-    return nn.save(model, path, model_type=model_type, lineage=derivation.lineage, metadata=dict(metadata or {}))
+    return nn.save(model, path, model_type=model_type, lineage=derivation.lineage, metadata=merged)
 
 
 def read_lineage(path: str | os.PathLike) -> dict[str, Any]:
