@@ -20,8 +20,10 @@ class DrivingExpert:
     Steering: heading error plus ``atan(gain · lane offset / speed)`` plus the
     curvature feed-forward. Speed: ``cruise`` m/s, lowered for the friction,
     the curvature ahead, slower cars in the lane and actors whose path (their
-    lateral velocity over the next seconds) crosses the lane; the wheel speed
-    command stays within the slip the friction allows.
+    lateral velocity over the next seconds) crosses the lane. To slow down by
+    more than 0.2 m/s it brakes with a pedal the friction can take (no locked
+    wheels); otherwise it commands a wheel speed within the slip the friction
+    allows (no spinning wheels).
     """
 
     name = "driving-expert"
@@ -47,10 +49,13 @@ class DrivingExpert:
         steer = -info["heading_error"] - math.atan2(self.gain * info["lane_offset"], abs(speed) + 0.5)
         steer += math.atan(self.wheelbase * float(info["curvature"][0]))
         target = self.target_speed(info)
+        friction = float(info["friction"])
         if target < 0.05 and speed < 0.3:
             pedal = -1.0  # hold still
-        else:  # wheel speed command within the slip the road allows: no spinning, no locked wheels
-            slip = 0.15 + self.traction * float(info["friction"])
+        elif target < speed - 0.2:  # brake, short of locking the wheels on this road
+            pedal = -min(0.7 * friction, 1.5 * (speed - target))
+        else:  # wheel speed command within the slip the road allows: no spinning
+            slip = 0.15 + self.traction * friction
             pedal = min(max(target, speed - slip), speed + slip) / self.max_speed
         return np.array([np.clip(steer / self.max_steer, -1.0, 1.0), np.clip(pedal, -1.0, 1.0)], dtype=np.float32)
 
