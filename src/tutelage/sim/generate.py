@@ -154,11 +154,12 @@ def run_serial(jobs: Sequence[ShardJob], workers: int, address: str | None) -> I
 
 def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
     """One process (and one simulator client) per worker, forked from a server that has
-    already imported this module and the world's, so a worker starts in milliseconds."""
+    already imported this module, the world's, and pandas when installed (which pyarrow
+    would otherwise import on a worker's first table, at about 0.15 s per worker)."""
     context = multiprocessing.get_context("forkserver")
     entry_point = gymnasium.spec(jobs[0].world).entry_point
     world_module = [entry_point.partition(":")[0]] if isinstance(entry_point, str) else []
-    context.set_forkserver_preload(["tutelage.sim.generate", *world_module])
+    context.set_forkserver_preload(["tutelage.sim.generate", "pandas", *world_module])
     with context.Pool(processes=min(workers, len(jobs))) as pool:
         yield from in_order(jobs, lambda job: pool.apply_async(play_shard, (job,)), lambda handle: handle.get(), workers)
 
