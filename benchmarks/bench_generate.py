@@ -1,4 +1,4 @@
-"""Dataset generation throughput: 1 process, 2 processes, Ray with 2 workers (same machine).
+"""Dataset generation: recording overhead, and throughput of 1 process, 2 processes, Ray with 2 workers.
 
     python benchmarks/bench_generate.py [--episodes 8] [--max-steps 400] [--repeats 3]
 
@@ -37,6 +37,38 @@ def same_data(a: Path, b: Path) -> bool:
         (a / f).read_bytes() == (b / f).read_bytes() for f in files)
 
 
+def recording_overhead(world: str, policy: str, episodes: int, max_steps: int, repeats: int) -> tuple[float, float]:
+    """Median seconds to play the episodes bare (reset, act, step) and to play and record them as a shard."""
+    from tutelage.sim.generate import ScenarioPlanner, ShardJob, play_shard, probe_features
+    from tutelage.sim.rollout import Policy, make_env, reset_env, resolve_policy
+
+    spec = resolve_policy(policy, world)
+    planner = ScenarioPlanner(world)
+    plans = tuple(planner.plan(0, i) for i in range(episodes))
+    features, fps, _ = probe_features(world, plans[0], spec, camera=False, max_steps=max_steps)
+
+    def bare() -> None:
+        env = make_env(world, max_steps=max_steps)
+        actor = Policy(spec, env)
+        for plan in plans:
+            observation, info = reset_env(env, plan)
+            actor.reset(plan.seeds.policy)
+            done = False
+            while not done:
+                observation, _, terminated, truncated, info = env.step(actor.act(observation, info))
+                done = terminated or truncated
+        env.close()
+
+    job = ShardJob(0, world, spec, plans, features, fps, False, max_steps)
+    times = {"bare": [], "recorded": []}
+    for _ in range(repeats):
+        for name, run in (("bare", bare), ("recorded", lambda: play_shard(job))):
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return statistics.median(times["bare"]), statistics.median(times["recorded"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", default="tutelage/Driving-v0")
@@ -55,6 +87,9 @@ def main() -> None:
 
     print(f"{args.world}, policy {args.policy}, {args.episodes} episodes of up to {args.max_steps} steps, "
           f"one episode per shard; {len(os.sched_getaffinity(0))} CPUs, load average {os.getloadavg()[0]:.2f}")
+    bare, recorded = recording_overhead(args.world, args.policy, args.episodes, args.max_steps, args.repeats)
+    print(f"recording: bare loop {bare:.2f} s, played and recorded as columns {recorded:.2f} s "
+          f"(+{100 * (recorded / bare - 1):.0f} %)")
     rows = []
     one = timed_runs("p1", args.repeats, run(1))
     rows.append(("1 process", *one))
