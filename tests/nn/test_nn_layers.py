@@ -67,6 +67,10 @@ CASES = {
 }
 
 
+# LayerNorm's float32 error grows with |x| / σ of a row (nearly equal inputs): looser parity bound.
+TOLERANCES = {"layer_norm": {"rtol": 2e-3}}
+
+
 def test_every_layer_type_has_a_case():
     assert set(CASES) | {"flatten"} == set(nn.LAYER_TYPES)
 
@@ -79,7 +83,7 @@ def test_layer_matches_reference(kind, data, n, seed):
     rng = np.random.default_rng(seed)
     model = nn.Model(layers, shape, seed=seed)
     model.theta[:] = rng.standard_normal(model.n_params).astype(np.float32)
-    check_against_reference(model, random_inputs(model, n, rng), rng)
+    check_against_reference(model, random_inputs(model, n, rng), rng, **TOLERANCES.get(kind, {}))
 
 
 def test_conv_pool_flatten_dense_stack_matches_reference():
