@@ -49,9 +49,14 @@ def test_search_space_covers_defaults_and_edge_cases():
     low, high, integer = space.numeric["friction"]
     assert low <= 0.1 and high >= 1.0 and not integer  # ice and dry
     assert space.numeric["traffic_count"][2]
-    model = space.fit([space.random(np.random.default_rng(i))[0] for i in range(8)])
-    drawn = space.draw(np.random.default_rng(0), model)
-    assert low <= drawn["friction"] <= high
+    assert "layout_seed" in space.seeds
+    rng = np.random.default_rng(0)
+    elites = [space.random(rng)[0] for _ in range(4)]
+    model = space.fit(elites)
+    child = space.refine(rng, elites[0], model)
+    assert low <= child["friction"] <= high and child["friction"] != elites[0]["friction"]
+    assert child["layout_seed"] == elites[0]["layout_seed"]
+    assert low <= space.uniform(rng)["friction"] <= high
 
 
 def test_catalogue_replays_the_failures_it_found(tmp_path):

@@ -3,12 +3,16 @@
 The search moves in the hull of the sampler's ranges (the default ranges and
 every edge case's). Its first round is random search (draws from the
 sampler's defaults, from random named edge cases, and uniform over the hull,
-a third each); each later round is a cross-entropy step:
-it fits a clipped Gaussian to each numeric parameter and a smoothed histogram
-to each categorical one over the worst episodes so far (failures, then the
-closest calls by time to collision), and draws the next round from them. An episode fails on a collision, on leaving the road, or when
-it ends without success. Failures go to a JSON catalogue (written atomically)
-that ``tutelage generate --scenarios`` replays exactly, seed included.
+a third each). Each later round refines the worst episodes so far (failures
+first, then the closest calls by time to collision): a child keeps a parent's
+reset seed, policy seed and seed-like parameters (the road layout), moves its
+numeric parameters by a Gaussian step as wide as the elites' spread (the
+cross-entropy estimate) and redraws categorical ones from the elites'
+smoothed frequencies. Failures of a policy often hinge on one layout and one
+moment, which a fresh seed would lose; keeping them is what makes this a local
+search. An episode fails on a collision, on leaving the road, or when it ends
+without success. Failures go to a JSON catalogue (written atomically) that
+``tutelage generate --scenarios`` replays exactly, seeds included.
 """
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ import numpy as np
 from tutelage.errors import SpecError
 from tutelage.fileio import write_json
 from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial, scenario_sampler
-from tutelage.sim.rollout import EpisodePlan, check_world, episode_seeds, resolve_policy
+from tutelage.sim.rollout import EpisodePlan, EpisodeSeeds, check_world, episode_seeds, resolve_policy
 
 FORMAT = "tutelage-failure-catalogue"
 MIN_STD = 0.05  # in units of a parameter's range: keeps every round exploring
+SEED_LIKE = 10_000  # an integer parameter with more values than this is a seed, not a quantity
 SMOOTHING = 0.1  # added to every category's count
 
 
@@ -79,13 +84,18 @@ def load_catalogue(path: str | Path, world: str | None = None) -> Catalogue:
 
 
 class SearchSpace:
-    """Numeric ranges and categorical options of a sampler's parameters, over defaults and edge cases."""
+    """Numeric ranges and categorical options of a sampler's parameters, over defaults and edge cases.
+
+    Integer parameters spanning more than ``SEED_LIKE`` values (``layout_seed``)
+    are seeds: nothing is smooth in them, so refinement keeps a parent's.
+    """
 
     def __init__(self, sampler: Any):
         self.sampler = sampler
         self.numeric: dict[str, tuple[float, float, bool]] = {}
         self.categorical: dict[str, list[Any]] = {}
         self.fixed: dict[str, Any] = {}
+        self.seeds: dict[str, tuple[int, int]] = {}
         for name in sampler.parameter_names:
             distributions = [sampler.parameters[name], *(case[name] for case in sampler.edge_cases.values() if name in case)]
             values = [value for d in distributions for value in d.values()]
@@ -94,6 +104,8 @@ class SearchSpace:
                 self.fixed[name] = options[0]
             elif any(d.choices is not None for d in distributions) or any(isinstance(v, (bool, str)) for v in values):
                 self.categorical[name] = options
+            elif all(isinstance(v, int) for v in values) and max(values) - min(values) > SEED_LIKE:
+                self.seeds[name] = (min(values), max(values))
             else:
                 self.numeric[name] = (min(values), max(values), all(isinstance(v, int) for v in values))
 
@@ -107,30 +119,49 @@ class SearchSpace:
         if kind < 2 / 3:
             edge_case = names[int(rng.integers(len(names)))]
             return self.sampler.sample(rng, edge_case=edge_case), edge_case
-        return self.draw(rng, None), ""
+        return self.uniform(rng), ""
 
     def fit(self, scenarios: list[dict[str, Any]]) -> dict[str, Any]:
-        """The cross-entropy distribution of ``scenarios``: mean and spread per numeric parameter,
+        """Step sizes from the elites: spread (in units of the range) per numeric parameter,
         smoothed frequencies per categorical one."""
         model: dict[str, Any] = {}
         for name, (low, high, _) in self.numeric.items():
             unit = np.array([(s[name] - low) / (high - low) for s in scenarios])
-            model[name] = (float(unit.mean()), max(float(unit.std()), MIN_STD))
+            model[name] = max(float(unit.std()), MIN_STD)
         for name, options in self.categorical.items():
             counts = np.array([sum(s[name] == o for s in scenarios) for o in options], dtype=float) + SMOOTHING
             model[name] = counts / counts.sum()
         return model
 
-    def draw(self, rng: np.random.Generator, model: dict[str, Any] | None) -> dict[str, Any]:
-        """A scenario from a fitted ``model``, or uniform over the space when ``model`` is None."""
-        scenario: dict[str, Any] = {"world": self.sampler.world, "edge_cases": [], **self.fixed}
-        for name, (low, high, integer) in self.numeric.items():
-            unit = rng.random() if model is None else float(np.clip(rng.normal(*model[name]), 0.0, 1.0))
-            value = low + unit * (high - low)
-            scenario[name] = int(round(value)) if integer else value
+    def uniform(self, rng: np.random.Generator) -> dict[str, Any]:
+        """A scenario drawn uniformly over the whole space."""
+        scenario: dict[str, Any] = {}
+        for name, (low, high, _) in self.numeric.items():
+            scenario[name] = self._value(name, rng.random())
         for name, options in self.categorical.items():
-            scenario[name] = options[int(rng.choice(len(options), p=None if model is None else model[name]))]
-        return self.sampler.validate(scenario, where="failure search")
+            scenario[name] = options[int(rng.integers(len(options)))]
+        for name, (low, high) in self.seeds.items():
+            scenario[name] = int(rng.integers(low, high + 1))
+        return self._complete(scenario)
+
+    def refine(self, rng: np.random.Generator, parent: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+        """A neighbour of ``parent``: numeric parameters moved by the elites' spread, categorical
+        ones redrawn from the elites' frequencies, seeds kept."""
+        scenario: dict[str, Any] = {name: parent[name] for name in self.seeds}
+        for name, (low, high, _) in self.numeric.items():
+            scenario[name] = self._value(name, (parent[name] - low) / (high - low) + rng.normal(0.0, model[name]))
+        for name, options in self.categorical.items():
+            scenario[name] = options[int(rng.choice(len(options), p=model[name]))]
+        return self._complete(scenario)
+
+    def _value(self, name: str, unit: float) -> Any:
+        low, high, integer = self.numeric[name]
+        value = low + float(np.clip(unit, 0.0, 1.0)) * (high - low)
+        return int(round(value)) if integer else value
+
+    def _complete(self, scenario: dict[str, Any]) -> dict[str, Any]:
+        full = {"world": self.sampler.world, "edge_cases": [], **self.fixed, **scenario}
+        return self.sampler.validate(full, where="failure search")
 
 
 def failure_reasons(row: dict[str, Any]) -> list[str]:
@@ -159,14 +190,15 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
     rounds: list[dict[str, Any]] = []
     while len(evaluated) < budget:
         size = min(population, budget - len(evaluated))
+        start = len(evaluated)
         if not evaluated:
-            drawn = [space.random(rng) for _ in range(size)]
-        else:
+            plans = [EpisodePlan(start + k, episode_seeds(seed, start + k), *space.random(rng)) for k in range(size)]
+        else:  # refine the worst so far, replaying each parent's seeds
             worst = sorted(evaluated, key=_badness, reverse=True)[: max(2, math.ceil(elite_fraction * population))]
             model = space.fit([row["scenario"] for row in worst])
-            drawn = [(space.draw(rng, model), "") for _ in range(size)]
-        plans = [EpisodePlan(len(evaluated) + k, episode_seeds(seed, len(evaluated) + k), scenario, edge_case)
-                 for k, (scenario, edge_case) in enumerate(drawn)]
+            parents = [worst[int(rng.integers(len(worst)))] for _ in range(size)]
+            plans = [EpisodePlan(start + k, EpisodeSeeds(p["seed"], p["policy_seed"], 0), space.refine(rng, p["scenario"], model))
+                     for k, p in enumerate(parents)]
         if features is None:
             features, fps, _ = probe_features(world, plans[0], spec, camera=False, max_steps=max_steps)
         per_job = math.ceil(size / workers)
@@ -180,7 +212,7 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
                               "reasons": failure_reasons(row)})
         rounds.append({"episodes": size, "failures": sum(bool(row["reasons"]) for row in evaluated[-size:])})
     failures = sorted((row for row in evaluated if row["reasons"]), key=_badness, reverse=True)
-    search = {"method": "random search, then cross-entropy", "budget": budget, "population": population,
+    search = {"method": "random search, then local refinement with cross-entropy step sizes", "budget": budget, "population": population,
               "elite_fraction": elite_fraction, "seed": seed, "max_steps": max_steps, "evaluated": len(evaluated),
               "failures": len(failures), "rounds": rounds}
     return Catalogue(world, spec.describe(), failures, search)
