@@ -25,6 +25,7 @@ import pyarrow as pa
 from tutelage.data.features import Features
 from tutelage.data.layout import shard_count, shard_episodes
 from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_or_resume
+from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
 from tutelage.sim.rollout import (
@@ -278,8 +279,6 @@ def _load_scenarios(path: str | Path | None, world: str) -> tuple[list[dict[str,
 
 def _totals(root: Path, shards: int) -> dict[str, Any]:
     """Counts and statistics over every episode, read back from the episodes files."""
-    from tutelage.data.reader import read_episodes_meta
-
     episodes = read_episodes_meta(root)
     length = episodes.column("length").to_numpy()
     frames = int(length.sum())
@@ -288,6 +287,7 @@ def _totals(root: Path, shards: int) -> dict[str, Any]:
         "mean_return": float(np.mean(episodes.column("return").to_numpy())),
         "mean_length": float(np.mean(length)),
         "collision_rate": float(np.mean(episodes.column("collision").to_numpy(zero_copy_only=False))),
+        "off_road_rate": float(np.mean(episodes.column("off_road").to_numpy(zero_copy_only=False))),
         "success_rate": float(np.mean(success)) if success.size else None,
     }
     synthetic = int(episodes.column("synthetic_frames").to_numpy().sum())
