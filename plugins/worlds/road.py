@@ -11,10 +11,14 @@ import math
 import numpy as np
 
 STEP = 0.25  # centreline sampling (m)
+MAX_HEADING = 1.2  # rad from the first straight's direction: x only grows along the road
 
 
 class Road:
     """Straights and curves of bounded curvature, smoothed so curvature changes gradually.
+
+    Curves alternate in direction so the heading stays within ``MAX_HEADING``
+    of the first straight's: the road never loops back onto itself.
 
     The first ``lead_in`` metres are straight; the centreline continues
     ``extension`` metres past ``length`` (the goal) so traffic can drive on.
@@ -34,12 +38,18 @@ class Road:
         total = self.length + extension + lead_in
         n = int(math.ceil(total / STEP)) + 1
         curvature = np.zeros(n)
-        position, straight = lead_in, False
+        position, straight, heading = lead_in, False, 0.0
         while position < total:
             piece = rng.uniform(3.0, 8.0) if straight else rng.uniform(4.0, 10.0)
             if not straight:
                 value = rng.uniform(0.3, 1.0) * max_curvature * rng.choice([-1.0, 1.0])
-                curvature[int(position / STEP) : int((position + piece) / STEP)] = value
+                if value * heading > 0.0:  # turn back towards the road's general direction
+                    value = -value
+                if value != 0.0:  # never turn past MAX_HEADING: the road cannot cross itself
+                    piece = min(piece, (MAX_HEADING + abs(heading)) / abs(value))
+                first, last = int(position / STEP), int((position + piece) / STEP)
+                curvature[first:last] = value
+                heading += value * (last - first) * STEP  # what the samples integrate to
             position += piece
             straight = not straight
         window = int(1.5 / STEP)
