@@ -1,12 +1,13 @@
 """Learning by cheating: a sensor-only student learns from a privileged expert by DAgger, beside behavior cloning.
 
-    python benchmarks/bench_dagger.py --world tutelage/Driving-v0 [--rounds 8] [--episodes-per-round 15]
+    python benchmarks/bench_dagger.py --world tutelage/Driving-v0 [--rounds 10] [--episodes-per-round 12]
     python benchmarks/bench_dagger.py --world tutelage/Reach-v0 --rounds 6 --episodes-per-round 40
 
 The expert reads the privileged ground truth in ``info``; the students (MLP
 64-64 tanh) see only the observation (driving: ego state + lidar). DAgger runs
 ``--rounds`` rounds of ``--episodes-per-round`` training episodes with β
-falling linearly from 1 to 0; behavior cloning gets the same number of
+falling linearly from 1 to 0 over ``--rampdown`` rounds (then the student
+drives alone); behavior cloning gets the same number of
 episodes, all driven by the expert, and twice the epochs. All three policies
 are then evaluated on the same ``--episodes`` held-out scenarios (seeds
 disjoint from training), ``--edge-case-fraction`` of them named edge cases,
@@ -39,8 +40,9 @@ def per_km(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", default="tutelage/Driving-v0")
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--episodes-per-round", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--episodes-per-round", type=int, default=12)
+    parser.add_argument("--rampdown", type=int, default=4, help="rounds over which β falls from 1 to 0")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--episodes", type=int, default=200, help="held-out evaluation episodes")
     parser.add_argument("--edge-case-fraction", type=float, default=0.3)
@@ -60,7 +62,7 @@ def main() -> None:
     started = time.perf_counter()
     student, derivation = dagger(args.world, expert, build(), rounds=args.rounds,
                                  episodes_per_round=args.episodes_per_round, seed=args.seed,
-                                 beta_schedule=LinearBetaSchedule(args.rounds - 1),
+                                 beta_schedule=LinearBetaSchedule(args.rampdown),
                                  edge_case_fraction=args.edge_case_fraction, quiet=True, **train)
     dagger_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -116,14 +116,14 @@ def behavior_cloning(
     target: str = "action",
     observation_columns: Sequence[str] | None = None,
     teacher: str | None = None,
-    standardize: bool = True,
+    standardize: bool = False,
     **train_options: Any,
 ) -> tuple[Any, Derivation]:
     """Train ``student`` to reproduce the actions in ``data``; return ``(student, derivation)``.
 
     ``train_options`` go to :func:`train_supervised` (epochs, batch_size, lr,
-    seed, validation, early_stopping, quiet, loss); inputs are standardized
-    inside the model unless ``standardize=False``. The derivation's teacher is
+    seed, validation, early_stopping, quiet, loss); ``standardize`` trains on
+    standardized inputs folded into the model. The derivation's teacher is
     ``teacher`` or the dataset's generating policy.
     """
     X, Y, dataset_id, generator = dataset_arrays(data, target, observation_columns)

@@ -143,7 +143,7 @@ def dagger(
     batch_size: int = 64,
     lr: float = 1e-3,
     loss: Any = None,
-    standardize: bool = True,
+    standardize: bool = False,
     quiet: bool = False,
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
     buffer: DAggerBuffer | None = None,
@@ -153,8 +153,8 @@ def dagger(
     ``derivation.history`` holds one dict per round: ``round``, ``beta``,
     ``episodes``, ``steps``, ``teacher_share``, ``samples`` (aggregate size),
     ``loss`` and the rollouts' ``success_rate`` and ``collision_rate``.
-    The student trains on standardized inputs folded into its first layer
-    (``standardize``). ``on_round(round, student, record)`` is called after
+    With ``standardize`` the student trains on standardized inputs folded
+    into its first layer. ``on_round(round, student, record)`` is called after
     each round's training.
     Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
     is passed in, e.g. to inspect it afterwards). Training episodes use
