@@ -1,11 +1,13 @@
 """Dataset generation: recording overhead, and throughput of 1 process, 2 processes, Ray with 2 workers.
 
-    python benchmarks/bench_generate.py [--episodes 8] [--max-steps 400] [--repeats 3]
+    python benchmarks/bench_generate.py [--episodes 8] [--max-steps 500] [--repeats 5]
 
 Each configuration writes the same dataset (checked: identical data files)
-into a fresh directory; the median wall time over ``--repeats`` runs gives
-frames per second. Ray is started once, before the timed runs (its start-up
-time is printed separately), as a long generation job would see it.
+into a fresh directory; the configurations take turns, ``--repeats`` times,
+and the speed-ups are medians of the ratios within a turn, so a change in
+the shared machine's load hits all of them alike. Ray is started once, and
+each configuration runs once untimed first (forkserver and Ray workers up),
+as a long generation job would see them; ``ray.init`` is timed separately.
 """
 from __future__ import annotations
 
@@ -16,19 +18,6 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-
-
-def timed_runs(label: str, repeats: int, run) -> tuple[float, int, Path]:
-    seconds, frames, out = [], 0, None
-    for repeat in range(repeats):
-        out = Path(tempfile.mkdtemp(prefix=f"bench-{label}-"))
-        shutil.rmtree(out)
-        result = run(out)
-        seconds.append(result.seconds)
-        frames = result.frames
-        if repeat < repeats - 1:
-            shutil.rmtree(out)
-    return statistics.median(seconds), frames, out
 
 
 def same_data(a: Path, b: Path) -> bool:
@@ -74,8 +63,8 @@ def main() -> None:
     parser.add_argument("--world", default="tutelage/Driving-v0")
     parser.add_argument("--policy", default="expert")
     parser.add_argument("--episodes", type=int, default=8)
-    parser.add_argument("--max-steps", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-steps", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     from tutelage.sim.generate import generate
@@ -90,32 +79,36 @@ def main() -> None:
     bare, recorded = recording_overhead(args.world, args.policy, args.episodes, args.max_steps, args.repeats)
     print(f"recording: bare loop {bare:.2f} s, played and recorded as columns {recorded:.2f} s "
           f"(+{100 * (recorded / bare - 1):.0f} %)")
-    rows = []
-    one = timed_runs("p1", args.repeats, run(1))
-    rows.append(("1 process", *one))
-    two = timed_runs("p2", args.repeats, run(2))
-    rows.append(("2 processes", *two))
-
     import ray
 
     started = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="error")
     ray_start = time.perf_counter() - started
+    configurations = {"1 process": run(1), "2 processes": run(2), "Ray, 2 workers": run(2, "ray")}
+    scratch = Path(tempfile.mkdtemp(prefix="bench-generate-"))
+    seconds: dict[str, list[float]] = {label: [] for label in configurations}
     try:
-        timed_runs("ray-warmup", 1, run(2, "ray"))  # first tasks start Ray's worker processes
-        rays = timed_runs("ray", args.repeats, run(2, "ray"))
+        for label, go in configurations.items():  # untimed: starts the forkserver and Ray's workers
+            go(scratch / f"warmup-{label}")
+        for repeat in range(args.repeats):  # interleaved, so a change of load hits every configuration
+            for label, go in configurations.items():
+                out = scratch / f"{repeat}-{label}"
+                result = go(out)
+                seconds[label].append(result.seconds)
+                frames = result.frames
+        same = {label: same_data(scratch / "0-1 process", scratch / f"0-{label}") for label in list(configurations)[1:]}
     finally:
         ray.shutdown()
-    rows.append(("Ray, 2 workers", *rays))
+        shutil.rmtree(scratch, ignore_errors=True)
 
-    print(f"{'configuration':<16}{'median s':>10}{'frames/s':>10}{'vs 1 process':>14}")
-    for label, seconds, frames, _ in rows:
-        print(f"{label:<16}{seconds:>10.2f}{frames / seconds:>10.0f}{one[0] / seconds:>13.2f}x")
-    print(f"Ray vs 2 processes: {two[0] / rays[0]:.2f}x; ray.init took {ray_start:.1f} s (not in the timings)")
-    print("identical data:", {label: same_data(one[2], out) for label, _, _, out in rows[1:]})
-    for row in rows:
-        shutil.rmtree(row[3], ignore_errors=True)
-
+    serial = seconds["1 process"]
+    print(f"{'configuration':<16}{'median s':>10}{'frames/s':>10}{'vs 1 process (median of paired ratios)':>42}")
+    for label, times in seconds.items():
+        ratio = statistics.median(a / b for a, b in zip(serial, times))
+        print(f"{label:<16}{statistics.median(times):>10.2f}{frames / statistics.median(times):>10.0f}{ratio:>41.2f}x")
+    ray_vs = statistics.median(a / b for a, b in zip(seconds["2 processes"], seconds["Ray, 2 workers"]))
+    print(f"Ray vs 2 processes: {ray_vs:.2f}x; ray.init took {ray_start:.1f} s (not in the timings)")
+    print(f"identical data: {same}; load average now {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":
     main()
