@@ -162,7 +162,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     speed_parser = commands.add_parser("speed", help="env steps/s vs a bare PyBullet loop")
     speed_parser.add_argument("--steps", type=int, default=3000)
-    speed_parser.add_argument("--repeats", type=int, default=5)
+    speed_parser.add_argument("--repeats", type=int, default=7)
     speed_parser.add_argument("--rays", type=int, nargs="+", default=[32, 128])
     experts_parser = commands.add_parser("experts", help="a world's expert: success per edge case")
     experts_parser.add_argument("--world", default=DRIVING)

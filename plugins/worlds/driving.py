@@ -206,6 +206,7 @@ class DrivingEnv(PyBulletEnv):
             physicsClientId=c,
         )
         pybullet.changeDynamics(ground, -1, lateralFriction=scenario["friction"], physicsClientId=c)
+        self.ground = ground
         self.segmentation_of: dict[int, int] = {ground: 1}
         w = road.half_width
         marking = 0.04
@@ -395,11 +396,10 @@ class DrivingEnv(PyBulletEnv):
         self._read_ego()
         self.distance += math.hypot(self.ego_centre[0] - x0, self.ego_centre[1] - y0)
         if not self.collided_with:
-            for contact in pybullet.getContactPoints(bodyA=self.ego, physicsClientId=self.client):
-                index = self.body_index.get(contact[2])
-                if index is not None:
-                    self.collided_with = self.kinds[index]
-                    break
+            touching = {contact[2] for contact in pybullet.getContactPoints(bodyA=self.ego, physicsClientId=self.client)}
+            touching.discard(self.ground)
+            if touching:
+                self.collided_with = self.kinds[self.body_index[min(touching)]]
         observation, info = self.observe()
         progress = self.ego_s - self.previous_s
         self.previous_s = self.ego_s
@@ -413,12 +413,11 @@ class DrivingEnv(PyBulletEnv):
         road, s = self.road, self.ego_s
         lane_offset = self.ego_d + 0.5 * road.half_width
         curvature = road.curvature_ahead(self.hint, self.lookahead_points)
-        scan = self.lidar.scan(self.client, *self.ego_centre, self.ego_yaw)
         state = np.empty(6 + self.lidar.rays, dtype=np.float32)
+        self.lidar.scan(self.client, *self.ego_centre, self.ego_yaw, out=state[6:])
         limit = 3.0 * MAX_SPEED  # the lidar and the road's curvature stay inside their bounds by construction
         state[:3] = (min(max(self.speed, -limit), limit), min(max(lane_offset, -10.0), 10.0), self.heading_error)
         state[3:6] = curvature
-        state[6:] = scan
         info = self._privileged(lane_offset, curvature)
         if self.camera is None:
             return state, info
@@ -457,7 +456,7 @@ class DrivingEnv(PyBulletEnv):
             "friction": self.scenario["friction"],
             "distance_m": self.distance,
             "actors": {
-                "kind": list(self.kinds),
+                "kind": self.kinds,
                 "position": position.copy(),
                 "velocity": velocity.copy(),
                 "s": self.actor_s - START_S,

@@ -43,7 +43,8 @@ class Lidar:
         row, self._row = self._row, self._row + 1
         return (None if self._gauss is None else self._gauss[row]), (None if self._drop is None else self._drop[row])
 
-    def scan(self, client: int, x: float, y: float, yaw: float) -> np.ndarray:
+    def scan(self, client: int, x: float, y: float, yaw: float, out: np.ndarray | None = None) -> np.ndarray:
+        """Distances (float32, or written into ``out``) from ``(x, y)`` with the first ray along ``yaw``."""
         c, s = math.cos(yaw), math.sin(yaw)
         directions = self._unit @ np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 0.0]])
         origin = (x, y, self.height)
@@ -56,7 +57,10 @@ class Lidar:
             distances = np.minimum(np.maximum(distances + gauss, 0.0), self.range)
         if drop is not None:
             distances[drop] = self.range
-        return distances.astype(np.float32)
+        if out is None:
+            return distances.astype(np.float32)
+        out[:] = distances
+        return out
 
 
 class Camera:
