@@ -249,11 +249,12 @@ class DrivingEnv(PyBulletEnv):
         """Traffic, crossing pedestrians/cyclists and roadside obstacles, in road coordinates."""
         road, w = self.road, self.road.half_width
         rows = []  # (kind, s, d, vs, trigger_s, target_d, walk_speed)
-        speed, own_lane = scenario["traffic_speed"], 1
+        speed, free = scenario["traffic_speed"], START_S + 8.0
         for _ in range(scenario["traffic_count"]):
-            if layout.random() < 0.4:  # same lane, ahead, spaced apart; all drive at the lane's speed
-                rows.append(("car", START_S + 8.0 + 3.0 * own_lane + layout.uniform(0.0, 0.5 * road.length), -w / 2, speed, math.inf, 0.0, 0.0))
-                own_lane += 1
+            if layout.random() < 0.4:  # same lane, ahead, at least 3 m apart; all drive at the lane's speed
+                position = free + layout.uniform(0.0, 0.25 * road.length)
+                rows.append(("car", position, -w / 2, speed, math.inf, 0.0, 0.0))
+                free = position + 3.0
             else:  # oncoming
                 position = layout.uniform(START_S + 4.0, road.end)
                 rows.append(("car", position, w / 2, -speed * layout.uniform(0.9, 1.1), math.inf, 0.0, 0.0))

@@ -1,8 +1,10 @@
 """Every registered world: Gymnasium's checker, determinism, rendering to GIF, closing."""
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium
 import numpy as np
@@ -65,6 +67,18 @@ def test_same_seed_and_actions_give_the_same_trajectory_bit_for_bit(world):
     other.close()
     assert first.tobytes() == second.tobytes() == third.tobytes()
     assert first.tobytes() != fourth.tobytes()
+
+
+def test_another_process_replays_the_same_bits():
+    code = (
+        "import hashlib, gymnasium, tutelage, sys; sys.path.insert(0, sys.argv[1]); from test_worlds import rollout; "
+        "env = gymnasium.make('tutelage/Driving-v0'); print(hashlib.sha256(rollout(env, 7, 100)[0].tobytes()).hexdigest())"
+    )
+    here = str(Path(__file__).parent)
+    other = subprocess.run([sys.executable, "-c", code, here], capture_output=True, text=True, check=True).stdout.split()[-1]
+    env = gymnasium.make("tutelage/Driving-v0")
+    assert hashlib.sha256(rollout(env, 7, 100)[0].tobytes()).hexdigest() == other
+    env.close()
 
 
 @pytest.mark.parametrize("world", WORLDS)
