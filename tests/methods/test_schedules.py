@@ -18,7 +18,7 @@ def test_exponential_and_constant_schedules():
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
-    ("linear", [1.0, 0.5, 0.0]),
+    ("linear", [1.0, 0.0, 0.0]),
     ("linear:1", [1.0, 0.0, 0.0]),
     ("exponential:0.5", [1.0, 0.5, 0.25]),
     (0.2, [0.2, 0.2, 0.2]),

@@ -4,8 +4,10 @@ Round 0 is usually the teacher driving alone (β = 1, plain behavior cloning
 data). In each later round the executed action is the teacher's with
 probability β (drawn per step) and the student's otherwise; the teacher labels
 every visited state, the labels aggregate across rounds, and the student is
-retrained on the aggregate after each round. β follows a schedule
-(:class:`~tutelage.methods.schedules.LinearBetaSchedule` by default).
+retrained on the aggregate after each round. β follows a schedule: by
+default it falls linearly to 0 over the first half of the rounds, so the
+student drives alone in the second half (those rounds are what make it
+robust; see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -162,7 +164,7 @@ def dagger(
     """
     if rounds < 1 or episodes_per_round < 1:
         raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
-    schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds - 1))
+    schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds // 2))
     derivation = Derivation(
         "dagger", parent=parent_id(student, teacher), teacher=teacher_id(teacher),
         dataset=f"dagger:{world_id}:seed={seed}:{rounds}x{episodes_per_round}",

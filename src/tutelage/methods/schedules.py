@@ -62,7 +62,8 @@ class ConstantBetaSchedule:
 
 
 def beta_schedule(spec: str | float | BetaSchedule, rounds: int) -> BetaSchedule:
-    """A schedule from a run-spec value: ``"linear"``, ``"linear:3"``, ``"exponential:0.5"``, a number, or a schedule."""
+    """A schedule from a run-spec value: ``"linear"`` (to 0 over half the rounds), ``"linear:3"``,
+    ``"exponential:0.5"``, a number, or a schedule."""
     if callable(spec):
         return spec
     if isinstance(spec, (int, float)):
@@ -70,7 +71,7 @@ def beta_schedule(spec: str | float | BetaSchedule, rounds: int) -> BetaSchedule
     kind, _, arg = str(spec).partition(":")
     try:
         if kind == "linear":
-            return LinearBetaSchedule(int(arg) if arg else max(1, rounds - 1))
+            return LinearBetaSchedule(int(arg) if arg else max(1, rounds // 2))
         if kind == "exponential":
             return ExponentialBetaSchedule(float(arg) if arg else 0.5)
         if kind == "constant":
