@@ -1,6 +1,6 @@
 """Dataset generation: recording overhead, and throughput of 1 process, 2 processes, Ray with 2 workers.
 
-    python benchmarks/bench_generate.py [--episodes 8] [--max-steps 500] [--repeats 5]
+    python benchmarks/bench_generate.py [--episodes 16] [--max-steps 1000] [--repeats 3]
 
 Each configuration writes the same dataset (checked: identical data files)
 into a fresh directory; the configurations take turns, ``--repeats`` times,
@@ -62,9 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--world", default="tutelage/Driving-v0")
     parser.add_argument("--policy", default="expert")
-    parser.add_argument("--episodes", type=int, default=8)
-    parser.add_argument("--max-steps", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--episodes", type=int, default=16)
+    parser.add_argument("--max-steps", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     from tutelage.sim.generate import generate
