@@ -123,15 +123,9 @@ def teacher_label(context: Any, ref: str) -> str:
 
 def build_student(context: Any, student: dict[str, Any], seed: int) -> Any:
     """A fresh model of the student's type, sized by the world's observation and action spaces."""
-    import gymnasium
+    from tutelage.sim.spaces import io_sizes
 
-    env = gymnasium.make(context.world)
-    try:
-        inputs = gymnasium.spaces.flatdim(env.observation_space)
-        space = env.action_space
-        outputs = int(space.n) if isinstance(space, gymnasium.spaces.Discrete) else gymnasium.spaces.flatdim(space)
-    finally:
-        env.close()
+    inputs, outputs = io_sizes(context.world)
     model_type = context.host.registry("model_types").get(student["model_type"])
     return model_type.build((inputs,), outputs, seed=seed, **student["options"])
 

@@ -411,7 +411,7 @@ class DrivingEnv(PyBulletEnv):
     # -- sensing -----------------------------------------------------------------
 
     def observe(self) -> tuple[Any, dict[str, Any]]:
-        road, s = self.road, self.ego_s
+        road = self.road
         lane_offset = self.ego_d + 0.5 * road.half_width
         curvature = road.curvature_ahead(self.hint, self.lookahead_points)
         state = np.empty(6 + self.lidar.rays, dtype=np.float32)

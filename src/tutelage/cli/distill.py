@@ -113,20 +113,14 @@ def run_dagger(args: argparse.Namespace, train: dict[str, Any]) -> Any:
 
     import tutelage  # noqa: F401  (registers the worlds)
     from tutelage.methods.dagger import dagger
+    from tutelage.sim.spaces import io_sizes
 
     if args.world not in gymnasium.registry:
         from tutelage.errors import UnknownNameError
 
         raise UnknownNameError("world", args.world, [k for k in gymnasium.registry if k.startswith("tutelage/")], "--world")
     teacher = resolve_teacher(args.teacher, args.world)
-    env = gymnasium.make(args.world)
-    try:
-        inputs = gymnasium.spaces.flatdim(env.observation_space)
-        space = env.action_space
-        outputs = int(space.n) if isinstance(space, gymnasium.spaces.Discrete) else gymnasium.spaces.flatdim(space)
-    finally:
-        env.close()
-    student = build_student(args, inputs, outputs)
+    student = build_student(args, *io_sizes(args.world))
     return dagger(args.world, teacher, student, rounds=args.rounds, episodes_per_round=args.episodes_per_round,
                   edge_case_fraction=args.edge_case_fraction, max_steps=args.max_steps, quiet=args.quiet, **train)
 

@@ -93,9 +93,14 @@ def dataset_arrays(
 
 
 def observation_columns_of(dataset: Any) -> list[str]:
-    """The dataset's ``observation.*`` columns in sorted order (the order policies flatten dict observations in)."""
+    """The dataset's ``observation.*`` columns in sorted order (the order policies flatten dict observations in).
+
+    Camera frames (``observation.images.*``) are renders kept for people, not policy inputs.
+    """
     features = dataset.info.get("features") or {}
-    columns = sorted(name for name in features if name.startswith("observation."))
+    columns = sorted(
+        name for name in features if name.startswith("observation.") and not name.startswith("observation.images.")
+    )
     if not columns:
         raise DataError(f"{getattr(dataset, 'root', 'dataset')}: meta/info.json lists no observation.* feature")
     return columns

@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import save as st_save
 
-from tutelage import fileio
 from tutelage._core.quant import QuantizedNetwork
 from tutelage.errors import ModelFileError, SpecError
 from tutelage.nn.model import Model
-from tutelage.nn.serialize import LINEAGE_FIELDS, _json_field
+from tutelage.nn.serialize import _json_field, info_from_header, write_model_file
 
 FORMAT = "tutelage-int8-1"
 SCHEME = "int8 symmetric per-output-channel weights, float32 activations"
@@ -105,23 +103,9 @@ class QuantizedModel(QuantizedNetwork):
     def save(self, path: str | os.PathLike, *, model_type: str = "mlp", lineage: dict[str, Any] | None = None,
              metadata: dict[str, Any] | None = None) -> str:
         """Write the int8 model atomically as safetensors (int8 tensors); returns its id."""
-        lineage = dict(lineage or {})
-        unknown = set(lineage) - set(LINEAGE_FIELDS)
-        if unknown:
-            raise ValueError(f"lineage fields must be among {LINEAGE_FIELDS}, got {sorted(unknown)}")
         ident = self.id
-        header = {
-            "format": FORMAT,
-            "id": ident,
-            "model_type": model_type,
-            "spec": json.dumps(self.spec, sort_keys=True),
-            "quantization": SCHEME,
-            "lineage": json.dumps(lineage, sort_keys=True),
-            "metadata": json.dumps(metadata or {}, sort_keys=True, default=str),
-        }
-        fileio.write_bytes(path, st_save({k: np.ascontiguousarray(v) for k, v in self.tensors.items()}, metadata=header))
-        self.info = {"id": ident, "model_type": model_type, "lineage": lineage, "metadata": dict(metadata or {}),
-                     "spec": self.spec, "quantization": SCHEME}
+        self.info = write_model_file(path, self.tensors, fmt=FORMAT, ident=ident, spec=self.spec,
+                                     model_type=model_type, lineage=lineage, metadata=metadata, quantization=SCHEME)
         return ident
 
     def __repr__(self) -> str:
@@ -155,14 +139,7 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
     ident = header.get("id")
     if ident != model.id:
         raise ModelFileError(f"{path}: content does not match its id {ident!r} (corrupted or edited)")
-    model.info = {
-        "id": ident,
-        "model_type": header.get("model_type", ""),
-        "lineage": _json_field(header, "lineage", path),
-        "metadata": _json_field(header, "metadata", path),
-        "spec": spec,
-        "quantization": SCHEME,
-    }
+    model.info = info_from_header(header, path, spec, quantization=SCHEME)
     return model
 
 

@@ -41,22 +41,44 @@ def _tensor_names(model: Model) -> dict[str, np.ndarray]:
 def save(model: Model, path: str | os.PathLike, *, model_type: str = "mlp", lineage: dict[str, Any] | None = None,
          metadata: dict[str, Any] | None = None) -> str:
     """Write ``model`` to ``path`` atomically; returns its id."""
+    ident = model_id(model)
+    write_model_file(path, _tensor_names(model), fmt=FORMAT, ident=ident, spec=model.spec,
+                     model_type=model_type, lineage=lineage, metadata=metadata)
+    return ident
+
+
+def write_model_file(path: str | os.PathLike, tensors: dict[str, np.ndarray], *, fmt: str, ident: str,
+                     spec: dict[str, Any], model_type: str, lineage: dict[str, Any] | None,
+                     metadata: dict[str, Any] | None, **extra: str) -> dict[str, Any]:
+    """Write tensors and the model header atomically as safetensors; return the model's ``info``."""
     lineage = dict(lineage or {})
     unknown = set(lineage) - set(LINEAGE_FIELDS)
     if unknown:
         raise ValueError(f"lineage fields must be among {LINEAGE_FIELDS}, got {sorted(unknown)}")
-    ident = model_id(model)
     header = {
-        "format": FORMAT,
+        "format": fmt,
         "id": ident,
         "model_type": model_type,
-        "spec": json.dumps(model.spec, sort_keys=True),
+        "spec": json.dumps(spec, sort_keys=True),
         "lineage": json.dumps(lineage, sort_keys=True),
         "metadata": json.dumps(metadata or {}, sort_keys=True, default=str),
+        **extra,
     }
-    tensors = {name: np.ascontiguousarray(view) for name, view in _tensor_names(model).items()}
-    fileio.write_bytes(path, st_save(tensors, metadata=header))
-    return ident
+    fileio.write_bytes(path, st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=header))
+    return {"id": ident, "model_type": model_type, "lineage": lineage, "metadata": dict(metadata or {}),
+            "spec": spec, **extra}
+
+
+def info_from_header(header: dict[str, str], path: Path, spec: dict[str, Any], **extra: str) -> dict[str, Any]:
+    """A loaded model's ``info`` from its file header (JSON fields checked, naming the file)."""
+    return {
+        "id": header.get("id"),
+        "model_type": header.get("model_type", ""),
+        "lineage": _json_field(header, "lineage", path),
+        "metadata": _json_field(header, "metadata", path),
+        "spec": spec,
+        **extra,
+    }
 
 
 def _json_field(header: dict[str, str], field: str, path: Path) -> Any:
@@ -106,11 +128,5 @@ def load(path: str | os.PathLike) -> Model:
     ident = header.get("id")
     if ident != model_id(model):
         raise ModelFileError(f"{path}: content does not match its id {ident!r} (corrupted or edited)")
-    model.info = {
-        "id": ident,
-        "model_type": header.get("model_type", ""),
-        "lineage": _json_field(header, "lineage", path),
-        "metadata": _json_field(header, "metadata", path),
-        "spec": spec,
-    }
+    model.info = info_from_header(header, path, spec)
     return model
