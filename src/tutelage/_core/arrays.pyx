@@ -25,3 +25,13 @@ cdef cnp.ndarray as_f32(object array):
         if cnp.PyArray_TYPE(<cnp.ndarray>array) == cnp.NPY_FLOAT32 and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>array):
             return <cnp.ndarray>array
     return np.ascontiguousarray(array, dtype=np.float32)
+
+
+cdef bint dims_match(cnp.ndarray array, int first, int ndim, cnp.npy_intp* dims) noexcept:
+    """Whether ``array.shape[first:first + ndim]`` equals ``dims[0:ndim]``."""
+    cdef int i
+    cdef cnp.npy_intp* shape = cnp.PyArray_DIMS(array)
+    for i in range(ndim):
+        if shape[first + i] != dims[i]:
+            return False
+    return True

@@ -61,4 +61,3 @@ cdef class Network:
                   bint training, float** outs) noexcept nogil
     cdef void _reserve(self, Py_ssize_t n) except *
     cdef void _backward(self, float* dy, Py_ssize_t n, float* dx) noexcept nogil
-    cdef bint _sample_shape_matches(self, cnp.ndarray arr, int first) noexcept

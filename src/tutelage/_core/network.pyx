@@ -14,7 +14,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
-from tutelage._core.arrays cimport as_f32, f32_data
+from tutelage._core.arrays cimport as_f32, dims_match, f32_data
 from tutelage.errors import DataError
 from tutelage._core.kernels cimport (
     conv2d_backward, conv2d_forward, dense_backward, dense_forward, dropout_forward, embedding_backward,
@@ -236,14 +236,6 @@ cdef class Network:
                     memcpy(din, dout, n * op.in_size * sizeof(float))
             dout = din
 
-    cdef bint _sample_shape_matches(self, cnp.ndarray arr, int first) noexcept:
-        cdef int i
-        cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
-        for i in range(self._in_ndim):
-            if dims[first + i] != self._in_dims[i + 1]:
-                return False
-        return True
-
     def _bad_id(self, int position):
         raise DataError(f"embedding input at flat position {position} is not an integer id in range")
 
@@ -253,7 +245,7 @@ cdef class Network:
         cdef int nd = cnp.PyArray_NDIM(arr)
         cdef int bad
         cdef cnp.ndarray out
-        if nd == self._in_ndim and self._sample_shape_matches(arr, 0):
+        if nd == self._in_ndim and dims_match(arr, 0, self._in_ndim, self._in_dims + 1):
             bad = self._run(<float*>cnp.PyArray_DATA(arr), 1, self.single, self.single + self.act_size, 1,
                             False, NULL)
             if bad >= 0:
@@ -266,7 +258,7 @@ cdef class Network:
     def forward(self, X, bint training=False):
         """Forward a batch ``(N, *input_shape)``; keeps what :meth:`backward` needs."""
         cdef cnp.ndarray arr = as_f32(X)
-        if cnp.PyArray_NDIM(arr) != self._in_ndim + 1 or not self._sample_shape_matches(arr, 1):
+        if cnp.PyArray_NDIM(arr) != self._in_ndim + 1 or not dims_match(arr, 1, self._in_ndim, self._in_dims + 1):
             raise ValueError(
                 f"expected input of shape (N, {', '.join(map(str, self._in_shape))}) or {self._in_shape}, "
                 f"got {(<object>arr).shape}"

@@ -28,4 +28,3 @@ cdef class QuantizedNetwork:
     cdef tuple _out_shape
 
     cdef void _run1(self, float* x, float* out) noexcept nogil
-    cdef bint _sample_shape_matches(self, cnp.ndarray arr, int first) noexcept

@@ -16,7 +16,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t
 from libc.string cimport memcpy
 
-from tutelage._core.arrays cimport as_f32
+from tutelage._core.arrays cimport as_f32, dims_match
 from tutelage._core.kernels cimport (
     gelu_forward, layer_norm_forward, log_softmax_forward, relu_forward, sigmoid_forward, softmax_forward,
     tanh_forward,
@@ -270,14 +270,6 @@ cdef class QuantizedNetwork:
         if self.n_ops == 0:
             memcpy(out, x, size * sizeof(float))
 
-    cdef bint _sample_shape_matches(self, cnp.ndarray arr, int first) noexcept:
-        cdef int i
-        cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
-        for i in range(self._in_ndim):
-            if dims[first + i] != self._in_dims[i + 1]:
-                return False
-        return True
-
     def __call__(self, x):
         """One sample of ``input_shape`` gives one output; ``(N, *input_shape)`` gives ``(N, *output_shape)``."""
         cdef cnp.ndarray arr = as_f32(x)
@@ -286,11 +278,11 @@ cdef class QuantizedNetwork:
         cdef Py_ssize_t n, r
         cdef float* xp
         cdef float* yp
-        if nd == self._in_ndim and self._sample_shape_matches(arr, 0):
+        if nd == self._in_ndim and dims_match(arr, 0, self._in_ndim, self._in_dims + 1):
             out = cnp.PyArray_EMPTY(self._out_ndim, self._out_dims + 1, cnp.NPY_FLOAT32, 0)
             self._run1(<float*>cnp.PyArray_DATA(arr), <float*>cnp.PyArray_DATA(out))
             return out
-        if nd != self._in_ndim + 1 or not self._sample_shape_matches(arr, 1):
+        if nd != self._in_ndim + 1 or not dims_match(arr, 1, self._in_ndim, self._in_dims + 1):
             raise ValueError(
                 f"expected input of shape (N, {', '.join(map(str, self._in_shape))}) or {self._in_shape}, "
                 f"got {(<object>arr).shape}"
