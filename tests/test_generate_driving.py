@@ -9,7 +9,8 @@ import pytest
 from tutelage.data import Dataset, read_info
 from tutelage.errors import SpecError
 from tutelage.sim.failure_search import SearchSpace, load_catalogue, search_failures
-from tutelage.sim.generate import generate, scenario_sampler
+from tutelage.sim.generate import generate
+from tutelage.sim.scenarios import sampler_for
 
 from test_generate import assert_same_dataset
 
@@ -45,7 +46,7 @@ def test_driving_columns_and_scenarios(driving):
 
 
 def test_search_space_covers_defaults_and_edge_cases():
-    space = SearchSpace(scenario_sampler(WORLD))
+    space = SearchSpace(sampler_for(WORLD))
     low, high, integer = space.numeric["friction"]
     assert low <= 0.1 and high >= 1.0 and not integer  # ice and dry
     assert space.numeric["traffic_count"][2]

@@ -102,7 +102,7 @@ class DistillStage:
             context.world, teacher, student, rounds=settings["rounds"], episodes_per_round=settings["episodes_per_round"],
             seed=train["seed"], edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
-            quiet=context.quiet, on_round=on_round,
+            quiet=context.quiet, on_round=on_round, sampler=context.sampler,
         )
 
 

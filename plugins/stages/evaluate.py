@@ -56,11 +56,11 @@ class EvaluateStage:
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
-                              max_steps=settings["max_steps"], quiet=context.quiet)
+                              max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet)
             metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
             metrics.update(self._describe(context, ref, policy))
             if settings["scenario_type"]:
-                metrics["by_scenario"] = by_scenario(context.world, result.episodes, settings, seed, fraction)
+                metrics["by_scenario"] = by_scenario(context, result.episodes, settings, seed, fraction)
             if metrics.get("model_id"):
                 context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
             context.log(kind="evaluation", policy=ref, **{k: v for k, v in _headline(metrics).items() if k != "by_edge_case"})
@@ -81,18 +81,18 @@ class EvaluateStage:
         return described
 
     def _gif(self, context: Any, settings: dict[str, Any], loaded: dict[str, Any], seed: int) -> dict[str, Any]:
-        from tutelage.sim.scenarios import ScenarioSampler
         from tutelage_plugins.stages.showcase import record_pair
 
         teachers = [ref for ref in loaded if is_teacher(context, ref)]
         students = [ref for ref in loaded if not is_teacher(context, ref)]
         if not teachers or not students:
             return {}
-        names = ScenarioSampler.for_world(context.world).edge_case_names
+        names = context.sampler.edge_case_names
         edge_case = settings["gif_edge_case"] or (names[0] if names else "")
         path = context.path("gifs", f"{context.stage.name}.gif")
         pair = {f"teacher: {teachers[0]}": loaded[teachers[0]], f"student: {students[-1]}": loaded[students[-1]]}
-        caption = record_pair(context.world, pair, edge_case, seed, path, steps=settings["gif_steps"], every=settings["gif_every"])
+        caption = record_pair(context.world, pair, context.sampler.sample(np.random.default_rng(seed), edge_case=edge_case),
+                              seed, path, steps=settings["gif_steps"], every=settings["gif_every"])
         return {"gif": context.relative(path), "gif_caption": caption}
 
 
@@ -116,13 +116,13 @@ def inference_us(world: str, policy: Any) -> float:
     return float(np.median(times) * 1e6)
 
 
-def by_scenario(world: str, episodes: list[dict[str, Any]], settings: dict[str, Any], seed: int, fraction: float) -> dict[str, Any]:
+def by_scenario(context: Any, episodes: list[dict[str, Any]], settings: dict[str, Any], seed: int, fraction: float) -> dict[str, Any]:
     """Success rate per bin of one scenario parameter (the evaluation's own held-out plan)."""
     from tutelage.methods.episodes import plan_episodes
 
     kind = settings["scenario_type"]
-    plan = {p.seed: p.scenario for p in plan_episodes(world, settings["episodes"], seed=seed, split="held-out",
-                                                      edge_case_fraction=fraction)}
+    plan = {p.seed: p.scenario for p in plan_episodes(context.world, settings["episodes"], seed=seed, split="held-out",
+                                                      edge_case_fraction=fraction, sampler=context.sampler)}
     groups: dict[str, list[bool]] = defaultdict(list)
     for record in episodes:
         value = plan[record["seed"]][kind["parameter"]]

@@ -45,7 +45,7 @@ class GenerateStage:
             context.world, policy, settings["episodes"], out, workers=settings["workers"], backend=settings["backend"],
             seed=context.stage_seed(), edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
             episodes_per_shard=settings["episodes_per_shard"], max_steps=settings["max_steps"],
-            scenarios=settings["scenarios"], progress=not context.quiet,
+            scenarios=settings["scenarios"], progress=not context.quiet, sampler=context.sampler,
         )
         info = made.info
         dataset_id = str(info.get("id") or f"{context.run_id}/{context.stage.name}")

@@ -54,12 +54,12 @@ def side_by_side(left: list[np.ndarray], right: list[np.ndarray], labels: tuple[
     return frames
 
 
-def record_pair(world: str, policies: dict[str, Any], edge_case: str, seed: int, path: Path, *, steps: int, every: int) -> str:
-    """Write the GIF of both policies in one sampled ``edge_case`` scenario; return its caption."""
+def record_pair(world: str, policies: dict[str, Any], scenario: dict[str, Any], seed: int, path: Path, *, steps: int,
+                every: int) -> str:
+    """Write the GIF of both policies in the same ``scenario``; return its caption."""
     from tutelage.sim.render import save_gif
-    from tutelage.sim.scenarios import ScenarioSampler
 
-    scenario = ScenarioSampler.for_world(world).sample(np.random.default_rng(seed), edge_case=edge_case)
+    edge_case = " + ".join(scenario.get("edge_cases") or [])
     (left_label, left), (right_label, right) = policies.items()
     frames = side_by_side(rollout_frames(world, left, scenario, seed, steps=steps, every=every),
                           rollout_frames(world, right, scenario, seed, steps=steps, every=every), (left_label, right_label))

@@ -12,6 +12,7 @@ from runs_helpers import HERE, only_run_dir, summary_of
 from test_run_resume import wait_for
 from tutelage import nn
 from tutelage.cli import main
+from tutelage.data import Dataset
 from tutelage.errors import UserError
 from tutelage.plugins import get_host
 from tutelage.runs.spec import load_spec, packaged_specs
@@ -52,6 +53,28 @@ def test_every_stage_leaves_what_the_report_needs(driving_run):
     assert {p: r["success_rate"] for p, r in evaluations.items()} == {p: m["success_rate"] for p, m in policies.items()}
     assert (driving_run / summary["gifs"][0]["path"]).read_bytes()[:6] == b"GIF89a"
     assert (driving_run / "report.html").stat().st_size > 10_000
+
+
+def test_the_specs_scenario_ranges_reach_the_stages(driving_run):
+    lengths = Dataset(driving_run / "datasets" / "demos").to_arrays(["scenario.road_length"])["scenario.road_length"]
+    assert 31.0 <= lengths.min() and lengths.max() <= 32.0  # the world's default range is 30–45 m
+    assert load_spec(str(SPEC), get_host()).sampler().parameters["road_length"].values() == [31.0, 32.0]
+
+
+@pytest.mark.parametrize("scenarios, words", [
+    ("parameters = { road_lenght = 31.0 }", ["driving_tiny.toml.scenarios", "road_lenght", "road_length"]),
+    ("parameters = { road_length = { low = 32.0, high = 31.0 } }", ["driving_tiny.toml.scenarios", "road_length"]),
+    ('file = "nowhere.toml"', ["driving_tiny.toml.scenarios.file", "not found"]),
+    ('combos = ["ice + nite"]', ["driving_tiny.toml.scenarios", "nite", "did you mean 'night'"]),
+])
+def test_bad_scenario_settings_are_caught_before_the_run(tmp_path, scenarios, words):
+    spec = tmp_path / "driving_tiny.toml"
+    narrowed = "parameters = { road_length = { low = 31.0, high = 32.0 } }"
+    spec.write_text(SPEC.read_text().replace(narrowed, scenarios))
+    with pytest.raises(UserError) as caught:
+        load_spec(str(spec), get_host())
+    for word in words:
+        assert word in str(caught.value), str(caught.value)
 
 
 def test_model_files_carry_their_lineage(driving_run):

@@ -116,10 +116,12 @@ def collect_demonstrations(
     observation_keys: Sequence[str] | None = None,
     max_steps: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    sampler: Any = None,
     quiet: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """The teacher driving alone on training scenarios: data for behavior cloning."""
-    plan = plan_episodes(world_id, episodes, seed=seed, split="train", edge_case_fraction=edge_case_fraction)
+    plan = plan_episodes(world_id, episodes, seed=seed, split="train", edge_case_fraction=edge_case_fraction,
+                         sampler=sampler)
     env = gymnasium.make(world_id, **(env_kwargs or {}))
     try:
         with progress("demonstrations", len(plan), quiet) as advance:
@@ -141,6 +143,7 @@ def dagger(
     observation_keys: Sequence[str] | None = None,
     max_steps: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    sampler: Any = None,
     epochs: int = 30,
     batch_size: int = 64,
     lr: float = 1e-3,
@@ -160,7 +163,8 @@ def dagger(
     each round's training.
     Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
     is passed in, e.g. to inspect it afterwards). Training episodes use
-    training seeds, never the held-out ones.
+    training seeds, never the held-out ones, and scenarios from ``sampler``
+    (default: the world's own ranges and edge cases).
     """
     if rounds < 1 or episodes_per_round < 1:
         raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
@@ -177,7 +181,7 @@ def dagger(
                 beta = float(schedule(round_num))
                 plan = plan_episodes(
                     world_id, episodes_per_round, seed=seed, split="train",
-                    start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction,
+                    start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction, sampler=sampler,
                 )
                 X, Y, records = collect(
                     env, teacher, plan, beta=beta, student=student,

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import SpecError
+from tutelage.sim.scenarios import sampler_for
 
 SPLITS = {"train": 0, "held-out": 1}
 
@@ -45,6 +46,7 @@ def plan_episodes(
     start: int = 0,
     edge_case_fraction: float = 0.0,
     scenarios: Sequence[dict[str, Any]] | None = None,
+    sampler: Any = None,
 ) -> list[PlannedEpisode]:
     """Seeds and scenarios for episodes ``start .. start + episodes - 1``.
 
@@ -52,7 +54,8 @@ def plan_episodes(
     edge case, cycling through the world's edge cases so each is equally
     represented; the rest are ordinary randomized scenarios. Given
     ``scenarios`` (e.g. replayed from a failure catalogue) those are used as
-    they are, one episode each.
+    they are, one episode each. ``sampler`` (a :class:`~tutelage.sim.scenarios.ScenarioSampler`)
+    replaces the world's default ranges and edge cases.
     """
     if scenarios is not None:
         return [
@@ -63,7 +66,7 @@ def plan_episodes(
         raise SpecError(f"episodes must be at least 1, got {episodes}")
     if not 0.0 <= edge_case_fraction <= 1.0:
         raise SpecError(f"edge_case_fraction must lie in [0, 1], got {edge_case_fraction}")
-    sampler = scenario_sampler(world_id)
+    sampler = sampler_for(world_id, sampler)
     names = list(sampler.edge_case_names) if sampler is not None else []
     n_edge = int(round(edge_case_fraction * episodes)) if names else 0
     plan = []
@@ -73,15 +76,6 @@ def plan_episodes(
         scenario = sampler.sample(np.random.default_rng(s), edge_case=edge) if sampler is not None else None
         plan.append(PlannedEpisode(start + i, s, scenario, edge))
     return plan
-
-
-def scenario_sampler(world_id: str) -> Any:
-    """The world's scenario sampler, or None for worlds without scenarios (plain Gymnasium envs)."""
-    if not world_id.startswith("tutelage/"):
-        return None
-    from tutelage.sim.scenarios import ScenarioSampler
-
-    return ScenarioSampler.for_world(world_id)
 
 
 def _first_edge_case(scenario: dict[str, Any]) -> str | None:

@@ -99,6 +99,7 @@ def evaluate(
     observation_keys: Sequence[str] | None = None,
     max_steps: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    sampler: Any = None,
     quiet: bool = False,
 ) -> EvalResult:
     """Run ``policy`` for ``episodes`` held-out episodes of ``world_id`` and summarize.
@@ -106,11 +107,12 @@ def evaluate(
     ``policy`` is a callable ``f(observation, info)``, a teacher (``.act``) or a
     model (``model(observation)``). A share ``edge_case_fraction`` of the
     episodes gets a named edge case (each name equally often); ``scenarios``
-    replays given scenarios instead. ``max_steps`` caps an episode's length.
+    replays given scenarios instead; ``sampler`` replaces the world's default
+    scenario ranges. ``max_steps`` caps an episode's length.
     """
     plan = plan_episodes(
         world_id, episodes, seed=seed, split="held-out",
-        edge_case_fraction=edge_case_fraction, scenarios=scenarios,
+        edge_case_fraction=edge_case_fraction, scenarios=scenarios, sampler=sampler,
     )
     result = EvalResult(world_id, policy_name(policy))
     env = gymnasium.make(world_id, **(env_kwargs or {}))

@@ -13,6 +13,7 @@ runner and the report understand (all optional):
 """
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Callable
@@ -66,6 +67,11 @@ class RunContext:
     @property
     def world(self) -> str:
         return self.spec.world
+
+    @functools.cached_property
+    def sampler(self) -> Any:
+        """The run's scenario ranges and edge cases (see :meth:`RunSpec.sampler`)."""
+        return self.spec.sampler()
 
     def stage_seed(self, salt: int = 0) -> int:
         """A seed for the current stage, fixed by the run's seed and the stage's name."""

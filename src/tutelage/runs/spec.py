@@ -47,6 +47,10 @@ TOP_LEVEL = {
 }
 SCENARIOS = {
     "edge_case_fraction": Field(float, 0.0, minimum=0.0, maximum=1.0, help="default share of named edge cases"),
+    "file": Field(str, None, help="a scenario TOML replacing the world's default ranges, relative to the spec"),
+    "parameters": Field(dict, {}, help="ranges that override the world's: friction = { low = 0.1, high = 0.3 }"),
+    "edge_cases": Field(dict, {}, help="named edge cases to add or replace: ice = { friction = { low = 0.1, high = 0.2 } }"),
+    "combos": Field(list, None, items=str, help="combined edge cases such as 'pedestrian-crossing + ice'"),
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -82,6 +86,25 @@ class RunSpec:
             "world": self.world, "plugins": self.plugins, "scenarios": self.scenarios, "quick": self.quick,
             "stages": [{"name": s.name, "type": s.type, "settings": s.settings} for s in self.stages],
         }
+
+    def sampler(self) -> Any:
+        """The run's :class:`~tutelage.sim.scenarios.ScenarioSampler`: the world's ranges and edge cases
+        (or ``scenarios.file``'s) with the spec's ``[scenarios]`` overrides."""
+        return build_sampler(self.world, self.scenarios, self.source)
+
+
+def build_sampler(world: str, scenarios: Mapping[str, Any], source: str) -> Any:
+    """A scenario sampler from a spec's checked ``[scenarios]`` table; errors name ``source`` and the key."""
+    from tutelage.sim.scenarios import ScenarioSampler, sampler_for
+
+    overrides = {key: scenarios[key] for key in ("parameters", "edge_cases", "combos") if scenarios.get(key)}
+    if not scenarios.get("file") and not overrides:
+        return sampler_for(world)
+    base = (ScenarioSampler.from_toml(scenarios["file"]) if scenarios.get("file")
+            else ScenarioSampler.for_world(world, where=f"{source}.world"))
+    if base.world != world:
+        raise SpecError(f"{source}.scenarios.file: the scenarios are for {base.world!r}, the run's world is {world!r}")
+    return ScenarioSampler.from_dict(overrides, f"{source}.scenarios", base=base) if overrides else base
 
 
 @dataclass
@@ -157,6 +180,13 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
     _check_plugins(top["plugins"], host, source)
     host.registry("worlds").get(top["world"], where=f"{source}.world")
     scenarios = check_table(top["scenarios"], SCENARIOS, f"{source}.scenarios")
+    if scenarios["file"] is not None:
+        path = (spec_dir / scenarios["file"]).resolve()
+        if not path.is_file():
+            raise SpecError(f"{source}.scenarios.file: scenario file {str(path)!r} not found")
+        scenarios = {**scenarios, "file": str(path)}
+    if any(scenarios[key] for key in ("file", "parameters", "edge_cases", "combos")):
+        build_sampler(top["world"], scenarios, source)  # every range and edge case checked before anything is written
     if not top["stages"]:
         raise SpecError(f"{source}.stages: a run needs at least one [[stages]] table")
     tables = [_stage_table(t, i, source) for i, t in enumerate(top["stages"])]

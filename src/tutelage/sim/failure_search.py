@@ -27,7 +27,8 @@ import numpy as np
 
 from tutelage.errors import SpecError
 from tutelage.fileio import write_json
-from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial, scenario_sampler
+from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial
+from tutelage.sim.scenarios import sampler_for
 from tutelage.sim.rollout import EpisodePlan, EpisodeSeeds, check_world, episode_seeds, resolve_policy
 
 FORMAT = "tutelage-failure-catalogue"
@@ -69,7 +70,7 @@ def load_catalogue(path: str | Path, world: str | None = None) -> Catalogue:
     entries = data.get("entries")
     if not isinstance(entries, list) or not entries:
         raise SpecError(f"{path}: field 'entries' must be a non-empty list")
-    sampler = scenario_sampler(data["world"])
+    sampler = sampler_for(data["world"])
     if sampler is None:
         raise SpecError(f"{path}: field 'world': {data['world']!r} has no scenario sampler")
     for i, entry in enumerate(entries):
@@ -178,7 +179,7 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
     if budget < 1 or population < 2 or not 0 < elite_fraction <= 1:
         raise SpecError("failure search: needs --budget ≥ 1, --population ≥ 2 and 0 < elite fraction ≤ 1")
     check_world(world)
-    sampler = scenario_sampler(world)
+    sampler = sampler_for(world)
     if sampler is None:
         raise SpecError(f"WORLD: {world!r} has no scenario sampler to search")
     spec = resolve_policy(policy, world)

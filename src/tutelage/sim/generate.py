@@ -28,6 +28,7 @@ from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_o
 from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
+from tutelage.sim.scenarios import ScenarioSampler, sampler_for
 from tutelage.sim.rollout import (
     EpisodePlan,
     Policy,
@@ -82,12 +83,13 @@ def play_shard(job: ShardJob) -> ShardResult:
 class ScenarioPlanner:
     """Chooses each episode's scenario: from the world's sampler (with edge cases) or a catalogue."""
 
-    def __init__(self, world: str, edge_case_fraction: float = 0.0, catalogue: Sequence[dict[str, Any]] | None = None):
+    def __init__(self, world: str, edge_case_fraction: float = 0.0, catalogue: Sequence[dict[str, Any]] | None = None,
+                 sampler: ScenarioSampler | None = None):
         if not 0.0 <= edge_case_fraction <= 1.0:
             raise SpecError(f"--edge-case-fraction: must lie in [0, 1], got {edge_case_fraction}")
         self.edge_case_fraction = edge_case_fraction
         self.catalogue = list(catalogue or [])
-        self.sampler = scenario_sampler(world)
+        self.sampler = sampler_for(world, sampler)
         if self.sampler is None and (edge_case_fraction > 0 or self.catalogue):
             option = "--scenarios" if self.catalogue else "--edge-case-fraction"
             raise SpecError(f"{option}: world {world!r} has no scenario sampler")
@@ -108,17 +110,6 @@ class ScenarioPlanner:
             names = list(self.sampler.edge_case_names)
             edge_case = names[int(rng.integers(len(names)))]
         return EpisodePlan(index, seeds, self.sampler.sample(rng, edge_case=edge_case), edge_case or "")
-
-
-def scenario_sampler(world: str) -> Any:
-    """The world's :class:`ScenarioSampler`, or None for worlds that are not tutelage's."""
-    from tutelage.plugins import registry
-
-    if world not in registry("worlds"):
-        return None
-    from tutelage.sim.scenarios import ScenarioSampler
-
-    return ScenarioSampler.for_world(world)
 
 
 # -- probing -----------------------------------------------------------------
@@ -216,12 +207,14 @@ RUNNERS: dict[str, Callable[[Sequence[ShardJob], int, str | None], Iterator[Shar
 def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers: int = 1, backend: str = "process",
              seed: int = 0, edge_case_fraction: float = 0.0, episodes_per_shard: int = DEFAULT_EPISODES_PER_SHARD,
              camera: bool = False, max_steps: int | None = None, scenarios: str | Path | None = None,
-             ray_address: str | None = None, progress: bool = False) -> DatasetInfo:
+             ray_address: str | None = None, progress: bool = False,
+             sampler: ScenarioSampler | None = None) -> DatasetInfo:
     """Write ``episodes`` episodes of ``world`` played by ``policy`` to the dataset ``out``.
 
     ``policy`` is ``"random"``, ``"expert"``, a teacher name or a ``.safetensors``
     file. ``scenarios`` replays a failure catalogue (see
-    :mod:`tutelage.sim.failure_search`). Reruns with the same arguments resume.
+    :mod:`tutelage.sim.failure_search`); ``sampler`` replaces the world's default
+    scenario ranges and edge cases. Reruns with the same arguments resume.
     """
     started = time.perf_counter()
     _check_counts(episodes=episodes, workers=workers, episodes_per_shard=episodes_per_shard, seed=seed)
@@ -232,12 +225,13 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
     catalogue, catalogue_sha = _load_scenarios(scenarios, world)
     check_world(world)
     spec = resolve_policy(policy, world)
-    planner = ScenarioPlanner(world, edge_case_fraction, catalogue)
+    planner = ScenarioPlanner(world, edge_case_fraction, catalogue, sampler)
     features, fps, described = probe_features(world, planner.plan(seed, 0), spec, camera=camera, max_steps=max_steps)
     generation = json.loads(json.dumps({
         "world": world, "policy": spec.fingerprint(), "episodes": episodes, "seed": seed,
         "episodes_per_shard": episodes_per_shard, "edge_case_fraction": edge_case_fraction,
         "camera": camera, "max_steps": max_steps, "scenarios_sha256": catalogue_sha,
+        **({"scenario_ranges": sampler.to_toml()} if sampler is not None else {}),
     }))
     root = Path(out)
     info = start_or_resume(root, new_info(generation, spec.describe(), described, fps))

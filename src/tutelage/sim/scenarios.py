@@ -316,6 +316,15 @@ class ScenarioSampler:
         return f"ScenarioSampler({self.world!r}, {len(self.bounds)} parameters, edge cases {self.edge_case_names})"
 
 
+def sampler_for(world_id: str, sampler: ScenarioSampler | None = None) -> ScenarioSampler | None:
+    """``sampler`` when given, else the world's default; None for a world without scenarios (not a tutelage world)."""
+    if sampler is not None:
+        return sampler
+    from tutelage.plugins import registry
+
+    return ScenarioSampler.for_world(world_id) if world_id in registry("worlds") else None
+
+
 def _table(data: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
     table = data.get(key, {})
     if not isinstance(table, dict):
