@@ -108,3 +108,18 @@ def test_failures_command_writes_a_catalogue(tmp_path):
     assert load_catalogue(tmp_path / "failures.json", world=WORLD).search["evaluated"] == 2
     done = subprocess.run([*command[:4], "CartPole-v1", *command[5:]], capture_output=True, text=True)
     assert done.returncode == 2 and "has no scenario sampler" in done.stderr
+
+
+def test_generate_command_takes_a_scenario_file(tmp_path):
+    from tutelage.cli import main
+
+    scenarios = tmp_path / "icy.toml"
+    scenarios.write_text(f'world = "{WORLD}"\n[parameters]\nfriction = {{ low = 0.1, high = 0.12 }}\n')
+    out = tmp_path / "icy"
+    args = ["generate", WORLD, "--policy", "random", "--episodes", "2", "--max-steps", "3", "--quiet"]
+    assert main([*args, "--out", str(out), "--scenario-file", str(scenarios)]) == 0
+    friction = Dataset(out).to_arrays(["scenario.friction"])["scenario.friction"]
+    assert friction.min() >= 0.1 and friction.max() <= 0.12
+    scenarios.write_text(f'world = "{WORLD}"\n[parameters]\nfriction = {{ low = 0.1, high = 9.0 }}\n')
+    assert main([*args, "--out", str(tmp_path / "bad"), "--scenario-file", str(scenarios)]) == 2
+    assert not (tmp_path / "bad").exists()

@@ -5,7 +5,9 @@ import argparse
 
 from rich.console import Console
 
+from tutelage.errors import SpecError
 from tutelage.sim.generate import BACKENDS, DEFAULT_EPISODES_PER_SHARD, generate
+from tutelage.sim.scenarios import ScenarioSampler
 
 NAME = "generate"
 HELP = "generate a synthetic dataset (Parquet shards) from a world and a policy"
@@ -28,16 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="time limit per episode (default: the world's)")
     parser.add_argument("--scenarios", default=None, metavar="CATALOGUE",
                         help="replay the scenarios of a failure catalogue (from `tutelage failures`)")
+    parser.add_argument("--scenario-file", default=None, metavar="TOML",
+                        help="scenario ranges and edge cases replacing the world's (see sims/scenarios/)")
     parser.add_argument("--camera", action="store_true", help="store camera frames as PNG (observation.images.rgb)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
 def run(args: argparse.Namespace) -> int:
+    sampler = ScenarioSampler.from_toml(args.scenario_file) if args.scenario_file else None
+    if sampler is not None and sampler.world != args.world:
+        raise SpecError(f"{args.scenario_file}: world: the scenarios are for {sampler.world!r}, not {args.world!r}")
     result = generate(
         args.world, args.policy, args.episodes, args.out, workers=args.workers, backend=args.backend,
         seed=args.seed, edge_case_fraction=args.edge_case_fraction, episodes_per_shard=args.episodes_per_shard,
         camera=args.camera, max_steps=args.max_steps, scenarios=args.scenarios, ray_address=args.ray_address,
-        progress=not args.quiet,
+        progress=not args.quiet, sampler=sampler,
     )
     if not args.quiet:
         resumed = f", {result.resumed_shards} shard(s) already done" if result.resumed_shards else ""
