@@ -137,7 +137,7 @@ class SearchSpace:
     def uniform(self, rng: np.random.Generator) -> dict[str, Any]:
         """A scenario drawn uniformly over the whole space."""
         scenario: dict[str, Any] = {}
-        for name, (low, high, _) in self.numeric.items():
+        for name in self.numeric:
             scenario[name] = self._value(name, rng.random())
         for name, options in self.categorical.items():
             scenario[name] = options[int(rng.integers(len(options)))]
