@@ -64,18 +64,15 @@ class Registry(Mapping[str, Any]):
         self.owner: dict[str, str] = {}
 
     def __getitem__(self, name: str) -> Any:
-        try:
-            return self._items[name]
-        except KeyError:
-            raise UnknownNameError(self.noun, name, self._items) from None
+        return self.get(name)
 
-    def get(self, name: str, default: Any = None, *, where: str = "") -> Any:  # type: ignore[override]
-        """The contribution called ``name``; unknown names raise :class:`UnknownNameError`."""
+    def get(self, name: str, *, where: str = "") -> Any:  # type: ignore[override]
+        """The contribution called ``name``; unknown names raise :class:`UnknownNameError` (never a default)."""
         if name in self._items:
             return self._items[name]
         raise UnknownNameError(self.noun, name, self._items, where)
 
-    def __contains__(self, name: object) -> bool:
+    def __contains__(self, name: object) -> bool:  # UnknownNameError is no KeyError, so Mapping's would raise
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
