@@ -88,10 +88,6 @@ class DrivingExpert:
         return target
 
 
-def driving_expert(**options: Any) -> DrivingExpert:
-    return DrivingExpert(**options)
-
-
 class ArmExpert:
     """Resolved-rate control: joint velocities ``Jᵀ(JJᵀ + λ²I)⁻¹ v`` for a hand velocity ``v``.
 

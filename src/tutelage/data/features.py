@@ -19,7 +19,6 @@ from gymnasium import spaces
 from tutelage.errors import SpecError
 
 IMAGE_COLUMN = "observation.images.rgb"
-FRAME_COLUMNS = ("episode_index", "frame_index", "index", "timestamp")
 
 
 @dataclass(frozen=True)
