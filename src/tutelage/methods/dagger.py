@@ -11,6 +11,7 @@ robust; see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -122,12 +123,9 @@ def collect_demonstrations(
     """The teacher driving alone on training scenarios: data for behavior cloning."""
     plan = plan_episodes(world_id, episodes, seed=seed, split="train", edge_case_fraction=edge_case_fraction,
                          sampler=sampler)
-    env = gymnasium.make(world_id, **(env_kwargs or {}))
-    try:
-        with progress("demonstrations", len(plan), quiet) as advance:
-            return collect(env, teacher, plan, observation_keys=observation_keys, max_steps=max_steps, on_episode=advance)
-    finally:
-        env.close()
+    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
+            progress("demonstrations", len(plan), quiet) as advance:
+        return collect(env, teacher, plan, observation_keys=observation_keys, max_steps=max_steps, on_episode=advance)
 
 
 def dagger(
@@ -174,40 +172,37 @@ def dagger(
         dataset=f"dagger:{world_id}:seed={seed}:{rounds}x{episodes_per_round}",
     )
     buffer = buffer if buffer is not None else DAggerBuffer()
-    env = gymnasium.make(world_id, **(env_kwargs or {}))
-    try:
-        with progress("DAgger", rounds * episodes_per_round, quiet) as advance:
-            for round_num in range(rounds):
-                beta = float(schedule(round_num))
-                plan = plan_episodes(
-                    world_id, episodes_per_round, seed=seed, split="train",
-                    start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction, sampler=sampler,
-                )
-                X, Y, records = collect(
-                    env, teacher, plan, beta=beta, student=student,
-                    rng=np.random.default_rng([seed, round_num]),
-                    observation_keys=observation_keys, max_steps=max_steps, on_episode=advance,
-                )
-                buffer.add(X, Y, round_num)
-                data_X, data_Y = buffer.arrays()
-                history = train_supervised(
-                    student, data_X, as_targets(data_Y), loss=loss, epochs=epochs,
-                    batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True, standardize=standardize,
-                    warm_start=round_num > 0 or parent_id(student) is not None,
-                )
-                steps = sum(r["steps"] for r in records)
-                record = {
-                    "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
-                    "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
-                    "samples": len(buffer), "loss": final_loss(history),
-                    "success_rate": summarize(records)["success_rate"],
-                    "collision_rate": summarize(records)["collision_rate"],
-                }
-                derivation.history.append(record)
-                if on_round is not None:
-                    on_round(round_num, student, record)
-    finally:
-        env.close()
+    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
+            progress("DAgger", rounds * episodes_per_round, quiet) as advance:
+        for round_num in range(rounds):
+            beta = float(schedule(round_num))
+            plan = plan_episodes(
+                world_id, episodes_per_round, seed=seed, split="train",
+                start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction, sampler=sampler,
+            )
+            X, Y, records = collect(
+                env, teacher, plan, beta=beta, student=student,
+                rng=np.random.default_rng([seed, round_num]),
+                observation_keys=observation_keys, max_steps=max_steps, on_episode=advance,
+            )
+            buffer.add(X, Y, round_num)
+            data_X, data_Y = buffer.arrays()
+            history = train_supervised(
+                student, data_X, as_targets(data_Y), loss=loss, epochs=epochs,
+                batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True, standardize=standardize,
+                warm_start=round_num > 0 or parent_id(student) is not None,
+            )
+            steps = sum(r["steps"] for r in records)
+            rollouts = summarize(records)
+            record = {
+                "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
+                "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
+                "samples": len(buffer), "loss": final_loss(history),
+                "success_rate": rollouts["success_rate"], "collision_rate": rollouts["collision_rate"],
+            }
+            derivation.history.append(record)
+            if on_round is not None:
+                on_round(round_num, student, record)
     derivation.metrics["samples"] = len(buffer)
     return student, derivation
 
