@@ -81,9 +81,10 @@ class Dataset:
     def _check_columns(self, columns: Sequence[str] | None) -> list[str] | None:
         if columns is None:
             return None
-        missing = [name for name in columns if name not in self.columns]
+        available = self.columns
+        missing = [name for name in columns if name not in available]
         if missing:
-            raise DataError(f"{self.root}: no column {missing[0]!r} (columns: {', '.join(self.columns)})")
+            raise DataError(f"{self.root}: no column {missing[0]!r} (columns: {', '.join(available)})")
         return list(columns)
 
     def to_numpy(self, table: pa.Table | pa.RecordBatch, decode_images: bool = False) -> dict[str, np.ndarray]:
