@@ -58,18 +58,15 @@ def distill(
     logits: np.ndarray | None = None,
     dataset: str | None = None,
     epochs: int = 100,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    seed: int = 0,
-    validation: Any = None,
-    early_stopping: Any = None,
-    quiet: bool = True,
+    **train_options: Any,
 ) -> tuple[Any, Derivation]:
     """Distill ``teacher`` into ``student`` on ``X`` (labels ``y``) plus the ``transfer`` inputs.
 
     ``teacher`` is a model, a model teacher, or None when ``logits`` (one row
     per row of ``X`` then ``transfer``) are given offline. ``y=None`` uses the
     teacher's arg-max everywhere (a purely teacher-labelled transfer set).
+    ``train_options`` go to :func:`~tutelage.methods.bc.train_supervised`
+    (batch_size, lr, seed, validation, early_stopping, quiet).
     Returns ``(student, derivation)``; the derivation names the teacher as
     parent (or the student itself when it was loaded from a file).
     """
@@ -88,10 +85,7 @@ def distill(
     from tutelage import nn
 
     loss = nn.losses.Distillation(temperature=temperature, alpha=alpha)
-    history = train_supervised(
-        student, inputs, (t_logits, labels), loss=loss, epochs=epochs, batch_size=batch_size, lr=lr,
-        seed=seed, validation=validation, early_stopping=early_stopping, quiet=quiet,
-    )
+    history = train_supervised(student, inputs, (t_logits, labels), loss=loss, epochs=epochs, **train_options)
     teacher_name = teacher_id(teacher) if teacher is not None else None
     derivation = Derivation(
         "kd", parent=parent_id(student, teacher), teacher=teacher_name,
