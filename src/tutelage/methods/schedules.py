@@ -19,6 +19,12 @@ class BetaSchedule(Protocol):
     def __call__(self, round_num: int) -> float: ...
 
 
+def check_unit_interval(name: str, value: float) -> None:
+    """A schedule parameter outside [0, 1] is a spec error."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise SpecError(f"{name} must lie in [0, 1], got {value!r}")
+
+
 @dataclass(frozen=True)
 class LinearBetaSchedule:
     """β falls linearly from 1 at round 0 to 0 at ``rampdown_rounds`` and stays there."""
@@ -40,8 +46,7 @@ class ExponentialBetaSchedule:
     decay: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.decay) <= 1.0:
-            raise SpecError(f"decay must lie in [0, 1], got {self.decay!r}")
+        check_unit_interval("decay", self.decay)
 
     def __call__(self, round_num: int) -> float:
         return float(self.decay) ** round_num
@@ -54,8 +59,7 @@ class ConstantBetaSchedule:
     beta: float
 
     def __post_init__(self) -> None:
-        if not 0.0 <= float(self.beta) <= 1.0:
-            raise SpecError(f"beta must lie in [0, 1], got {self.beta!r}")
+        check_unit_interval("beta", self.beta)
 
     def __call__(self, round_num: int) -> float:
         return float(self.beta)
