@@ -35,3 +35,13 @@ cdef bint dims_match(cnp.ndarray array, int first, int ndim, cnp.npy_intp* dims)
         if shape[first + i] != dims[i]:
             return False
     return True
+
+
+cdef int sample_dims(tuple shape, cnp.npy_intp* dims) except -1:
+    """Write a sample's ``shape`` into ``dims[1:]`` (``dims[0]`` is left for the batch size); returns its ndim."""
+    cdef int i, ndim = len(shape)
+    if ndim > 7:
+        raise ValueError("at most 7 dimensions per sample")
+    for i in range(ndim):
+        dims[i + 1] = shape[i]
+    return ndim

@@ -39,7 +39,6 @@ cdef class Network:
     cdef Op* ops
     cdef int n_ops
     cdef tuple _in_shape
-    cdef tuple _out_shape
     cdef int _in_ndim
     cdef Py_ssize_t in_size, out_size, act_size, aux_size, grad_size, scratch_size
     cdef cnp.npy_intp[8] _in_dims

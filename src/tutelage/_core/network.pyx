@@ -14,7 +14,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 
-from tutelage._core.arrays cimport as_f32, dims_match, f32_data
+from tutelage._core.arrays cimport as_f32, dims_match, f32_data, sample_dims
 from tutelage.errors import DataError
 from tutelage._core.kernels cimport (
     conv2d_backward, conv2d_forward, dense_backward, dense_forward, dropout_forward, embedding_backward,
@@ -58,19 +58,14 @@ cdef class Network:
         """Install θ, its gradient and the op table (a list of dicts from the layers)."""
         cdef Py_ssize_t i, act = 0, aux = 0
         cdef Op* op
-        if len(input_shape) > 7 or len(output_shape) > 7:
-            raise ValueError("at most 7 dimensions per sample")
+        self._in_ndim = sample_dims(input_shape, self._in_dims)
+        self._out_ndim = sample_dims(output_shape, self._out_dims)
         f32_data(theta, theta.size, "theta")
         f32_data(grad, theta.size, "grad")
         self.theta, self.grad = theta, grad
         self._theta = <float*>cnp.PyArray_DATA(theta)
         self._grad = <float*>cnp.PyArray_DATA(grad)
-        self._in_shape, self._out_shape = input_shape, output_shape
-        self._in_ndim, self._out_ndim = len(input_shape), len(output_shape)
-        for i in range(self._in_ndim):
-            self._in_dims[i + 1] = input_shape[i]
-        for i in range(self._out_ndim):
-            self._out_dims[i + 1] = output_shape[i]
+        self._in_shape = input_shape
         self.in_size = int(np.prod(input_shape, dtype=np.int64))
         self.out_size = int(np.prod(output_shape, dtype=np.int64))
         self.n_ops = len(ops)

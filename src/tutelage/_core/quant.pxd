@@ -25,6 +25,5 @@ cdef class QuantizedNetwork:
     cdef cnp.npy_intp[8] _in_dims      # [N, *input_shape]
     cdef cnp.npy_intp[8] _out_dims     # [N, *output_shape]
     cdef list _keep            # arrays whose memory the ops point into
-    cdef tuple _out_shape
 
     cdef void _run1(self, float* x, float* out) noexcept nogil

@@ -16,7 +16,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t
 from libc.string cimport memcpy
 
-from tutelage._core.arrays cimport as_f32, dims_match
+from tutelage._core.arrays cimport as_f32, dims_match, sample_dims
 from tutelage._core.kernels cimport (
     gelu_forward, layer_norm_forward, log_softmax_forward, relu_forward, sigmoid_forward, softmax_forward,
     tanh_forward,
@@ -224,14 +224,9 @@ cdef class QuantizedNetwork:
         if int(np.prod(output_shape, dtype=np.int64)) != size:
             raise ValueError(f"the ops produce {size} outputs, not {output_shape}")
         self.in_size, self.out_size, self.width = in_size, size, width
-        if len(input_shape) > 7 or len(output_shape) > 7:
-            raise ValueError("at most 7 dimensions per sample")
-        self._in_shape, self._out_shape = input_shape, output_shape
-        self._in_ndim, self._out_ndim = len(input_shape), len(output_shape)
-        for i in range(self._in_ndim):
-            self._in_dims[i + 1] = input_shape[i]
-        for i in range(self._out_ndim):
-            self._out_dims[i + 1] = output_shape[i]
+        self._in_ndim = sample_dims(input_shape, self._in_dims)
+        self._out_ndim = sample_dims(output_shape, self._out_dims)
+        self._in_shape = input_shape
         self.buf = <float*>PyMem_Malloc(2 * width * sizeof(float))
         self.stats = <float*>PyMem_Malloc(2 * width * sizeof(float))
         if self.buf == NULL or self.stats == NULL:
