@@ -156,17 +156,15 @@ def run_bc(args: argparse.Namespace, train: dict[str, Any]) -> Any:
         X, y, name = load_arrays(args.data)
         if y is None:
             raise DataError(f"{args.data}: bc needs the actions as array 'y'")
-        data: Any = (X, y)
+        teacher = args.teacher
     else:
-        X, y, name, _ = dataset_arrays(args.data, args.target)
-        data = args.data
+        X, y, name, generator = dataset_arrays(args.data, args.target)
+        teacher = args.teacher or generator
     targets = as_targets(y)
     outputs = int(targets.max()) + 1 if targets.ndim == 1 else targets.shape[1]
     student = build_student(args, X.shape[1], outputs)
-    student, derivation = behavior_cloning(student, data, target=args.target, teacher=args.teacher,
-                                           quiet=args.quiet, **train)
-    if derivation.dataset == "arrays":
-        derivation.dataset = name
+    student, derivation = behavior_cloning(student, (X, y), teacher=teacher, quiet=args.quiet, **train)
+    derivation.dataset = name  # the arrays' source, read once
     return student, derivation
 
 
