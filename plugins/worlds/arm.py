@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera
-from tutelage.sim.world import PyBulletEnv
+from tutelage.sim.world import PyBulletEnv, jittered_colours
 
 ARM_JOINTS = list(range(7))
 FINGERS = [9, 10]
@@ -87,10 +87,7 @@ class ArmEnv(PyBulletEnv):
     def build(self, scenario: dict[str, Any]) -> None:
         c = self.client
         layout = np.random.default_rng(scenario["layout_seed"])
-        jitter = scenario["color_jitter"]
-
-        def colour(rgb):
-            return [*np.clip(np.asarray(rgb) + layout.uniform(-jitter, jitter, 3), 0.0, 1.0).tolist(), 1.0]
+        colour = jittered_colours(layout, scenario["color_jitter"])
 
         self.table = pybullet.createMultiBody(
             0,

@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera, Lidar
-from tutelage.sim.world import PyBulletEnv, mesh_visual_shape
+from tutelage.sim.world import PyBulletEnv, jittered_colours, mesh_visual_shape
 from tutelage_plugins.worlds.road import STEP, Road
 
 WHEELS = [2, 3, 5, 7]
@@ -193,10 +193,7 @@ class DrivingEnv(PyBulletEnv):
         layout = np.random.default_rng(scenario["layout_seed"])
         self.road = road = Road(layout, scenario["road_length"] + START_S, scenario["road_curvature"], scenario["lane_width"], lead_in=START_S)
         self.goal_s = road.length
-        jitter = scenario["color_jitter"]
-
-        def colour(rgb):
-            return [*np.clip(np.asarray(rgb) + layout.uniform(-jitter, jitter, 3), 0.0, 1.0).tolist(), 1.0]
+        colour = jittered_colours(layout, scenario["color_jitter"])
 
         ground = pybullet.createMultiBody(
             0,

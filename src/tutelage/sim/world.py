@@ -7,6 +7,7 @@ depends only on its seed (or scenario) and actions, never on earlier episodes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import gymnasium
@@ -36,6 +37,15 @@ def mesh_visual_shape(client: int, vertices: np.ndarray, indices: np.ndarray, rg
     return pybullet.createVisualShape(
         pybullet.GEOM_MESH, vertices=_VERTICES, indices=_INDICES, rgbaColor=rgba, physicsClientId=client
     )
+
+
+def jittered_colours(rng: np.random.Generator, jitter: float) -> Callable[[Sequence[float]], list[float]]:
+    """A maker of RGBA colours: each RGB channel moved by up to ``jitter``, drawn from ``rng``."""
+
+    def colour(rgb: Sequence[float]) -> list[float]:
+        return [*np.clip(np.asarray(rgb) + rng.uniform(-jitter, jitter, 3), 0.0, 1.0).tolist(), 1.0]
+
+    return colour
 
 
 class PyBulletEnv(gymnasium.Env):
