@@ -25,7 +25,7 @@ import numpy as np
 from tutelage._core.quant import QuantizedNetwork
 from tutelage.errors import ModelFileError, SpecError
 from tutelage.nn.model import Model
-from tutelage.nn.serialize import _json_field, info_from_header, write_model_file
+from tutelage.nn.serialize import _json_field, check_tensors, info_from_header, write_model_file
 
 FORMAT = "tutelage-int8-1"
 SCHEME = "int8 symmetric per-output-channel weights, float32 activations"
@@ -133,7 +133,8 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
     if header.get("quantization") != SCHEME:
         raise ModelFileError(f"{path}: metadata field 'quantization' is {header.get('quantization')!r}, expected {SCHEME!r}")
     try:
-        model = QuantizedModel(spec, _checked_tensors(path, spec, tensors))
+        check_tensors(path, tensors, quantize(Model.from_spec(spec)).tensors)
+        model = QuantizedModel(spec, tensors)
     except (SpecError, KeyError) as exc:
         raise ModelFileError(f"{path}: field 'spec' or tensors do not make an int8 model: {exc}") from None
     ident = header.get("id")
@@ -141,16 +142,4 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
         raise ModelFileError(f"{path}: content does not match its id {ident!r} (corrupted or edited)")
     model.info = info_from_header(header, path, spec, quantization=SCHEME)
     return model
-
-
-def _checked_tensors(path: Path, spec: dict[str, Any], tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    expected = quantize(Model.from_spec(spec)).tensors
-    if set(tensors) != set(expected):
-        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-        raise ModelFileError(f"{path}: tensors do not match the spec (missing {missing}, unexpected {extra})")
-    for name, want in expected.items():
-        if tensors[name].dtype != want.dtype or tensors[name].shape != want.shape:
-            raise ModelFileError(f"{path}: tensor {name!r} is {tensors[name].dtype}{list(tensors[name].shape)}, "
-                                 f"the spec needs {want.dtype}{list(want.shape)}")
-    return tensors
 

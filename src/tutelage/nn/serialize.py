@@ -90,6 +90,18 @@ def _json_field(header: dict[str, str], field: str, path: Path) -> Any:
         raise ModelFileError(f"{path}: metadata field {field!r} is not valid JSON ({exc})") from None
 
 
+def check_tensors(path: Path, tensors: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> None:
+    """Raise :class:`ModelFileError` unless ``tensors`` has ``expected``'s names, dtypes and shapes."""
+    if set(tensors) != set(expected):
+        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+        raise ModelFileError(f"{path}: tensors do not match the spec (missing {missing}, unexpected {extra})")
+    for name, want in expected.items():
+        tensor = tensors[name]
+        if tensor.dtype != want.dtype or tensor.shape != want.shape:
+            raise ModelFileError(f"{path}: tensor {name!r} is {tensor.dtype}{list(tensor.shape)}, "
+                                 f"the spec needs {want.dtype}{list(want.shape)}")
+
+
 def load(path: str | os.PathLike) -> Model:
     """Read a model saved by :func:`save`; ``model.info`` holds id, model_type, lineage, metadata, spec.
 
@@ -115,16 +127,9 @@ def load(path: str | os.PathLike) -> Model:
     except SpecError as exc:
         raise ModelFileError(f"{path}: field 'spec': {exc}") from None
     expected = _tensor_names(model)
-    if set(tensors) != set(expected):
-        missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-        raise ModelFileError(f"{path}: tensors do not match the spec (missing {missing}, unexpected {extra})")
+    check_tensors(path, tensors, expected)
     for name, view in expected.items():
-        tensor = tensors[name]
-        if tensor.dtype != np.float32 or tensor.shape != view.shape:
-            raise ModelFileError(
-                f"{path}: tensor {name!r} is {tensor.dtype}{list(tensor.shape)}, the spec needs float32{list(view.shape)}"
-            )
-        view[...] = tensor
+        view[...] = tensors[name]
     ident = header.get("id")
     if ident != model_id(model):
         raise ModelFileError(f"{path}: content does not match its id {ident!r} (corrupted or edited)")
