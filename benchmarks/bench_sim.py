@@ -25,6 +25,7 @@ import pybullet
 import tutelage  # noqa: F401  (registers the worlds)
 from tutelage.plugins import registry
 from tutelage.sim.scenarios import ScenarioSampler
+from tutelage_plugins.worlds.driving import CENTRE_AHEAD, DRIVE_FORCE, MAX_SPEED, STEERING, WHEEL_RADIUS, WHEELS
 
 DRIVING = "tutelage/Driving-v0"
 #: ~10 actors: 4 cars, 3 pedestrians/cyclists waiting at the kerb, 3 roadside obstacles
@@ -58,9 +59,9 @@ def time_bare(rays: int, steps: int) -> float:
     s = env.actor_s[: len(cars)].copy()
     vs = env.actor_vs[: len(cars)].copy()
     d = env.actor_d[: len(cars)].copy()
-    wheels, steering = [2, 3, 5, 7], [4, 6]
-    target = [0.25 * 4.0 / 0.05] * 4
+    target = [float(ACTION[1]) * MAX_SPEED / WHEEL_RADIUS] * 4
     angles = np.arange(rays) * (2 * math.pi / rays)
+    lidar = env.lidar
     start = time.process_time()
     on_road = np.ones(len(cars), dtype=bool)
     for _ in range(steps):
@@ -73,16 +74,16 @@ def time_bare(rays: int, steps: int) -> float:
                 cars[i], [x[i], y[i], z], [0, 0, math.sin(heading[i] / 2), math.cos(heading[i] / 2)], physicsClientId=c
             )
         on_road &= ~leaving
-        pybullet.setJointMotorControlArray(ego, wheels, pybullet.VELOCITY_CONTROL, targetVelocities=target, forces=[0.5] * 4, physicsClientId=c)
-        pybullet.setJointMotorControlArray(ego, steering, pybullet.POSITION_CONTROL, targetPositions=[0.0, 0.0], physicsClientId=c)
+        pybullet.setJointMotorControlArray(ego, WHEELS, pybullet.VELOCITY_CONTROL, targetVelocities=target, forces=[DRIVE_FORCE] * 4, physicsClientId=c)
+        pybullet.setJointMotorControlArray(ego, STEERING, pybullet.POSITION_CONTROL, targetPositions=[0.0, 0.0], physicsClientId=c)
         for _ in range(env.substeps):
             pybullet.stepSimulation(physicsClientId=c)
         (px, py, _), orientation = pybullet.getBasePositionAndOrientation(ego, physicsClientId=c)
         pybullet.getBaseVelocity(ego, physicsClientId=c)
         yaw = pybullet.getEulerFromQuaternion(orientation)[2]
         directions = np.stack([np.cos(angles + yaw), np.sin(angles + yaw), np.zeros(rays)], axis=1)
-        origin = np.array([px + 0.16 * math.cos(yaw), py + 0.16 * math.sin(yaw), 0.1])  # the car's centre
-        pybullet.rayTestBatch((origin + 0.35 * directions).tolist(), (origin + 8.0 * directions).tolist(), physicsClientId=c)
+        origin = np.array([px + CENTRE_AHEAD * math.cos(yaw), py + CENTRE_AHEAD * math.sin(yaw), lidar.height])  # the car's centre
+        pybullet.rayTestBatch((origin + lidar.start * directions).tolist(), (origin + lidar.range * directions).tolist(), physicsClientId=c)
         pybullet.getContactPoints(bodyA=ego, physicsClientId=c)
     elapsed = time.process_time() - start
     env.close()
