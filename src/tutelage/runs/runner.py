@@ -8,6 +8,7 @@ models as an uninterrupted one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import threading
@@ -66,23 +67,19 @@ def run_spec(spec: RunSpec, host: PluginHost, *, out: str | Path = "runs", regis
 
 def load_resumable(run_dir: str | Path, host: PluginHost) -> RunSpec:
     """The resolved spec recorded in a run folder, validated again against the loaded plugins."""
-    run_dir = Path(run_dir)
-    RunState.load(run_dir)
-    path = run_dir / SPEC_FILE
+    path = Path(run_dir) / SPEC_FILE
     resolved = json.loads(path.read_text(encoding="utf-8"))
     raw = {key: resolved[key] for key in ("name", "description", "seed", "world", "plugins", "scenarios")}
     raw["stages"] = [{"name": s["name"], "type": s["type"], **s["settings"]} for s in resolved["stages"]]
-    spec = validate(raw, str(path), host)
-    return RunSpec(spec.source, spec.name, spec.description, spec.seed, spec.world, spec.plugins,
-                   spec.scenarios, spec.stages, resolved.get("quick", False))
+    return dataclasses.replace(validate(raw, str(path), host), quick=resolved.get("quick", False))
 
 
 def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | None = None,
                quiet: bool = False) -> dict[str, Any]:
     """Continue a run from its last finished stage; return the summary."""
     run_dir = Path(run_dir)
+    state = RunState.load(run_dir)  # not a run folder: a clear error before the spec is read
     spec = load_resumable(run_dir, host)
-    state = RunState.load(run_dir)
     finished = set(state.done)
     log = MetricsLog(run_dir / "metrics.jsonl")
     kept = [r for r in log.read() if r.get("stage") in finished]
