@@ -187,14 +187,10 @@ class ScenarioSampler:
         combos = data.get("combos", list(base.combos))
         if not isinstance(combos, list) or not all(isinstance(c, str) for c in combos):
             raise SpecError(f"{source}: combos: expected a list of strings like 'ice + night'")
-        sampler = cls(base.world, base.bounds, parameters, edge_cases)
-        for combo in combos:
-            try:
-                sampler.split_edge_case(combo)
-            except UnknownNameError as exc:
-                raise SpecError(f"{source}: combos: {exc}") from None
-        sampler.combos = tuple(combos)
-        return sampler
+        try:  # the constructor checks that every combo names declared edge cases
+            return cls(base.world, base.bounds, parameters, edge_cases, combos)
+        except UnknownNameError as exc:
+            raise SpecError(f"{source}: combos: {exc}") from None
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike) -> ScenarioSampler:
