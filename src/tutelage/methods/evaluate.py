@@ -8,6 +8,7 @@ seed (see :func:`tutelage.methods.episodes.episode_seed`).
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,14 +116,11 @@ def evaluate(
         edge_case_fraction=edge_case_fraction, scenarios=scenarios, sampler=sampler,
     )
     result = EvalResult(world_id, policy_name(policy))
-    env = gymnasium.make(world_id, **(env_kwargs or {}))
-    try:
-        with progress(f"evaluate {result.policy}", len(plan), quiet) as advance:
-            for planned in plan:
-                reset_policy(policy)
-                act = as_policy(policy, observation_keys)
-                result.episodes.append(run_episode(env, act, planned, max_steps=max_steps))
-                advance()
-    finally:
-        env.close()
+    act = as_policy(policy, observation_keys)
+    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
+            progress(f"evaluate {result.policy}", len(plan), quiet) as advance:
+        for planned in plan:
+            reset_policy(policy)
+            result.episodes.append(run_episode(env, act, planned, max_steps=max_steps))
+            advance()
     return result
