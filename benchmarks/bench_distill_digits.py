@@ -130,14 +130,14 @@ def report_int8(teacher: nn.Model, best: nn.Model, best_t: int, Xte: np.ndarray,
         model.save(path) if hasattr(model, "save") else nn.save(model, path)
         sizes[name] = path.stat().st_size
     speed = batch1_us(models, Xte[0])
+    accs = {name: accuracy(model, Xte, yte) for name, model in models.items()}
     print("\n| model | params | file bytes | test accuracy | batch-1 µs |\n|---|---|---|---|---|")
     for name, model in models.items():
-        print(f"| {name} | {model.n_params:,} | {sizes[name]:,} | {100 * accuracy(model, Xte, yte):.2f} % | "
-              f"{speed[name]:.2f} |")
+        print(f"| {name} | {model.n_params:,} | {sizes[name]:,} | {100 * accs[name]:.2f} % | {speed[name]:.2f} |")
     for who in ("teacher", f"student T={best_t}"):
         f, q = f"{who} float32", f"{who} int8"
         print(f"{who}: int8 file {100 * sizes[q] / sizes[f]:.1f} % of float32; accuracy change "
-              f"{100 * (accuracy(models[q], Xte, yte) - accuracy(models[f], Xte, yte)):+.2f} points; "
+              f"{100 * (accs[q] - accs[f]):+.2f} points; "
               f"int8 batch-1 {speed[f] / speed[q]:.2f}× the float32 speed")
     s = f"student T={best_t} float32"
     print(f"student/teacher: {100 * best.n_params / teacher.n_params:.2f} % of the parameters, "
