@@ -200,14 +200,12 @@ def fit(
                     raise NumericalError(f"loss became {value} at epoch {epoch}, batch {first // batch_size}; "
                                          "θ restored to the last good values")
                 model.backward(dpred, input_grad=False)
-                norm = _optim.grad_norm(model)
+                norm = _optim.grad_norm(model) if clip_norm is None else _optim.clip_grad_norm(model, clip_norm)
                 if not math.isfinite(norm):
                     model.theta[:] = good
                     raise NumericalError(f"gradient became {norm} at epoch {epoch}, batch {first // batch_size}; "
                                          "θ restored to the last good values")
                 np.copyto(good, model.theta)
-                if clip_norm is not None and norm > clip_norm:
-                    _optim.clip_grad_norm(model, clip_norm)
                 opt.step(model)
                 total += value * idx.shape[0]
             logs: dict[str, float] = {"epoch": epoch, "loss": total / n}
