@@ -52,13 +52,14 @@ class EvaluateStage:
         fraction = settings["edge_case_fraction"]
         fraction = context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction
         loaded = {ref: load_policy(context, ref) for ref in settings["policies"]}
+        first = first_observation(context.world)
         policies = {}
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
                               max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet)
             metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
-            metrics.update(self._describe(context, ref, policy))
+            metrics.update(self._describe(context, ref, policy, first))
             if settings["scenario_type"]:
                 metrics["by_scenario"] = by_scenario(context, result.episodes, settings, seed, fraction)
             if metrics.get("model_id"):
@@ -71,9 +72,9 @@ class EvaluateStage:
             out.update(self._gif(context, settings, loaded, seed))
         return out
 
-    def _describe(self, context: Any, ref: str, policy: Any) -> dict[str, Any]:
+    def _describe(self, context: Any, ref: str, policy: Any, first: tuple[Any, dict]) -> dict[str, Any]:
         teacher = is_teacher(context, ref)
-        described = {"role": "teacher" if teacher else "student", "inference_us": inference_us(context.world, policy)}
+        described = {"role": "teacher" if teacher else "student", "inference_us": inference_us(policy, *first)}
         if not teacher:
             output = context.output(ref)
             described.update(model_id=output["model_id"], n_params=int(policy.n_params),
@@ -96,17 +97,21 @@ class EvaluateStage:
         return {"gif": context.relative(path), "gif_caption": caption}
 
 
-def inference_us(world: str, policy: Any) -> float:
-    """Median batch-1 time of one action (µs) on a real first observation of ``world``."""
+def first_observation(world: str) -> tuple[Any, dict]:
+    """``(observation, info)`` of a fresh ``world`` reset with seed 0."""
     import gymnasium
-
-    from tutelage.methods.policy import as_policy
 
     env = gymnasium.make(world)
     try:
-        observation, info = env.reset(seed=0)
+        return env.reset(seed=0)
     finally:
         env.close()
+
+
+def inference_us(policy: Any, observation: Any, info: dict) -> float:
+    """Median batch-1 time of one action (µs) on a real observation (see :func:`first_observation`)."""
+    from tutelage.methods.policy import as_policy
+
     act = as_policy(policy)
     times = []
     for _ in range(TIMING_CALLS):
