@@ -97,10 +97,9 @@ class DistillStage:
                     context.log(kind="curve", panel=f"{context.stage.name}: {series.replace('_', ' ')}", series=series,
                                 x=round_num, y=float(record[series]), x_label="DAgger round")
 
-        fraction = settings["edge_case_fraction"]
         return dagger(
             context.world, teacher, student, rounds=settings["rounds"], episodes_per_round=settings["episodes_per_round"],
-            seed=train["seed"], edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
+            seed=train["seed"], edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler,
         )

@@ -49,8 +49,7 @@ class EvaluateStage:
         from tutelage.methods.evaluate import evaluate
 
         seed = context.stage_seed()  # one seed for all: every policy meets the same scenarios
-        fraction = settings["edge_case_fraction"]
-        fraction = context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction
+        fraction = context.edge_case_fraction(settings["edge_case_fraction"])
         loaded = {ref: load_policy(context, ref) for ref in settings["policies"]}
         first = first_observation(context.world)
         policies = {}

@@ -40,10 +40,9 @@ class GenerateStage:
         if policy != "random" and not is_teacher(context, policy):
             policy = str(context.resolve(context.output(policy)["model"]))
         out = context.path("datasets", context.stage.name)
-        fraction = settings["edge_case_fraction"]
         made = generate(
             context.world, policy, settings["episodes"], out, workers=settings["workers"], backend=settings["backend"],
-            seed=context.stage_seed(), edge_case_fraction=context.spec.scenarios["edge_case_fraction"] if fraction is None else fraction,
+            seed=context.stage_seed(), edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             episodes_per_shard=settings["episodes_per_shard"], max_steps=settings["max_steps"],
             scenarios=settings["scenarios"], progress=not context.quiet, sampler=context.sampler,
         )

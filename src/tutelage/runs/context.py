@@ -73,6 +73,10 @@ class RunContext:
         """The run's scenario ranges and edge cases (see :meth:`RunSpec.sampler`)."""
         return self.spec.sampler()
 
+    def edge_case_fraction(self, setting: float | None) -> float:
+        """A stage's ``edge_case_fraction`` setting, or the spec's ``[scenarios]`` default when unset."""
+        return self.spec.scenarios["edge_case_fraction"] if setting is None else setting
+
     def stage_seed(self, salt: int = 0) -> int:
         """A seed for the current stage, fixed by the run's seed and the stage's name."""
         assert self.stage is not None
