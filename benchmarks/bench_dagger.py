@@ -27,6 +27,7 @@ from tutelage.methods.dagger import collect_demonstrations, dagger
 from tutelage.methods.evaluate import evaluate
 from tutelage.methods.schedules import LinearBetaSchedule
 from tutelage.plugins import registry
+from tutelage.sim.spaces import io_sizes
 
 
 def percent(value: float) -> str:
@@ -51,11 +52,7 @@ def main() -> None:
 
     expert = registry("teachers").get(registry("worlds").get(args.world).expert)()
     mlp = registry("model_types").get("mlp")
-    import gymnasium
-
-    env = gymnasium.make(args.world)
-    inputs, outputs = gymnasium.spaces.flatdim(env.observation_space), gymnasium.spaces.flatdim(env.action_space)
-    env.close()
+    inputs, outputs = io_sizes(args.world)
     build = lambda: mlp.build((inputs,), outputs, seed=args.seed, hidden=(64, 64), activation="tanh")  # noqa: E731
     train = {"epochs": args.epochs, "batch_size": 64, "lr": 1e-3}
 
