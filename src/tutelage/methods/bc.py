@@ -87,9 +87,14 @@ def dataset_arrays(
     dataset = data if isinstance(data, Dataset) else Dataset(os.fspath(data))
     columns = list(observation_columns or observation_columns_of(dataset))
     arrays = dataset.to_arrays([*columns, target])
-    X = np.concatenate([np.asarray(arrays[c], dtype=np.float32).reshape(len(arrays[c]), -1) for c in columns], axis=1)
+    X = observation_matrix(arrays, columns)
     info = dataset.info
     return X, np.asarray(arrays[target]), str(info.get("id") or os.fspath(getattr(dataset, "root", data))), policy_of(info)
+
+
+def observation_matrix(arrays: dict[str, Any], columns: Sequence[str]) -> np.ndarray:
+    """The ``columns`` of a frame table flattened and side by side: one float32 row per frame."""
+    return np.concatenate([np.asarray(arrays[c], dtype=np.float32).reshape(len(arrays[c]), -1) for c in columns], axis=1)
 
 
 def observation_columns_of(dataset: Any) -> list[str]:

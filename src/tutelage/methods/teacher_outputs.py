@@ -23,7 +23,7 @@ from tutelage.data.layout import info_path
 from tutelage.data.writer import write_parquet
 from tutelage.errors import DataError
 from tutelage.fileio import write_json
-from tutelage.methods.bc import observation_columns_of
+from tutelage.methods.bc import observation_columns_of, observation_matrix
 from tutelage.methods.kd import teacher_logits
 from tutelage.methods.lineage import teacher_id
 
@@ -40,8 +40,7 @@ def add_teacher_outputs(dataset: str | os.PathLike | Dataset, teacher: Any, *, c
     for path in data.files:
         table = pq.read_table(path)
         arrays = data.to_numpy(table.select(observations))
-        X = np.concatenate([np.asarray(arrays[c], np.float32).reshape(table.num_rows, -1) for c in observations], axis=1)
-        logits = teacher_logits(teacher, X)
+        logits = teacher_logits(teacher, observation_matrix(arrays, observations))
         width = logits.shape[1]
         values = pa.FixedSizeListArray.from_arrays(pa.array(logits.ravel()), width)
         if column in table.column_names:
@@ -63,5 +62,4 @@ def teacher_outputs(dataset: str | os.PathLike | Dataset, *, column: str = COLUM
     observations = observation_columns_of(data)
     arrays = data.to_arrays([*observations, column])
     n = len(arrays[column])
-    X = np.concatenate([np.asarray(arrays[c], np.float32).reshape(n, -1) for c in observations], axis=1)
-    return X, np.asarray(arrays[column], np.float32).reshape(n, -1), recorded.get("teacher")
+    return observation_matrix(arrays, observations), np.asarray(arrays[column], np.float32).reshape(n, -1), recorded.get("teacher")
