@@ -123,3 +123,11 @@ def test_generate_command_takes_a_scenario_file(tmp_path):
     scenarios.write_text(f'world = "{WORLD}"\n[parameters]\nfriction = {{ low = 0.1, high = 9.0 }}\n')
     assert main([*args, "--out", str(tmp_path / "bad"), "--scenario-file", str(scenarios)]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+def test_generate_refuses_another_worlds_scenarios(tmp_path):
+    from tutelage.sim.scenarios import ScenarioSampler
+
+    with pytest.raises(SpecError, match="scenarios are for 'tutelage/Reach-v0'"):
+        generate(WORLD, "random", 1, tmp_path / "out", sampler=ScenarioSampler.for_world("tutelage/Reach-v0"))
+    assert not (tmp_path / "out").exists()

@@ -313,8 +313,11 @@ class ScenarioSampler:
 
 
 def sampler_for(world_id: str, sampler: ScenarioSampler | None = None) -> ScenarioSampler | None:
-    """``sampler`` when given, else the world's default; None for a world without scenarios (not a tutelage world)."""
+    """``sampler`` when given (it must be for ``world_id``), else the world's default; None for a world
+    without scenarios (not a tutelage world)."""
     if sampler is not None:
+        if sampler.world != world_id:
+            raise SpecError(f"scenario sampler: its scenarios are for {sampler.world!r}, not {world_id!r}")
         return sampler
     from tutelage.plugins import registry
 
