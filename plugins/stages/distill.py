@@ -141,13 +141,10 @@ def knowledge_distillation(context: Any, settings: dict[str, Any], teacher: Any,
 
 
 def log_history(context: Any, histories: list[Any]) -> None:
-    """Per-epoch training (and validation) losses as learning-curve records."""
+    """Per-epoch training (and validation) losses of fit Histories as learning-curve records."""
     for history in histories:
         for series in ("loss", "val_loss"):
-            values = getattr(history, series, None)
-            if values is None and isinstance(history, dict):
-                values = history.get(series)
-            for epoch, value in enumerate(values or []):
+            for epoch, value in enumerate(getattr(history, series)):
                 context.log(kind="curve", panel=f"{context.stage.name}: loss", series=series, x=epoch, y=float(value))
 
 

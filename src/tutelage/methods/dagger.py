@@ -197,7 +197,7 @@ def dagger(
             record = {
                 "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
                 "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
-                "samples": len(buffer), "loss": final_loss(history),
+                "samples": len(buffer), "loss": float(history.loss[-1]) if history.epochs else None,
                 "success_rate": rollouts["success_rate"], "collision_rate": rollouts["collision_rate"],
             }
             derivation.history.append(record)
@@ -205,11 +205,3 @@ def dagger(
                 on_round(round_num, student, record)
     derivation.metrics["samples"] = len(buffer)
     return student, derivation
-
-
-def final_loss(history: Any) -> float | None:
-    """The last training loss recorded in a fit History (``history.loss`` or ``history["loss"]``)."""
-    losses = getattr(history, "loss", None)
-    if losses is None and isinstance(history, dict):
-        losses = history.get("loss")
-    return float(losses[-1]) if losses else None
