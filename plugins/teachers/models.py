@@ -63,6 +63,4 @@ class ModelTeacher:
 
 def model_teacher(path: str | os.PathLike | None = None, temperature: float = 1.0, **options: Any) -> ModelTeacher:
     """The ``model`` teacher factory: ``model_teacher(path="teacher.safetensors", temperature=4.0)``."""
-    if path is None and "model" not in options:
-        raise SpecError("teacher 'model' needs path= (a model file) to load its model from")
     return ModelTeacher(options.pop("model", None), path=path, temperature=temperature, **options)
