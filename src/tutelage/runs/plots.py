@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tutelage import fileio  # noqa: E402
+from tutelage.runs.summary import teachers_first  # noqa: E402
 
 DPI = 110
 
@@ -86,7 +87,7 @@ def _rate(value: Any) -> float:
 
 def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
     """Every plot this run has data for, as ``(title, path)``."""
-    policies = dict(sorted(summary["policies"].items(), key=lambda item: item[1].get("role") != "teacher"))  # teachers first
+    policies = teachers_first(summary["policies"])
     candidates = [
         ("Learning curves", learning_curves(records, folder / "learning_curves.png")),
         ("Success by edge case", success_by(policies, "by_edge_case", "Success by edge case", folder / "success_by_edge_case.png")),

@@ -60,11 +60,15 @@ COLUMNS: list[tuple[str, str, str, Any]] = [
 ]
 
 
+def teachers_first(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The evaluated policies with the teachers first (otherwise in their order)."""
+    return dict(sorted(policies.items(), key=lambda item: item[1].get("role") != "teacher"))
+
+
 def policy_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     """``(label, role, cells)`` for each evaluated policy, teachers first; missing values show as '—'."""
-    ordered = sorted(summary["policies"].items(), key=lambda item: item[1].get("role") != "teacher")
     rows = []
-    for label, metrics in ordered:
+    for label, metrics in teachers_first(summary["policies"]).items():
         cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, _, fmt in COLUMNS]
         rows.append((label, metrics.get("role", ""), cells))
     return rows
