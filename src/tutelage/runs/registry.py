@@ -53,7 +53,7 @@ class Lineage:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             with self._write(db):
                 for statement in SCHEMA.strip().split(";"):
                     if statement.strip():
@@ -153,6 +153,23 @@ class Lineage:
     def children(self, model_id: str) -> list[dict[str, Any]]:
         with self._connect() as db:
             return [_model_row(r) for r in db.execute("SELECT * FROM models WHERE parent = ? ORDER BY created, id", (model_id,))]
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (a lasting property of the file).
+
+    SQLite does not run the busy handler for this switch, so while another
+    process holds the file, wait here, within the same busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _model_row(row: sqlite3.Row) -> dict[str, Any]:
