@@ -35,7 +35,7 @@ def test_records_and_summary(expert):
 
 def test_edge_cases_are_planned_by_name_and_share():
     pytest.importorskip("pybullet")
-    import tutelage  # noqa: F401
+    import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
     from tutelage.sim.scenarios import ScenarioSampler
 
     names = ScenarioSampler.for_world("tutelage/Driving-v0").edge_case_names
@@ -47,7 +47,7 @@ def test_edge_cases_are_planned_by_name_and_share():
 
 def test_driving_evaluation_reports_collisions_per_km_and_edge_cases():
     pytest.importorskip("pybullet")
-    import tutelage  # noqa: F401
+    import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
     from tutelage.plugins import registry
 
     expert = registry("teachers").get("driving-expert")()

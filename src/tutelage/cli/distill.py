@@ -111,7 +111,7 @@ def build_student(args: argparse.Namespace, inputs: int, outputs: int) -> Any:
 def run_dagger(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     import gymnasium
 
-    import tutelage  # noqa: F401  (registers the worlds)
+    import tutelage.worlds  # noqa: F401  (registers the worlds)
     from tutelage.methods.dagger import dagger
     from tutelage.sim.spaces import io_sizes
 

@@ -198,7 +198,7 @@ class Policy:
 
 def check_world(world_id: str) -> None:
     """Raise a helpful error unless ``world_id`` is a registered Gymnasium environment."""
-    import tutelage  # noqa: F401  (registers the worlds, also in a fresh worker process)
+    import tutelage.worlds  # noqa: F401  (registers the worlds, also in a fresh worker process)
 
     if world_id not in gymnasium.registry:
         raise UnknownNameError("world", world_id, gymnasium.registry, where="WORLD")
