@@ -56,7 +56,8 @@ class EvaluateStage:
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
-                              max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet)
+                              max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
+                              on_episode_end=context.host.notifier("tutelage_episode_end"))
             metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
             metrics.update(self._describe(context, ref, policy, first))
             if settings["scenario_type"]:
@@ -109,7 +110,7 @@ def first_observation(world: str) -> tuple[Any, dict]:
 
 def inference_us(policy: Any, observation: Any, info: dict) -> float:
     """Median batch-1 time of one action (µs) on a real observation (see :func:`first_observation`)."""
-    from tutelage.methods.policy import as_policy
+    from tutelage.rollouts.policy import as_policy
 
     act = as_policy(policy)
     times = []
@@ -122,19 +123,16 @@ def inference_us(policy: Any, observation: Any, info: dict) -> float:
 
 def by_scenario(context: Any, episodes: list[dict[str, Any]], settings: dict[str, Any], seed: int, fraction: float) -> dict[str, Any]:
     """Success rate per bin of one scenario parameter (the evaluation's own held-out plan)."""
-    from tutelage.methods.episodes import plan_episodes
-
     kind = settings["scenario_type"]
-    plan = {p.seed: p.scenario for p in plan_episodes(context.world, settings["episodes"], seed=seed, split="held-out",
-                                                      edge_case_fraction=fraction, sampler=context.sampler)}
     groups: dict[str, list[bool]] = defaultdict(list)
     for record in episodes:
-        value = plan[record["seed"]][kind["parameter"]]
+        value = record["scenario"][kind["parameter"]]
         groups[kind["labels"][int(np.searchsorted(kind["edges"], value, side="right"))]].append(bool(record["success"]))
     return {label: {"episodes": len(groups[label]), "success_rate": float(np.mean(groups[label]))}
             for label in kind["labels"] if groups[label]}
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("success_rate", "collision_rate", "collisions_per_km", "mean_return", "episodes", "inference_us", "by_edge_case")
+    names = [m["name"] for m in metrics.get("metrics", [])]
+    keys = ("success_rate", "success_interval", "mean_return", "episodes", "inference_us", "by_edge_case", *names)
     return {k: metrics[k] for k in keys if k in metrics}

@@ -12,6 +12,7 @@ from gymnasium import spaces
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera, Lidar
 from tutelage.sim.world import PyBulletEnv, jittered_colours, mesh_visual_shape
+from tutelage_plugins.worlds.metrics import DRIVING_METRICS
 from tutelage_plugins.worlds.road import STEP, Road
 
 WHEELS = [2, 3, 5, 7]
@@ -143,6 +144,8 @@ class DrivingEnv(PyBulletEnv):
     ``collision``, ``collided_with``, ``off_road``, ``is_success``,
     ``frame`` and ``time``; at reset also ``scenario``.
     """
+
+    metrics = DRIVING_METRICS
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     time_step = 0.01

@@ -166,6 +166,12 @@ class PluginHost:
             return None
         return lambda **kwargs: self.notify(hook_name, **kwargs)
 
+    def callbacks(self) -> list[Any]:
+        """Training callbacks (``f(model, epoch, logs)`` for :func:`tutelage.train.fit`) that fire
+        ``tutelage_epoch_end``; empty when no plugin implements it."""
+        notify = self.notifier("tutelage_epoch_end")
+        return [] if notify is None else [lambda model, epoch, logs: notify(model=model, epoch=epoch, logs=logs)]
+
     def register_worlds(self) -> list[str]:
         """Register this host's worlds with Gymnasium (lazily: nothing is imported); return their ids."""
         import gymnasium

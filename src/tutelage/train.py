@@ -132,12 +132,6 @@ class _Progress:
             self.bar.stop()
 
 
-def _epoch_hook() -> Callable[..., Any] | None:
-    from tutelage.plugins import get_host
-
-    return get_host().hook.tutelage_epoch_end
-
-
 def fit(
     model: Any,
     X: Any,
@@ -180,7 +174,6 @@ def fit(
     if n == 0:
         raise DataError("fit: no training samples")
     callbacks = list(callbacks)
-    hook = _epoch_hook()
     history = History()
     good = model.theta.copy()  # θ whose loss and gradient were finite
     best_theta, best, waited = None, math.inf, 0
@@ -217,7 +210,6 @@ def fit(
             progress.update(logs)
             for callback in callbacks:
                 callback(model, epoch, logs)
-            hook(model=model, epoch=epoch, logs=logs)
             if early_stopping is not None:
                 watched = logs.get("val_loss", logs["loss"])
                 if watched < best:

@@ -110,10 +110,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from tutelage import nn
-    from tutelage.plugins import registry
+    from tutelage.cli import host_of
     from tutelage.train import fit
 
-    model_type = registry("model_types", args.plugin).get(args.model_type, where="tutelage train")
+    host = host_of(args)
+    model_type = host.registry("model_types").get(args.model_type, where="tutelage train")
     X, y = load_dataset(args.data, args.target)
     if args.input_shape:
         if int(np.prod(args.input_shape)) != int(np.prod(X.shape[1:])):
@@ -133,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     except TypeError as exc:
         raise DataError(f"model type {args.model_type!r}: {exc}") from None
     history = fit(model, X, y, loss=loss, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
-                  batch_size=args.batch_size, validation=args.validation or None, seed=args.seed, quiet=args.quiet)
+                  batch_size=args.batch_size, validation=args.validation or None, seed=args.seed, quiet=args.quiet,
+                  callbacks=host.callbacks())
     digest = hashlib.sha256(Path(args.data).read_bytes()).hexdigest()[:16]
     last = history.epochs[-1] if history.epochs else {}
     ident = nn.save(model, args.out, model_type=args.model_type,

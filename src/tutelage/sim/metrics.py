@@ -30,7 +30,8 @@ class Metric:
     ``last``. With ``ratio = (numerator, denominator)`` the metric is no
     per-step value but the ratio of two other metrics' sums over the
     episodes, times ``scale``. ``margin = True`` marks a safety margin (lower
-    is a closer call), which failure search ranks near misses by.
+    is a closer call), which failure search ranks near misses by;
+    ``headline = True`` puts the metric in summary tables.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Metric:
     ratio: tuple[str, str] | None = None
     scale: float = 1.0
     margin: bool = False
+    headline: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -65,7 +67,8 @@ class Metric:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "unit": self.unit, "higher_is_better": self.higher_is_better,
-                "description": self.description, "ratio": list(self.ratio) if self.ratio else None}
+                "description": self.description, "ratio": list(self.ratio) if self.ratio else None,
+                "headline": self.headline, "label": self.label()}
 
 
 class EpisodeMetrics:
