@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tutelage.runs.schema import Field, check_table
-from tutelage_plugins.stages.refs import check_policy, is_teacher, load_policy
+from tutelage_plugins.stages.refs import check_policy, is_teacher, load_policy, teacher_name
 
 SCENARIO_TYPE = {
     "parameter": Field(str, help="a numeric scenario parameter, e.g. 'friction'"),
@@ -25,6 +25,8 @@ class EvaluateStage:
     settings = {
         "policies": Field(list, items=str, help="'expert', teacher names and earlier model stages"),
         "episodes": Field(int, 40, minimum=1),
+        "workers": Field(int, 1, minimum=1, help="processes or Ray tasks playing episodes (same results for any count)"),
+        "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="share of named edge cases"),
         "max_steps": Field(int, None, minimum=1),
         "scenario_type": Field(dict, {}, help="bins of one scenario parameter: {parameter, edges, labels}"),
@@ -47,6 +49,7 @@ class EvaluateStage:
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
         from tutelage.methods.evaluate import evaluate
+        from tutelage.rollouts.policy import resolve_policy
 
         seed = context.stage_seed()  # one seed for all: every policy meets the same scenarios
         fraction = context.edge_case_fraction(settings["edge_case_fraction"])
@@ -55,9 +58,11 @@ class EvaluateStage:
         policies = {}
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
-            result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
+            name = teacher_name(context, ref) if is_teacher(context, ref) else str(context.resolve(context.output(ref)["model"]))
+            spec = resolve_policy(name, context.world, context.host)
+            result = evaluate(spec, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
                               max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
-                              on_episode_end=context.host.notifier("tutelage_episode_end"))
+                              workers=settings["workers"], backend=settings["backend"])
             metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
             metrics.update(self._describe(context, ref, policy, first))
             if settings["scenario_type"]:

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from tutelage.rollouts.plan import EpisodePlanner
+from tutelage.errors import SpecError
 from tutelage.methods.evaluate import evaluate
+from tutelage.rollouts.plan import EpisodePlanner
 from tutelage.rollouts.policy import as_policy
 
 
@@ -64,3 +65,17 @@ def test_driving_evaluation_reports_collisions_per_km_and_edge_cases():
 
     parked = evaluate(brake, "tutelage/Driving-v0", episodes=2, max_steps=40, quiet=True, edge_case_fraction=0.0)
     assert parked.success_rate == 0.0 and all(r["distance_m"] < 0.5 for r in parked.episodes)
+
+
+def test_parallel_evaluation_gives_the_same_records_for_any_worker_count():
+    pytest.importorskip("pybullet")
+    from tutelage.plugins import get_host
+    from tutelage.rollouts.policy import resolve_policy
+
+    spec = resolve_policy("expert", "tutelage/Reach-v0", get_host())
+    runs = [evaluate(spec, "tutelage/Reach-v0", episodes=6, max_steps=25, quiet=True, workers=workers, edge_case_fraction=0.5)
+            for workers in (1, 2)]
+    assert runs[0].episodes == runs[1].episodes
+    assert runs[0].summary["final_distance"] is not None and len(runs[0].by_edge_case) >= 1
+    with pytest.raises(SpecError, match="PolicySpec"):
+        evaluate(lambda observation: observation, "tutelage/Reach-v0", episodes=2, workers=2, quiet=True)

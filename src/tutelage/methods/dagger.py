@@ -21,7 +21,7 @@ from tutelage.errors import SpecError
 from tutelage.methods.bc import as_targets, train_supervised
 from tutelage.methods.evaluate import summarize
 from tutelage.methods.lineage import Derivation, parent_id, teacher_id
-from tutelage.methods.progress import progress
+from tutelage.progress import progress
 from tutelage.methods.schedules import BetaSchedule, LinearBetaSchedule
 from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
 from tutelage.rollouts.policy import as_policy, observation_vector, reset_policy

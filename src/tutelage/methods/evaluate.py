@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from tutelage.methods.progress import progress
+from tutelage.progress import progress
 from tutelage.rollouts.plan import EpisodePlanner
-from tutelage.rollouts.policy import as_policy, policy_name, reset_policy
+from tutelage.errors import SpecError
+from tutelage.rollouts.generate import play_episodes
+from tutelage.rollouts.policy import PolicySpec, as_policy, policy_name, reset_policy
 from tutelage.rollouts.rollout import make_env, run_episode, world_metrics
 from tutelage.sim.metrics import Metric, aggregate
-from tutelage.sim.scenarios import sampler_for
+from tutelage.sim.scenarios import sampler_for, world_class
 from tutelage.stats import wilson
 
 
@@ -97,6 +99,8 @@ def evaluate(
     sampler: Any = None,
     quiet: bool = False,
     on_episode_end: Any = None,
+    workers: int = 1,
+    backend: str = "process",
 ) -> EvalResult:
     """Run ``policy`` for ``episodes`` held-out episodes of ``world_id`` and summarize.
 
@@ -107,10 +111,23 @@ def evaluate(
     scenario ranges. ``max_steps`` caps an episode's length.
     ``on_episode_end(world=, episode_index=, info=)`` is called after each
     episode (the plugin host's ``tutelage_episode_end`` notifier).
+
+    A :class:`~tutelage.rollouts.policy.PolicySpec` (a teacher name or model
+    file resolved with ``resolve_policy``) plays on ``workers`` processes or
+    Ray tasks (``backend``), with the same records whatever the worker count;
+    there the workers' plugin hosts fire ``tutelage_episode_end``.
     """
     planner = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=0.0 if scenarios else edge_case_fraction,
                              split="held-out", catalogue=[{"scenario": s} for s in scenarios or []])
     plans = planner.plans(seed, len(scenarios) if scenarios else episodes)
+    if isinstance(policy, PolicySpec):
+        if env_kwargs or observation_keys:
+            raise SpecError("evaluate: env_kwargs and observation_keys need an in-process policy object")
+        records = play_episodes(world_id, policy, plans, workers=workers, backend=backend, max_steps=max_steps,
+                                description=f"evaluate {policy.name}", quiet=quiet)
+        return EvalResult(world_id, policy.name, records, tuple(getattr(world_class(world_id), "metrics", ()) or ()))
+    if workers != 1:
+        raise SpecError("evaluate: workers > 1 needs a PolicySpec (a teacher name or model file), not a Python object")
     act = as_policy(policy, observation_keys)
     with contextlib.closing(make_env(world_id, max_steps=max_steps, env_kwargs=env_kwargs)) as env:
         result = EvalResult(world_id, policy_name(policy), metrics=world_metrics(env))

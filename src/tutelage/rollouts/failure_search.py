@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import SpecError
-from tutelage.rollouts.generate import ShardJob, probe_features, run_processes, run_serial
+from tutelage.rollouts.generate import play_episodes
 from tutelage.rollouts.plan import EpisodePlan, EpisodeSeeds, episode_seeds
 from tutelage.rollouts.policy import resolve_policy
 from tutelage.rollouts.rollout import check_world
 from tutelage.sim.catalogue import Catalogue
 from tutelage.sim.metrics import Metric
-from tutelage.sim.scenarios import sampler_for
+from tutelage.sim.scenarios import sampler_for, world_class
 
 MIN_STD = 0.05  # in units of a parameter's range: keeps every round exploring
 SEED_LIKE = 10_000  # an integer parameter with more values than this is a seed, not a quantity
@@ -141,10 +141,8 @@ def search_failures(world: str, policy: str, host: Any, *, budget: int = 64, pop
     spec = resolve_policy(policy, world, host, policy_options)
     space = SearchSpace(sampler)
     rng = np.random.default_rng(seed)
-    runner = run_serial if workers == 1 else run_processes
-    features = fps = None
-    metrics: tuple[Metric, ...] = ()
-    margin = None
+    metrics: tuple[Metric, ...] = tuple(getattr(world_class(world), "metrics", ()) or ())
+    margin = next((m.name for m in metrics if m.margin), None)
     evaluated: list[dict[str, Any]] = []
     rounds: list[dict[str, Any]] = []
     while len(evaluated) < budget:
@@ -158,13 +156,8 @@ def search_failures(world: str, policy: str, host: Any, *, budget: int = 64, pop
             parents = [worst[int(rng.integers(len(worst)))] for _ in range(size)]
             plans = [EpisodePlan(start + k, EpisodeSeeds(p["seed"], p["policy_seed"], 0), space.refine(rng, p["scenario"], model))
                      for k, p in enumerate(parents)]
-        if features is None:
-            features, fps, _, metrics = probe_features(world, plans[0], spec, camera=False, max_steps=max_steps)
-            margin = next((m.name for m in metrics if m.margin), None)
-        per_job = math.ceil(size / workers)
-        jobs = [ShardJob(i, world, spec, tuple(plans[i: i + per_job]), None, fps, False, max_steps)
-                for i in range(0, size, per_job)]
-        batch = [row for result in runner(jobs, workers, None) for row in result.episodes.to_pylist()]
+        batch = play_episodes(world, spec, plans, workers=workers, max_steps=max_steps,
+                              per_shard=math.ceil(size / workers))
         for plan, row in zip(plans, batch):
             evaluated.append({"scenario": plan.scenario, "seed": plan.seeds.env, "policy_seed": plan.seeds.policy,
                               "edge_case": plan.edge_case,

@@ -28,6 +28,7 @@ from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_o
 from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
+from tutelage.progress import progress as progress_bar
 from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
 from tutelage.rollouts.policy import Policy, PolicySpec, resolve_policy
 from tutelage.rollouts.rollout import check_world, make_env, run_episode, world_metrics
@@ -172,6 +173,32 @@ RUNNERS: dict[str, Callable[[Sequence[ShardJob], int, str | None], Iterator[Shar
 }
 
 
+def run_jobs(jobs: Sequence[ShardJob], workers: int, backend: str, address: str | None) -> Iterator[ShardResult]:
+    """Shard results in order: in this process for one worker, else on the backend's workers."""
+    if not jobs:
+        return iter(())
+    runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
+    return runner(jobs, workers, address)
+
+
+def play_episodes(world: str, spec: PolicySpec, plans: Sequence[EpisodePlan], *, workers: int = 1,
+                  backend: str = "process", address: str | None = None, max_steps: int | None = None,
+                  per_shard: int = 4, description: str = "", quiet: bool = True) -> list[dict[str, Any]]:
+    """Play ``plans`` with ``spec`` (no frames kept) and return the episode records in plan order: the
+    same records whatever the number of workers or the backend."""
+    if backend not in BACKENDS:
+        raise SpecError(f"backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
+    jobs = [ShardJob(i, world, spec, tuple(plans[start: start + per_shard]), None, 0.0, False, max_steps)
+            for i, start in enumerate(range(0, len(plans), per_shard))]
+    records: list[dict[str, Any]] = []
+    with progress_bar(description or f"playing {spec.name}", len(plans), quiet, unit="episodes") as advance:
+        for result in run_jobs(jobs, workers, backend, address):
+            rows = result.episodes.to_pylist()
+            records.extend({**row, "scenario": json.loads(row["scenario"])} for row in rows)
+            advance(len(rows))
+    return records
+
+
 # -- the driver --------------------------------------------------------------
 
 
@@ -225,9 +252,9 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, host: A
                      tuple(planner.plan(seed, i) for i in shard_episodes(shard, episodes, episodes_per_shard)),
                      features, fps, camera, max_steps)
             for shard in range(done, shards)]
-    runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
-    with _progress_bar(progress, episodes, done_episodes=min(done * episodes_per_shard, episodes)) as advance:
-        for result in runner(jobs, workers, ray_address) if jobs else ():
+    done_episodes = min(done * episodes_per_shard, episodes)
+    with progress_bar("generating", episodes, not progress, completed=done_episodes, unit="episodes") as advance:
+        for result in run_jobs(jobs, workers, backend, ray_address):
             offset += commit_shard(root, result.shard, result.frames, result.episodes, offset)
             advance(result.episodes.num_rows)
     totals = _totals(root, shards, metrics)
@@ -269,26 +296,3 @@ def _totals(root: Path, shards: int, metrics: tuple[Metric, ...]) -> dict[str, A
     synthetic = int(episodes.column("synthetic_frames").to_numpy().sum())
     return {"total_episodes": episodes.num_rows, "total_frames": frames, "total_shards": shards,
             "synthetic_share": synthetic / frames if frames else 0.0, "stats": stats}
-
-
-class _progress_bar:
-    """A rich progress bar over episodes with an ETA; a no-op when ``enabled`` is False."""
-
-    def __init__(self, enabled: bool, total: int, done_episodes: int = 0):
-        self.enabled, self.total, self.done = enabled, total, done_episodes
-        self.progress = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda count: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        self.progress.start()
-        task = self.progress.add_task("generate", total=self.total, completed=self.done)
-        return lambda count: self.progress.advance(task, count)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.stop()
