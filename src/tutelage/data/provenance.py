@@ -19,7 +19,7 @@ from tutelage.data.layout import CODEBASE_VERSION, DATA_TEMPLATE, EPISODES_TEMPL
 from tutelage.errors import DataError
 from tutelage.fileio import write_json
 
-SEED_SCHEME = "numpy.random.SeedSequence(seed, spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
+SEED_SCHEME = "numpy.random.SeedSequence([seed, split], spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
 
 
 def _version(distribution: str) -> str:
