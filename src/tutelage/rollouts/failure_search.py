@@ -4,8 +4,8 @@ The search moves in the hull of the sampler's ranges (the default ranges and
 every edge case's). Its first round is random search (draws from the
 sampler's defaults, from random named edge cases, and uniform over the hull,
 a third each). Each later round refines the worst episodes so far (failures
-first, then the closest calls by time to collision): a child keeps a parent's
-reset seed, policy seed and seed-like parameters (the road layout), moves its
+first, then the closest calls by the world's margin metric): a child keeps a parent's
+reset seed, policy seed and seed-like parameters (a layout seed), moves its
 numeric parameters by a Gaussian step as wide as the elites' spread (the
 cross-entropy estimate) and redraws categorical ones from the elites'
 smoothed frequencies. Failures of a policy often hinge on one layout and one
