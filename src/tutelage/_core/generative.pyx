@@ -6,7 +6,7 @@ float32 of the stated sizes. Losses sum over the features of a row and
 average over rows; ``per_row`` (float64 of ``rows``, or None) receives each
 row's value. Sums run in double.
 """
-from libc.math cimport exp, expf, fabs, log, log1p
+from libc.math cimport exp, expf, fabsf, log, logf
 
 import numpy as np
 
@@ -78,16 +78,17 @@ def bernoulli_nll(logits, target, dlogits, Py_ssize_t rows, per_row=None):
     cdef float* t = f32_data(target, rows * k, "target")
     cdef float* d = f32_data(dlogits, rows * k, "dlogits")
     cdef double* each = f64_out(per_row, rows)
-    cdef double total = 0.0, row, x
-    cdef float inv_rows = 1.0 / rows
+    cdef double total = 0.0, row
+    cdef float inv_rows = 1.0 / rows, x, e
     with nogil:
         for r in range(rows):
             row = 0.0
             for j in range(k):
                 i = r * k + j
                 x = l[i]
-                row += (x if x > 0 else 0.0) + log1p(exp(-fabs(x))) - t[i] * x
-                d[i] = (<float>(1.0 / (1.0 + exp(-x))) - t[i]) * inv_rows
+                e = expf(-fabsf(x))  # softplus and sigmoid from one exponential
+                row += (x if x > 0 else 0.0) + logf(1.0 + e) - t[i] * x
+                d[i] = ((1.0 if x >= 0 else e) / (1.0 + e) - t[i]) * inv_rows
             total += row
             if each != NULL:
                 each[r] = row

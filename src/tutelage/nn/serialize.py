@@ -24,7 +24,8 @@ from tutelage.nn.model import Model
 FORMAT = "tutelage-model-1"
 LINEAGE_FIELDS = ("parent", "method", "dataset", "teacher")
 #: other model formats in safetensors files, by their ``format`` field: ``"module:reader(path, header, tensors)"``
-FORMAT_READERS = {"tutelage-int8-1": "tutelage.nn.quantize:from_safetensors"}
+FORMAT_READERS = {"tutelage-int8-1": "tutelage.nn.quantize:from_safetensors",
+                  "tutelage-generative-1": "tutelage.generative:from_safetensors"}
 
 
 def model_id(model: Model) -> str:
