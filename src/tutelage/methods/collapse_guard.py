@@ -129,7 +129,7 @@ class CollapseGuard:
                 raise DataError(f"{path}: not valid JSON ({exc})") from None
         share, depth = dataset_provenance(info, label)
         reasons = []
-        if 1.0 - share < self.min_real_fraction:
+        if 1.0 - share < self.min_real_fraction - 1e-12:  # 1 − 0.9 is 0.0999… in floating point
             reasons.append(f"real share {1 - share:.0%} is below the minimum {self.min_real_fraction:.0%}")
         if depth > self.max_depth:
             reasons.append(f"synthetic depth {depth} exceeds the maximum {self.max_depth}")
@@ -168,7 +168,7 @@ class DriftAlarm:
         change = relative_change(self.baseline, value)
         details = {"metric": self.metric, "generation": generation, "baseline": self.baseline, "value": float(value),
                    "change": change}
-        if change <= self.max_increase:
+        if change <= self.max_increase + 1e-12:
             return Verdict("ok", f"held-out {self.metric} {change:+.1%} from its baseline", details)
         return Verdict(self.action, f"drift alarm: held-out {self.metric} rose {change:+.1%} ({self.baseline:.4g} → "
                                     f"{value:.4g}) at generation {generation}, above the {self.max_increase:.0%} limit",
