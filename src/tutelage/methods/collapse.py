@@ -26,6 +26,7 @@ variance after generation g is ``σ²·((n − 1)/n)^(g + 1)``
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -264,14 +265,12 @@ def run(source: Source, regimes: Sequence[Regime | str], *, generations: int = 1
         n: int = 100, n_eval: int = 2000, guard: CollapseGuard | None = None,
         drift: float = 0.05) -> list[dict[str, Any]]:
     """Run every regime × seed for ``generations`` + 1 models; one tidy row per (regime, seed, generation)."""
-    from threadpoolctl import threadpool_limits
-
     if generations < 1 or n < 2:
         raise SpecError(f"collapse lab: need generations >= 1 and n >= 2, got {generations} and {n}")
     guard = guard or CollapseGuard()
     regimes = [r if isinstance(r, Regime) else Regime.parse(r) for r in regimes]
     rows: list[dict[str, Any]] = []
-    with threadpool_limits(1):  # small products: one BLAS thread is fastest and leaves cores to other runs
+    with _one_blas_thread():
         for regime in regimes:
             for seed in seeds:
                 rows += _chain(source, regime, seed, generations, n, n_eval, guard, DriftAlarm(drift))
@@ -300,6 +299,15 @@ def _chain(source: Source, regime: Regime, seed: int, generations: int, n: int, 
             fresh = source.draw(round(regime.fresh * n), rng) if regime.kind == "fresh" else real[:0]
             data, depths = next_data(regime, real, pool, samples, int(depths.max()) + 1, fresh, rng)
     return rows
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager:
+    """Small products run fastest on one BLAS thread (and leave cores to other runs); needs threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it BLAS keeps its own setting
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 # -- summaries ------------------------------------------------------------------------------------------

@@ -1,0 +1,21 @@
+"""docs/collapse.md's Python examples run as written (in a scratch folder)."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "collapse.md"
+EXAMPLES = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
+
+
+def test_doc_has_examples():
+    assert len(EXAMPLES) == 3
+
+
+@pytest.mark.parametrize("index", range(len(EXAMPLES)))
+def test_doc_example_runs(index, tmp_path):
+    result = subprocess.run([sys.executable, "-c", EXAMPLES[index]], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
