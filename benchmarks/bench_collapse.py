@@ -11,7 +11,7 @@ minus generation 0):
 * the Gaussian closed form E[σ̂²_g]/σ² = ((n − 1)/n)^(g + 1) over many chains;
 * when the collapse guard and the drift alarm fire under replace vs when real NLL is 10 % worse.
 
-    python benchmarks/bench_collapse.py --seeds 5 --generations 10
+    python benchmarks/bench_collapse.py --seeds 5 --generations 10 --sources gaussian=20,mixture=100,digits=500
 """
 from __future__ import annotations
 
@@ -84,12 +84,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--generations", type=int, default=10)
-    parser.add_argument("--sources", default="gaussian,mixture,digits")
+    parser.add_argument("--sources", default="gaussian=20,mixture=100,digits=500",
+                        help="sources with their rows per generation")
     args = parser.parse_args()
-    settings = {"gaussian": (lambda: collapse.gaussian_source(1), 20), "mixture": (collapse.mixture_source, 200),
-                "digits": (collapse.digits_source, 500)}
-    for name in args.sources.split(","):
-        make, n = settings[name]
+    sources = {"gaussian": lambda: collapse.gaussian_source(1), "mixture": collapse.mixture_source,
+               "digits": collapse.digits_source}
+    for item in args.sources.split(","):
+        name, _, n = item.partition("=")
+        make, n = sources[name], int(n)
         start = time.perf_counter()
         source = make()
         rows = collapse.run(source, REGIMES, generations=args.generations, seeds=range(args.seeds), n=n)

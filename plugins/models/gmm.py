@@ -137,10 +137,7 @@ class GMMType:
     description = "Gaussian mixture fitted by EM (diagonal or full covariance); a generative model"
 
     def build(self, input_shape: tuple[int, ...], output_size: int, *, seed: int = 0, **options: Any) -> GMM:
-        dim = int(np.prod(input_shape))
-        if output_size != dim:
-            raise SpecError(f"gmm: output_size must equal the row size {dim} (the model generates what it reads)")
-        return GMM(dim, seed=seed, **options)
+        return GMM(generative.row_size(input_shape, output_size, "gmm"), seed=seed, **options)
 
     def restore(self, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> GMM:
         model = GMM(**config)

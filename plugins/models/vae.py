@@ -148,10 +148,7 @@ class VAEType:
     description = "variational autoencoder (MLP encoder/decoder, ELBO); a generative model"
 
     def build(self, input_shape: tuple[int, ...], output_size: int, *, seed: int = 0, **options: Any) -> VAE:
-        dim = int(np.prod(input_shape))
-        if output_size != dim:
-            raise SpecError(f"vae: output_size must equal the row size {dim} (the model generates what it reads)")
-        return VAE(dim, seed=seed, **options)
+        return VAE(generative.row_size(input_shape, output_size, "vae"), seed=seed, **options)
 
     def restore(self, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> VAE:
         model = VAE(**config)

@@ -116,6 +116,16 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
     return model
 
 
+def row_size(input_shape: tuple[int, ...], output_size: int, where: str) -> int:
+    """The row size of an unconditional model, which must generate rows of the size it reads."""
+    from tutelage.errors import SpecError
+
+    dim = int(np.prod(input_shape))
+    if output_size != dim:
+        raise SpecError(f"{where}: output_size must equal the row size {dim} (the model generates what it reads)")
+    return dim
+
+
 def mean_std(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation (1 where a column is constant), for standardizing."""
     mean = data.mean(axis=0)

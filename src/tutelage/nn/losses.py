@@ -134,19 +134,25 @@ class GaussianNLL(Loss):
         return _k.gaussian_nll(pred, target, grad, pred.shape[0]), grad
 
 
-class BernoulliNLL(Loss):
-    """Bernoulli negative log-likelihood of targets in [0, 1] given logits ``(N, k)``: summed over features, mean over rows."""
-
-    name = "bernoulli_nll"
+class _RowLoss(Loss):
+    """A loss summed over each row's features; ``per_row`` gives the rows' values without the mean."""
 
     def __call__(self, pred, target):
         return self._run(pred, target, None)
 
     def per_row(self, pred, target) -> np.ndarray:
-        """Each row's NLL (float64), without the mean."""
         out = np.empty(np.shape(pred)[0], dtype=np.float64)
         self._run(pred, target, out)
         return out
+
+    def _run(self, pred, target, per_row: np.ndarray | None) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+
+class BernoulliNLL(_RowLoss):
+    """Bernoulli negative log-likelihood of targets in [0, 1] given logits ``(N, k)``: summed over features, mean over rows."""
+
+    name = "bernoulli_nll"
 
     def _run(self, pred, target, per_row):
         logits = _rows(_f32(pred, "logits"))
@@ -157,7 +163,7 @@ class BernoulliNLL(Loss):
         return _g.bernoulli_nll(logits, target, grad, logits.shape[0], per_row), grad.reshape(np.shape(pred))
 
 
-class MixtureNLL(Loss):
+class MixtureNLL(_RowLoss):
     """Mixture-density NLL of targets ``(N, d)`` under K diagonal Gaussians; mean over rows.
 
     ``pred`` rows are ``[logits (K), means (K·d), log_std (K·d)]``, component-major.
@@ -169,15 +175,6 @@ class MixtureNLL(Loss):
         if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:
             raise DataError(f"mixture_nll needs a positive integer number of components, got {components!r}")
         self.components = int(components)
-
-    def __call__(self, pred, target):
-        return self._run(pred, target, None)
-
-    def per_row(self, pred, target) -> np.ndarray:
-        """Each row's NLL (float64), without the mean."""
-        out = np.empty(np.shape(pred)[0], dtype=np.float64)
-        self._run(pred, target, out)
-        return out
 
     def _run(self, pred, target, per_row):
         pred = _rows(_f32(pred, "pred"))
