@@ -87,8 +87,12 @@ def trace_ratio(cov: np.ndarray, reference: np.ndarray) -> float:
 
 
 def tail_mass(samples: np.ndarray, mean: np.ndarray, std: np.ndarray, k: float) -> float:
-    """Share of sample coordinates more than ``k`` real standard deviations from the real mean."""
-    return float(np.mean(np.abs((samples - mean) / std) > k))
+    """Share of sample coordinates more than ``k`` real standard deviations from the real mean.
+
+    Coordinates constant in the real data (std 0, e.g. a digit's blank corner pixels) have no tail and are left out.
+    """
+    varied = np.asarray(std) > 0
+    return float(np.mean(np.abs((samples[:, varied] - mean[varied]) / std[varied]) > k))
 
 
 def mean_pairwise_distance(x: np.ndarray) -> float:
@@ -148,7 +152,7 @@ class Source:
 
     def __post_init__(self) -> None:
         self.real_mean = self.test.mean(axis=0)
-        self.real_std = np.sqrt(np.clip(np.diag(np.atleast_2d(self.reference_cov)), 1e-12, None))
+        self.real_std = np.sqrt(np.clip(np.diag(np.atleast_2d(self.reference_cov)), 0.0, None))
         self.real_diversity = mean_pairwise_distance(self.test[:500])
         self.real_features = self.classifier.features(self.test) if self.classifier else None
 
