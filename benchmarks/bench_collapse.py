@@ -2,8 +2,10 @@
 
 For each source (1-D Gaussian MLE, 2-D Gaussian mixture by EM, digits by a VAE)
 it runs replace, accumulate, accumulate-subsample and fresh=0.1 / 0.2 and prints,
-with 95 % Student-t intervals over seeds (paired on the seed: last generation
-minus generation 0):
+with 95 % intervals over seeds (paired on the seed, last generation minus
+generation 0: the mean change, Student t, and the share of seeds in which the
+metric moved that way, Wilson; "significant" when that share's interval lies
+above one half):
 
 * replace: change of held-out real NLL, variance ratio and tail mass (2σ, 3σ);
 * accumulate: the worst relative NLL change over all generations (target ≤ 10 %);
@@ -21,24 +23,29 @@ import time
 import numpy as np
 
 from tutelage.methods import collapse
-from tutelage.stats import mean_interval
+from tutelage.stats import mean_interval, paired_win_rate
 
 REGIMES = ["replace", "accumulate", "accumulate-subsample", "fresh=0.1", "fresh=0.2"]
 
 
-def paired(rows, regime, metric, last, first=0, relative=False):
-    """Per seed ``metric[last] − metric[first]`` (relative to ``|metric[first]|`` if asked), as an interval."""
+def differences(rows, regime, metric, last, first=0, relative=False):
+    """Per seed ``metric[last] − metric[first]`` (relative to ``|metric[first]|`` if asked)."""
     by_seed = {}
     for r in rows:
         if r["regime"] == regime and r["generation"] in (first, last):
             by_seed.setdefault(r["seed"], {})[r["generation"]] = r[metric]
-    diffs = [(v[last] - v[first]) / (abs(v[first]) if relative else 1.0) for v in by_seed.values()]
-    return mean_interval(diffs)
+    return [(v[last] - v[first]) / (abs(v[first]) if relative else 1.0) for v in by_seed.values()]
 
 
-def verdict(interval, sign):
-    """'significant' when the interval excludes 0 on the side of ``sign``."""
-    return "significant" if (interval.low > 0 if sign > 0 else interval.high < 0) else "not significant"
+def paired(rows, regime, metric, last, first=0, relative=False):
+    return mean_interval(differences(rows, regime, metric, last, first, relative))
+
+
+def direction(diffs, sign):
+    """Share of seeds whose metric moved in the ``sign`` direction (ties half), Wilson interval; and a verdict."""
+    moved = sum(d * sign > 0 for d in diffs)
+    share = paired_win_rate(moved, sum(d * sign < 0 for d in diffs), sum(d == 0 for d in diffs))
+    return share, "significant" if share.low > 0.5 else "not significant"
 
 
 def report(source, rows, generations):
@@ -48,8 +55,12 @@ def report(source, rows, generations):
     for metric, sign in (("real_nll", 1), ("var_ratio", -1), ("tail2", -1), ("tail3", -1), ("diversity", -1),
                          ("rarest_class", -1), ("frechet", 1)):
         if metric in rows[0]:
-            iv = paired(rows, "replace", metric, g)
-            print(f"  {metric:13} {str(iv):40} {'rises' if sign > 0 else 'falls'}: {verdict(iv, sign)}")
+            diffs = differences(rows, "replace", metric, g)
+            share, word = direction(diffs, sign)
+            print(f"  {metric:13} mean change {str(mean_interval(diffs)):36} {'rose' if sign > 0 else 'fell'} in "
+                  f"{share.percent()} of seeds: {word}")
+    logs = [np.log(r["var_ratio"]) for r in rows if r["regime"] == "replace" and r["generation"] == g]
+    print(f"  log var_ratio at generation {g}: {mean_interval(logs)} (0 = no shrinkage)")
     changed = collapse.relative_nll(rows)
     for regime in REGIMES[1:]:
         worst = max((mean_interval([r["nll_change"] for r in changed if r["regime"] == regime and r["generation"] == k])
@@ -86,6 +97,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=10)
     parser.add_argument("--sources", default="gaussian=20,mixture=100,digits=500",
                         help="sources with their rows per generation")
+    parser.add_argument("--closed-form-chains", type=int, default=1000, help="Gaussian closed-form chains (0: skip)")
     args = parser.parse_args()
     sources = {"gaussian": lambda: collapse.gaussian_source(1), "mixture": collapse.mixture_source,
                "digits": collapse.digits_source}
@@ -97,7 +109,8 @@ def main() -> None:
         rows = collapse.run(source, REGIMES, generations=args.generations, seeds=range(args.seeds), n=n)
         report(source, rows, args.generations)
         print(f"  ({n} rows per generation; {time.perf_counter() - start:.0f} s)")
-    closed_form(10, args.generations, 1000)
+    if args.closed_form_chains:
+        closed_form(10, args.generations, args.closed_form_chains)
 
 
 if __name__ == "__main__":

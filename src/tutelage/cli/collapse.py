@@ -23,6 +23,9 @@ LABELS = {
 }
 
 
+GRID_SAMPLES = 10
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="gaussian", choices=["gaussian", "mixture", "digits"],
                         help="real data and model: gaussian (MLE), mixture (2-D GMM), digits (VAE)")
@@ -50,14 +53,22 @@ def run(args: argparse.Namespace) -> int:
     regimes = [collapse.Regime.parse(text) for text in args.regimes.split(",") if text.strip()]
     source = collapse.gaussian_source(args.dim) if args.source == "gaussian" else collapse.SOURCES[args.source]()
     guard = CollapseGuard(args.min_real_fraction, args.max_depth, "warn")
+    grids: dict[str, list[Any]] = {}
+
+    def keep_samples(regime: Any, seed: int, generation: int, model: Any) -> None:
+        if seed == 0:
+            grids.setdefault(regime.name, []).append(model.sample(GRID_SAMPLES, seed=0))
+
     rows = collapse.relative_nll(collapse.run(source, regimes, generations=args.generations,
-                                              seeds=range(args.seeds), n=args.n, guard=guard, drift=args.drift))
+                                              seeds=range(args.seeds), n=args.n, guard=guard, drift=args.drift,
+                                              on_model=keep_samples if args.source == "digits" else None))
     bands = collapse.bands(rows)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_table(rows, out / "results.parquet")
     write_table(bands, out / "bands.parquet")
-    plots = plot_bands(bands, out, source.name)
+    plots = plot_bands(bands, out, source.name) + [plot_digit_grid(samples, out, regime)
+                                                   for regime, samples in grids.items()]
     print_tables(rows, regimes, args.generations)
     timing = collapse.guard_timing(rows)
     in_time = sum(t["in_time"] for t in timing if t["regime"] == "replace")
@@ -128,3 +139,28 @@ def plot_bands(bands: Sequence[dict[str, Any]], out: Path, source: str) -> list[
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def plot_digit_grid(samples: Sequence[Any], out: Path, regime: str) -> Path:
+    """The photocopy picture: a row of 8×8 digit samples (same latent seed) per generation of the first chain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tutelage import fileio
+
+    fig, axes = plt.subplots(len(samples), GRID_SAMPLES, figsize=(GRID_SAMPLES * 0.6, len(samples) * 0.6),
+                             squeeze=False)
+    for g, row in enumerate(samples):
+        for i, ax in enumerate(axes[g]):
+            ax.imshow(row[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[g][0].set_ylabel(f"gen {g}", rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(f"digits · {regime}: VAE samples per generation (seed 0)", fontsize=8)
+    path = out / f"samples-{regime}.png"
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path

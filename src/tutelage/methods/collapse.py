@@ -266,9 +266,12 @@ def next_data(regime: Regime, real: np.ndarray, pool: list[tuple[np.ndarray, np.
 
 
 def run(source: Source, regimes: Sequence[Regime | str], *, generations: int = 10, seeds: Iterable[int] = range(5),
-        n: int = 100, n_eval: int = 2000, guard: CollapseGuard | None = None,
-        drift: float = 0.05) -> list[dict[str, Any]]:
-    """Run every regime × seed for ``generations`` + 1 models; one tidy row per (regime, seed, generation)."""
+        n: int = 100, n_eval: int = 2000, guard: CollapseGuard | None = None, drift: float = 0.05,
+        on_model: Callable[[Regime, int, int, GenerativeModel], None] | None = None) -> list[dict[str, Any]]:
+    """Run every regime × seed for ``generations`` + 1 models; one tidy row per (regime, seed, generation).
+
+    ``on_model(regime, seed, generation, model)`` sees each fitted model (e.g. to keep its samples).
+    """
     if generations < 1 or n < 2:
         raise SpecError(f"collapse lab: need generations >= 1 and n >= 2, got {generations} and {n}")
     guard = guard or CollapseGuard()
@@ -277,12 +280,12 @@ def run(source: Source, regimes: Sequence[Regime | str], *, generations: int = 1
     with _one_blas_thread():
         for regime in regimes:
             for seed in seeds:
-                rows += _chain(source, regime, seed, generations, n, n_eval, guard, DriftAlarm(drift))
+                rows += _chain(source, regime, seed, generations, n, n_eval, guard, DriftAlarm(drift), on_model)
     return rows
 
 
 def _chain(source: Source, regime: Regime, seed: int, generations: int, n: int, n_eval: int,
-           guard: CollapseGuard, alarm: DriftAlarm) -> list[dict[str, Any]]:
+           guard: CollapseGuard, alarm: DriftAlarm, on_model: Callable | None) -> list[dict[str, Any]]:
     rng = np.random.default_rng([seed, KINDS.index(regime.kind)])
     real = source.draw(n, rng)
     data, depths = real, np.zeros(n, int)
@@ -293,6 +296,8 @@ def _chain(source: Source, regime: Regime, seed: int, generations: int, n: int, 
         verdict = guard.check({"synthetic_share": share, "synthetic_depth": int(depths.max())},
                               name=f"{regime.name}/seed{seed}/gen{g}")
         model = source.build(seed * 1000 + g).fit(data, seed=seed * 1000 + g)
+        if on_model is not None:
+            on_model(regime, seed, g, model)
         metrics = measure(model, source, n_eval=n_eval, seed=seed * 1000 + g + 500)
         alarm_verdict = alarm.update(metrics["real_nll"], g)
         rows.append({"source": source.name, "regime": regime.name, "seed": seed, "generation": g,
