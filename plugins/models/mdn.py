@@ -56,8 +56,9 @@ class MDN(generative.SavesAsSafetensors):
         x, y = self._given(given, "mdn.fit"), self._targets(data, "mdn.fit")
         if x.shape[0] != y.shape[0]:
             raise DataError(f"mdn.fit: {x.shape[0]} input rows for {y.shape[0]} target rows")
-        self.history = train_fit(self.network, x, y, loss=self.loss, lr=self.lr, epochs=self.epochs,
-                                 batch_size=self.batch_size, seed=self.seed if seed is None else seed, quiet=True)
+        with generative.one_blas_thread():
+            self.history = train_fit(self.network, x, y, loss=self.loss, lr=self.lr, epochs=self.epochs,
+                                     batch_size=self.batch_size, seed=self.seed if seed is None else seed, quiet=True)
         return self
 
     def log_prob(self, data: Any, *, given: Any = None) -> np.ndarray:

@@ -72,10 +72,16 @@ class VAE(generative.SavesAsSafetensors):
             self.data_mean, self.data_std = generative.mean_std(generative.as_rows(data, self.dim, "vae.fit"))
         x = self._rows(data, "vae.fit")
         rng = np.random.default_rng(self.seed if seed is None else seed)
+        self.history = []
+        with generative.one_blas_thread():
+            self._epochs(x, rng)
+        return self
+
+    def _epochs(self, x: np.ndarray, rng: np.random.Generator) -> None:
+        """Adam on the negative ELBO, one optimizer per network; appends each epoch's mean loss to ``history``."""
+        n, size = x.shape[0], self.batch_size
         enc, dec, latent = self.encoder, self.decoder, self.latent_fn
         opt_enc, opt_dec = nn.optim.Adam(self.lr), nn.optim.Adam(self.lr)
-        n, size = x.shape[0], self.batch_size
-        self.history = []
         for _ in range(self.epochs):
             order, total = rng.permutation(n), 0.0
             for start in range(0, n, size):
@@ -92,7 +98,6 @@ class VAE(generative.SavesAsSafetensors):
                 opt_dec.step(dec)
                 total += (rec + self.beta * kl) * xb.shape[0]
             self.history.append(total / max(n, 1))
-        return self
 
     # -- scoring and sampling ----------------------------------------------------------------------------
 

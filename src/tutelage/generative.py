@@ -18,6 +18,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -114,6 +115,16 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
         raise ModelFileError(f"{path}: content does not match its id {header.get('id')!r} (corrupted or edited)")
     model.info = info_from_header(header, path, spec)  # type: ignore[attr-defined]
     return model
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread while fitting small models: their products run fastest that way, and a
+    loaded machine punishes threads badly. Needs threadpoolctl (scikit-learn brings it); a no-op without."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 def row_size(input_shape: tuple[int, ...], output_size: int, where: str) -> int:

@@ -26,7 +26,6 @@ variance after generation g is ``σ²·((n − 1)/n)^(g + 1)``
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ import numpy as np
 from scipy import linalg
 
 from tutelage.errors import SpecError
-from tutelage.generative import GenerativeModel
+from tutelage.generative import GenerativeModel, one_blas_thread
 from tutelage.methods.collapse_guard import CollapseGuard, DriftAlarm, relative_change
 from tutelage.stats import mean_interval
 
@@ -277,7 +276,7 @@ def run(source: Source, regimes: Sequence[Regime | str], *, generations: int = 1
     guard = guard or CollapseGuard()
     regimes = [r if isinstance(r, Regime) else Regime.parse(r) for r in regimes]
     rows: list[dict[str, Any]] = []
-    with _one_blas_thread():
+    with one_blas_thread():
         for regime in regimes:
             for seed in seeds:
                 rows += _chain(source, regime, seed, generations, n, n_eval, guard, DriftAlarm(drift), on_model)
@@ -308,15 +307,6 @@ def _chain(source: Source, regime: Regime, seed: int, generations: int, n: int, 
             fresh = source.draw(round(regime.fresh * n), rng) if regime.kind == "fresh" else real[:0]
             data, depths = next_data(regime, real, pool, samples, int(depths.max()) + 1, fresh, rng)
     return rows
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """Small products run fastest on one BLAS thread (and leave cores to other runs); needs threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # scikit-learn brings it; without it BLAS keeps its own setting
-        return contextlib.nullcontext()
-    return threadpool_limits(1)
 
 
 # -- summaries ------------------------------------------------------------------------------------------
