@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from tutelage.methods import collapse
+from tutelage.plugins import registry
 from tutelage.stats import mean_interval, paired_win_rate
 
 REGIMES = ["replace", "accumulate", "accumulate-subsample", "fresh=0.1", "fresh=0.2"]
@@ -79,8 +80,8 @@ def report(source, rows, generations):
 
 
 def closed_form(n, generations, chains):
-    rows = collapse.run(collapse.gaussian_source(1, n_test=100), ["replace"], generations=generations,
-                        seeds=range(chains), n=n, n_eval=20)
+    source = collapse.gaussian_source(registry("model_types"), 1, n_test=100)
+    rows = collapse.run(source, ["replace"], generations=generations, seeds=range(chains), n=n, n_eval=20)
     print(f"\n## Gaussian MLE closed form, n = {n}, {chains} chains: E[σ̂²_g]/σ² vs ((n − 1)/n)^(g + 1)")
     inside = 0
     for g in range(generations + 1):
@@ -99,13 +100,14 @@ def main() -> None:
                         help="sources with their rows per generation")
     parser.add_argument("--closed-form-chains", type=int, default=1000, help="Gaussian closed-form chains (0: skip)")
     args = parser.parse_args()
-    sources = {"gaussian": lambda: collapse.gaussian_source(1), "mixture": collapse.mixture_source,
+    model_types = registry("model_types")
+    sources = {"gaussian": collapse.gaussian_source, "mixture": collapse.mixture_source,
                "digits": collapse.digits_source}
     for item in args.sources.split(","):
         name, _, n = item.partition("=")
         make, n = sources[name], int(n)
         start = time.perf_counter()
-        source = make()
+        source = make(model_types)
         rows = collapse.run(source, REGIMES, generations=args.generations, seeds=range(args.seeds), n=n)
         report(source, rows, args.generations)
         print(f"  ({n} rows per generation; {time.perf_counter() - start:.0f} s)")

@@ -11,7 +11,10 @@ from tutelage.cli import main
 from tutelage.errors import SpecError
 from tutelage.methods import collapse
 from tutelage.methods.collapse import Regime
+from tutelage.plugins import registry
 from tutelage.stats import mean_interval
+
+MODEL_TYPES = registry("model_types")
 
 
 def test_metrics_by_hand():
@@ -59,8 +62,8 @@ def test_regimes_parse_and_build_the_next_data():
 def check_closed_form(n: int, generations: int, chains: int) -> None:
     """E[σ̂²_g]/σ² = ((n − 1)/n)^(g + 1) under replace: the truth inside the 99 % interval over chains."""
     for dim in (1, 3):
-        rows = collapse.run(collapse.gaussian_source(dim, n_test=100), ["replace"], generations=generations,
-                            seeds=range(chains), n=n, n_eval=20)
+        source = collapse.gaussian_source(MODEL_TYPES, dim, n_test=100)
+        rows = collapse.run(source, ["replace"], generations=generations, seeds=range(chains), n=n, n_eval=20)
         for g in range(generations + 1):
             ratios = [r["var_ratio"] for r in rows if r["generation"] == g]
             interval = mean_interval(ratios, confidence=0.99)
@@ -77,7 +80,7 @@ def test_gaussian_mle_matches_the_closed_form_over_ten_generations():
 
 
 def test_lab_rows_bands_and_guard_timing():
-    source = collapse.gaussian_source(1, n_test=300)
+    source = collapse.gaussian_source(MODEL_TYPES, 1, n_test=300)
     rows = collapse.run(source, ["replace", "accumulate", "fresh=0.5"], generations=3, seeds=range(3), n=10, n_eval=100)
     assert len(rows) == 3 * 3 * 4
     first = {r["regime"]: r for r in rows if r["generation"] == 1 and r["seed"] == 0}
@@ -96,7 +99,7 @@ def test_lab_rows_bands_and_guard_timing():
 
 
 def test_digits_source_measures_classes_and_features():
-    source = collapse.digits_source(epochs=3, hidden=32)
+    source = collapse.digits_source(MODEL_TYPES, epochs=3, hidden=32)
     # the classifier trained on real digits sees real held-out digits as near-balanced classes
     assert collapse.rarest_class_frequency(source.classifier.predict(source.test), 10) > 0.07
     model = source.build(0).fit(source.draw(300, np.random.default_rng(0)))

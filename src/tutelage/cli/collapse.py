@@ -51,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dim < 1:
         raise SpecError(f"--dim {args.dim}: must be positive")
     regimes = [collapse.Regime.parse(text) for text in args.regimes.split(",") if text.strip()]
-    source = collapse.gaussian_source(args.dim) if args.source == "gaussian" else collapse.SOURCES[args.source]()
+    from tutelage.plugins import registry
+
+    model_types = registry("model_types", args.plugin)
+    source = (collapse.gaussian_source(model_types, args.dim) if args.source == "gaussian"
+              else collapse.SOURCES[args.source](model_types))
     guard = CollapseGuard(args.min_real_fraction, args.max_depth, "warn")
     grids: dict[str, list[Any]] = {}
 

@@ -27,7 +27,7 @@ variance after generation g is ``σ²·((n − 1)/n)^(g + 1)``
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,23 +156,21 @@ class Source:
         self.real_features = self.classifier.features(self.test) if self.classifier else None
 
 
-def _model_type(name: str) -> Any:
-    from tutelage.plugins import registry
+def gaussian_source(model_types: Mapping[str, Any], dim: int = 1, *, n_test: int = 5000, seed: int = 0) -> Source:
+    """N(0, diag(1, 2, …, dim)), modelled by the Gaussian MLE (a one-component ``gmm``, full covariance).
 
-    return registry("model_types").get(name, where="collapse lab")
-
-
-def gaussian_source(dim: int = 1, *, n_test: int = 5000, seed: int = 0) -> Source:
-    """N(0, diag(1, 2, …, dim)), modelled by the Gaussian MLE (a one-component ``gmm``, full covariance)."""
+    ``model_types`` is the model-type registry (``host.registry("model_types")``) that provides ``gmm``.
+    """
     cov = np.diag(np.arange(1.0, dim + 1))
     scale = np.sqrt(np.diag(cov))
-    gmm = _model_type("gmm")
+    gmm = model_types.get("gmm")
     return Source(f"gaussian-{dim}d", lambda n, rng: rng.standard_normal((n, dim)) * scale,
                   np.random.default_rng([seed, 1]).standard_normal((n_test, dim)) * scale,
                   lambda s: gmm.build((dim,), dim, seed=s, components=1, covariance="full", reg_covar=0.0), cov)
 
 
-def mixture_source(*, components: int = 3, n_test: int = 5000, seed: int = 0) -> Source:
+def mixture_source(model_types: Mapping[str, Any], *, components: int = 3, n_test: int = 5000,
+                   seed: int = 0) -> Source:
     """A 2-D mixture of three Gaussians, modelled by a ``gmm`` with as many components (full covariance)."""
     means = np.array([[-3.0, 0.0], [2.0, 2.0], [2.0, -3.0]])
     weights = np.array([0.5, 0.35, 0.15])
@@ -183,11 +181,12 @@ def mixture_source(*, components: int = 3, n_test: int = 5000, seed: int = 0) ->
         return means[which] + stds[which] * rng.standard_normal((n, 2))
 
     test = draw(n_test, np.random.default_rng([seed, 1]))
-    gmm = _model_type("gmm")
+    gmm = model_types.get("gmm")
     return Source("mixture-2d", draw, test, lambda s: gmm.build((2,), 2, seed=s, components=components), np.cov(test.T))
 
 
-def digits_source(*, seed: int = 0, epochs: int = 30, latent: int = 8, hidden: int = 128) -> Source:
+def digits_source(model_types: Mapping[str, Any], *, seed: int = 0, epochs: int = 30, latent: int = 8,
+                  hidden: int = 128) -> Source:
     """scikit-learn's 8×8 digits in [0, 1] (1300 rows to draw from, 497 held out), modelled by a Bernoulli ``vae``."""
     from sklearn.datasets import load_digits
 
@@ -195,7 +194,7 @@ def digits_source(*, seed: int = 0, epochs: int = 30, latent: int = 8, hidden: i
     x, y = digits.data / 16.0, digits.target
     order = np.random.default_rng([seed, 2]).permutation(len(x))
     pool, test = x[order[:1300]], x[order[1300:]]
-    vae = _model_type("vae")
+    vae = model_types.get("vae")
 
     def draw(n: int, rng: np.random.Generator) -> np.ndarray:
         return pool[rng.choice(len(pool), size=n, replace=False)]
