@@ -137,6 +137,31 @@ def row_size(input_shape: tuple[int, ...], output_size: int, where: str) -> int:
     return dim
 
 
+def dataset_rows(root: str | os.PathLike, columns: list[str]) -> np.ndarray:
+    """Numeric columns of a tutelage dataset as float64 rows ``(frames, total width)``, side by side.
+
+    A vector column (``observation.state``) contributes all its values; a missing or
+    non-numeric column raises a :class:`~tutelage.errors.DataError` naming the dataset and the column.
+    """
+    from tutelage.data import Dataset
+    from tutelage.errors import DataError
+
+    if not columns:
+        raise DataError(f"{root}: name at least one column")
+    dataset = Dataset(root)
+    missing = [c for c in columns if c not in dataset.columns]
+    if missing:
+        raise DataError(f"{root}: no column(s) {missing}; the dataset has {dataset.columns}")
+    arrays = dataset.to_arrays(columns)
+    parts = []
+    for name in columns:
+        values = arrays[name]
+        if values.dtype.kind not in "fiub":
+            raise DataError(f"{root}: column {name!r} is not numeric ({values.dtype})")
+        parts.append(values.reshape(len(values), -1).astype(np.float64))
+    return np.concatenate(parts, axis=1)
+
+
 def mean_std(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-column mean and standard deviation (1 where a column is constant), for standardizing."""
     mean = data.mean(axis=0)

@@ -111,3 +111,23 @@ def test_bad_options_and_edited_files_are_named(tmp_path):
 
 def test_module_examples_run():
     assert doctest.testmod(generative).failed == 0
+
+
+def test_vae_and_mdn_train_on_dataset_columns(tmp_path):
+    from tutelage.rollouts.generate import generate
+
+    root = tmp_path / "pendulum"
+    generate("Pendulum-v1", "random", 8, root, max_steps=50, seed=0)
+    state = generative.dataset_rows(root, ["observation.state"])
+    action = generative.dataset_rows(root, ["action"])
+    assert state.shape == (400, 3) and action.shape == (400, 1)
+    # cos θ and sin θ lie on the unit circle: the VAE's samples should stay near it
+    vae = build("vae", (3,), 3, seed=0, likelihood="gaussian", latent=2, hidden=(32,), epochs=60).fit(state)
+    radius = np.hypot(*vae.sample(500, seed=0)[:, :2].T)
+    assert abs(np.median(radius) - 1) < 0.15
+    assert vae.log_prob(state).mean() > build("gmm", (3,), 3, components=1, covariance="diag").fit(state).log_prob(state).mean()
+    # random actions do not depend on the state: the MDN's p(action | state) is about uniform on [-2, 2]
+    mdn = build("mdn", (3,), 1, seed=0, components=3, hidden=(16,), epochs=30).fit(action, given=state)
+    assert -mdn.log_prob(action, given=state).mean() == pytest.approx(np.log(4), abs=0.25)
+    with pytest.raises(DataError, match="no column"):
+        generative.dataset_rows(root, ["observation.missing"])
