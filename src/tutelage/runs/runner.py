@@ -22,6 +22,7 @@ import rich
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tutelage import fileio
+from tutelage.errors import NumericalError
 from tutelage.plugins import PluginHost
 from tutelage.runs.context import MetricsLog, RunContext
 from tutelage.runs.registry import Lineage, default_path
@@ -80,10 +81,13 @@ def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | 
     run_dir = Path(run_dir)
     state = RunState.load(run_dir)  # not a run folder: a clear error before the spec is read
     spec = load_resumable(run_dir, host)
+    for stray in run_dir.rglob(".tmp-*"):  # a killed atomic write (a model, a plot, a shard) left these
+        stray.unlink(missing_ok=True)
     finished = set(state.done)
     log = MetricsLog(run_dir / "metrics.jsonl")
     kept = [r for r in log.read() if r.get("stage") in finished]
     fileio.write_text(log.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+    state.data.pop("failed_stage", None)
     state.set_status("running")
     lineage = Lineage(registry or default_path(run_dir.parent))
     return _execute(spec, run_dir, state, host, lineage, quiet)
@@ -118,7 +122,9 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
         state.set_status("interrupted")
         lineage.finish_run(run_id, "interrupted")
         raise RunInterrupted(run_dir) from None
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, NumericalError):  # training diverged: say which stage and why
+            state.data["failed_stage"] = {"name": context.stage.name, "reason": str(exc)}
         state.set_status("failed")
         lineage.finish_run(run_id, "failed")
         raise
