@@ -43,12 +43,14 @@ class NumericalError(UserError, RuntimeError):
     """Training produced a NaN or infinite loss, gradient, parameter or validation loss.
 
     ``theta`` holds a copy of the last θ whose values and results were finite
-    (None when there is none); callers write it beside the file they meant to write.
+    and ``model`` the model it belongs to (None when not from training);
+    callers write it beside the file they meant to write
+    (:func:`tutelage.train.save_last_good`).
     """
 
-    def __init__(self, message: str, theta: object = None):
+    def __init__(self, message: str, theta: object = None, model: object = None):
         super().__init__(message)
-        self.theta = theta
+        self.theta, self.model = theta, model
 
 
 def os_reason(exc: OSError) -> str:

@@ -247,7 +247,8 @@ def _stop_unless_finite(model: Any, good: np.ndarray, what: str, value: float, w
         return
     model.theta[:] = good
     shown = "non-finite" if what == "a parameter" else str(value)
-    raise NumericalError(f"{what} became {shown} {where}; θ restored to the last good values", theta=good.copy())
+    raise NumericalError(f"{what} became {shown} {where}; θ restored to the last good values", theta=good.copy(),
+                         model=model)
 
 
 def last_good_path(path: str | os.PathLike) -> Path:
@@ -255,20 +256,20 @@ def last_good_path(path: str | os.PathLike) -> Path:
     return Path(f"{os.fspath(path)}.last-good.safetensors")
 
 
-def save_last_good(error: NumericalError, model: Any, path: str | os.PathLike, *, model_type: str,
+def save_last_good(error: NumericalError, path: str | os.PathLike, *, model_type: str,
                    lineage: dict[str, Any] | None = None) -> NumericalError:
-    """Write ``error.theta`` (finite) in ``model`` beside ``path``; return the error to raise, naming that file.
+    """Write the error's last good θ (finite) beside ``path``; return the error to raise, naming that file.
 
     The intended ``path`` itself is never written, so nothing downstream mistakes the stopped model for a trained one.
     """
     from tutelage import nn
 
-    if error.theta is None:
+    if error.theta is None or error.model is None:
         return error
-    model.theta[:] = error.theta
+    error.model.theta[:] = error.theta
     target = last_good_path(path)
-    nn.save(model, target, model_type=model_type, lineage=lineage, metadata={"stopped": str(error)})
-    return NumericalError(f"{error}; {path} was not written, the last good θ is in {target}", theta=error.theta)
+    nn.save(error.model, target, model_type=model_type, lineage=lineage, metadata={"stopped": str(error)})
+    return NumericalError(f"{error}; {path} was not written, the last good θ is in {target}", error.theta, error.model)
 
 
 def predict_classes(model: Any, X: Any) -> np.ndarray:
