@@ -86,7 +86,12 @@ def _type_matches(arrow_type: pa.DataType, feature: dict[str, Any]) -> bool:
         return arrow_type.list_size == size and str(arrow_type.value_type) == dtype
     if feature["dtype"] == "png":
         return pa.types.is_binary(arrow_type)
-    return size == 1 and str(arrow_type) == dtype
+    return size == 1 and _list_item(str(arrow_type)) == _list_item(dtype)
+
+
+def _list_item(type_name: str) -> str:
+    """Arrow names a list's item field ``item`` or ``element`` depending on who wrote the file."""
+    return type_name.replace("<element:", "<item:")
 
 
 def verify_shard(root: str | Path, info: dict[str, Any], shard: int) -> int:

@@ -123,6 +123,7 @@ class SpecCheck:
     host: PluginHost
     spec_dir: Path
     earlier: list[StageSpec] = field(default_factory=list)
+    scenarios: dict[str, Any] = field(default_factory=dict)
 
     def registry_get(self, kind: str, name: str, key: str) -> Any:
         """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
@@ -235,7 +236,7 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
         where = f"{source}.stages[{i}] ({table['name']})"
         stage_type = host.registry("stage_types").get(table["type"], where=f"{where}.type")
         settings = {k: v for k, v in table.items() if k not in ("name", "type")}
-        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages))
+        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios)
         full = validate_settings(stage_type, settings, check)
         if table["name"] in overrides:  # checked with or without --quick, so a typo shows either way
             check.where = f"{source}.quick.{table['name']}"
@@ -254,10 +255,31 @@ def validate_settings(stage_type: Any, settings: dict[str, Any], check: SpecChec
     if validator is not None:
         settings = validator(settings, check)
     _check_student(settings, check)
+    _check_scenario_names(settings, check)
     if settings.get("backend") == "ray" and importlib.util.find_spec("ray") is None:
         raise check.error("backend", "'ray' needs Ray, which is not installed (pip install 'tutelage[ray]'), "
                                      "or use backend = \"process\"")
     return settings
+
+
+def _check_scenario_names(settings: Mapping[str, Any], check: SpecCheck) -> None:
+    """``gif_edge_case`` and ``scenario_type.parameter`` must name an edge case and a parameter of the run's scenarios."""
+    edge_case = settings.get("gif_edge_case")
+    kind = settings.get("scenario_type")
+    parameter = kind.get("parameter") if isinstance(kind, Mapping) else None
+    if not edge_case and not parameter:
+        return
+    sampler = build_sampler(check.world, check.scenarios, check.source)
+    if sampler is None:
+        return
+    if edge_case:
+        names = [part.strip() for part in str(edge_case).split("+")]
+        for name in names:
+            if name not in sampler.edge_cases:
+                raise UnknownNameError(f"edge case of {check.world}", name, sampler.edge_cases, f"{check.where}.gif_edge_case")
+    if parameter and parameter not in sampler.parameter_names:
+        raise UnknownNameError(f"scenario parameter of {check.world}", str(parameter), sampler.parameter_names,
+                               f"{check.where}.scenario_type.parameter")
 
 
 def _check_student(settings: Mapping[str, Any], check: SpecCheck) -> None:
