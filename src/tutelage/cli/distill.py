@@ -81,9 +81,9 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise SpecError(f"--edge-case-fraction must lie in [0, 1], got {args.edge_case_fraction}")
     elif not args.data:
         raise SpecError(f"--data: {args.method} learns from a dataset directory or an .npz file")
-    if args.method == "kd" and not (math.isfinite(args.temperature) and args.temperature > 0):
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
         raise SpecError(f"--temperature must be a finite positive number, got {args.temperature}")
-    if args.method == "kd" and not 0.0 <= args.alpha <= 1.0:
+    if not 0.0 <= args.alpha <= 1.0:
         raise SpecError(f"--alpha must lie in [0, 1], got {args.alpha}")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise SpecError(f"--lr must be a finite positive number, got {args.lr}")

@@ -22,7 +22,7 @@ import rich
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tutelage import fileio
-from tutelage.errors import NumericalError
+from tutelage.errors import NumericalError, SpecError
 from tutelage.plugins import PluginHost
 from tutelage.runs.context import MetricsLog, RunContext
 from tutelage.runs.registry import Lineage, default_path
@@ -69,10 +69,13 @@ def run_spec(spec: RunSpec, host: PluginHost, *, out: str | Path = "runs", regis
 def load_resumable(run_dir: str | Path, host: PluginHost) -> RunSpec:
     """The resolved spec recorded in a run folder, validated again against the loaded plugins."""
     path = Path(run_dir) / SPEC_FILE
-    resolved = json.loads(path.read_text(encoding="utf-8"))
-    raw = {key: resolved[key] for key in ("name", "description", "seed", "world", "plugins", "scenarios")}
-    raw["stages"] = [{"name": s["name"], "type": s["type"], **s["settings"]} for s in resolved["stages"]]
-    return dataclasses.replace(validate(raw, str(path), host), quick=resolved.get("quick", False))
+    try:
+        resolved = json.loads(fileio.read_limited(path, 64 << 20).decode("utf-8"))
+        raw = {key: resolved[key] for key in ("name", "description", "seed", "world", "plugins", "scenarios")}
+        raw["stages"] = [{"name": s["name"], "type": s["type"], **s["settings"]} for s in resolved["stages"]]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, LookupError, TypeError) as exc:
+        raise SpecError(f"{path}: not a resolved run spec ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return dataclasses.replace(validate(raw, str(path), host), quick=resolved.get("quick", False) is True)
 
 
 def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | None = None,
