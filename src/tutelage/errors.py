@@ -55,7 +55,7 @@ class NumericalError(UserError, RuntimeError):
 
 def os_reason(exc: OSError) -> str:
     """What went wrong with a path, in a few words (``permission denied``, ``is a directory``...)."""
-    return (exc.strerror or type(exc).__name__).lower()
+    return exc.strerror.lower() if exc.strerror else str(exc) or type(exc).__name__
 
 
 def closest(name: str, options: Iterable[str]) -> str | None:

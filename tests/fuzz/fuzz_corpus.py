@@ -114,6 +114,8 @@ class Base:
     dataset: Path = field(init=False)
     reference: str = field(init=False)
 
+    page_checksums: bool = True
+
     def __post_init__(self) -> None:
         from tutelage import nn
         from tutelage.cli import main
@@ -129,6 +131,9 @@ class Base:
         np.savez(self.npz, X=X, y=(X[:, 0] > 0).astype(np.int64))
         self.dataset = self.root / "ds"
         generate("Pendulum-v1", "random", 4, self.dataset, episodes_per_shard=2, max_steps=10, seed=1, progress=False)
+        if self.page_checksums:  # as a writer with Parquet page checksums would store them
+            for shard in self.dataset.rglob("file-*.parquet"):
+                pq.write_table(pq.read_table(shard), shard, compression="zstd", write_page_checksum=True)
         out = self.root / "reference.safetensors"
         with _captured():
             assert main(bc_argv(self.dataset, out)) == 0
@@ -567,9 +572,13 @@ def run_case(case: Case) -> Outcome:
     return Outcome(case, "refused", code, stderr)
 
 
-def run_corpus(root: Path, seed: int = 0, scale: int = 1, categories: tuple[str, ...] = CATEGORIES) -> list[Outcome]:
-    """Build the base inputs under ``root``, generate every category's cases and run them."""
-    base = Base(root / "base")
+def run_corpus(root: Path, seed: int = 0, scale: int = 1, categories: tuple[str, ...] = CATEGORIES,
+               page_checksums: bool = True) -> list[Outcome]:
+    """Build the base inputs under ``root``, generate every category's cases and run them.
+
+    ``page_checksums=False`` keeps the dataset's shards as ``generate`` writes them today (no page checksums).
+    """
+    base = Base(root / "base", page_checksums)
     rng = np.random.default_rng(seed)
     counter = Counter()
 
@@ -619,10 +628,14 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1, help="multiplies the random cases (truncations, bit flips...)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--categories", nargs="+", default=list(CATEGORIES), choices=CATEGORIES)
+    parser.add_argument("--no-page-checksums", action="store_true",
+                        help="keep the dataset's shards as generate writes them (no Parquet page checksums)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
-        results = run_corpus(Path(scratch), options.seed, options.scale)
+        results = run_corpus(Path(scratch), options.seed, options.scale, tuple(options.categories),
+                             not options.no_page_checksums)
         print(table(results))
         print(f"\n{len(results)} cases in {time.perf_counter() - started:.1f} s (seed {options.seed}, scale {options.scale})")
         for o in results:

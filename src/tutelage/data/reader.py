@@ -54,10 +54,13 @@ def _fail(root: str | Path, path: Path, what: str) -> DatasetError:
 
 
 def read_parquet(root: str | Path, path: Path, **options: Any) -> pa.Table:
-    """``pq.read_table(path, **options)``; any failure is a :class:`DatasetError` naming dataset and file."""
+    """``pq.read_table(path, **options)``; any failure is a :class:`DatasetError` naming dataset and file.
+
+    Page checksums are verified where the file has them (written with ``write_page_checksum=True``).
+    """
     try:
         with open_regular(path) as handle:
-            return pq.read_table(handle, **options)
+            return pq.read_table(handle, page_checksum_verification=True, **options)
     except FileNotFoundError:
         raise _fail(root, path, "file is missing") from None
     except OSError as exc:
