@@ -25,6 +25,7 @@ from tutelage.errors import UnknownNameError, UserError
 ENV_VAR = "TUTELAGE_REGISTRY"
 DEFAULT_NAME = "lineage.db"
 BUSY_TIMEOUT_MS = 60_000
+KEYS = {"runs": ("id",), "datasets": ("id", "run_id"), "models": ("id", "run_id")}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -93,10 +94,13 @@ class Lineage:
         db.execute("COMMIT")
 
     def _upsert(self, table: str, row: dict[str, Any]) -> None:
+        """Insert ``row``, or update the row with its key (a resumed run) keeping when it was first created."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in KEYS[table] and c != "created")
         with self._connect() as db, self._write(db):
-            db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+            db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+                       f"ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {updates}", tuple(row.values()))
 
     # -- writes ---------------------------------------------------------------
 
