@@ -56,11 +56,11 @@ def test_an_incomplete_dataset_needs_allow_incomplete(ds, tmp_path, capsys):
     (ds / SHARD).unlink()
     (ds / "meta/episodes/chunk-000/file-001.parquet").unlink()
     edit_info(ds, complete=False)
-    with pytest.raises(DatasetError, match="incomplete .*--allow-incomplete"):
+    with pytest.raises(DatasetError, match="not complete .*--allow-incomplete"):
         Dataset(ds)
     assert len(Dataset(ds, allow_incomplete=True)) == 20  # the first shard only
     assert bc(ds, tmp_path / "m.safetensors") == 2
-    assert "incomplete" in capsys.readouterr().err
+    assert "not complete" in capsys.readouterr().err
     assert bc(ds, tmp_path / "m.safetensors", "--allow-incomplete") == 0
     assert main(["train", "mlp", str(ds), "--out", str(tmp_path / "t.safetensors"), "--epochs", "1", "--quiet"]) == 2
     assert main(["train", "mlp", str(ds), "--out", str(tmp_path / "t.safetensors"), "--epochs", "1", "--quiet",

@@ -311,7 +311,7 @@ def dataset_cases(base: Base, work: Callable[[str], Path], rng: np.random.Genera
         "generation missing": (info_edit(lambda i: i.pop("generation") and None), ["generation"]),
         "features a list": (info_edit(lambda i: i.update(features=[])), ["features"]),
         "episodes a string": (info_edit(lambda i: i["generation"].update(episodes="4")), ["generation.episodes"]),
-        "complete = false": (info_edit(lambda i: i.update(complete=False)), ["incomplete", "--allow-incomplete"]),
+        "complete = false": (info_edit(lambda i: i.update(complete=False)), ["not complete", "--allow-incomplete"]),
         "total_frames off by one": (info_edit(lambda i: i.update(total_frames=i["total_frames"] + 1)),
                                     ["total_frames"]),
         "shape not sizes": (info_edit(lambda i: i["features"]["action"].update(shape=["x"])), ["features.action.shape"]),

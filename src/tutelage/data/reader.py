@@ -183,7 +183,7 @@ class Dataset:
         shards = shard_count(generation["episodes"], generation["episodes_per_shard"])
         if not self.info["complete"]:
             if not allow_incomplete:
-                raise DatasetError(f"dataset {self.root}: incomplete (meta/info.json: complete = false; its generation "
+                raise DatasetError(f"dataset {self.root}: not complete (meta/info.json: complete = false; its generation "
                                    "stopped early); run the same `tutelage generate` again to finish it, or pass "
                                    "--allow-incomplete (allow_incomplete=True) to use the shards written so far")
             shards = next((s for s in range(shards) if not data_path(self.root, s).exists()), shards)
