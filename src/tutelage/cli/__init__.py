@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        err_console.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # always one line
+        err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
