@@ -82,3 +82,11 @@ def read_limited(path: str | os.PathLike, limit: int) -> bytes:
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"Larger than {limit} bytes", os.fspath(path))
     return data
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and dicts, counting no further than ``limit + 1`` (parsed JSON)."""
+    if limit < 0 or not isinstance(value, (list, dict)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((nesting_depth(item, limit - 1) for item in items), default=0)

@@ -17,7 +17,7 @@ from typing import Any
 
 from tutelage.data.layout import CODEBASE_VERSION, DATA_TEMPLATE, EPISODES_TEMPLATE, FILES_PER_CHUNK, info_path
 from tutelage.errors import DataError, DatasetError, os_reason
-from tutelage.fileio import read_limited, write_json
+from tutelage.fileio import nesting_depth, read_limited, write_json
 
 SEED_SCHEME = "numpy.random.SeedSequence(seed, spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
 
@@ -86,18 +86,11 @@ def read_info(root: str | Path) -> dict[str, Any]:
         raise DatasetError(f"{path}: not valid JSON ({exc})") from None
     except RecursionError:
         info = None
-    if info is None or _depth(info) > MAX_INFO_DEPTH:
+    if info is None or nesting_depth(info, MAX_INFO_DEPTH) > MAX_INFO_DEPTH:
         raise DatasetError(f"{path}: JSON nested deeper than {MAX_INFO_DEPTH} levels") from None
     if not isinstance(info, dict):
         raise DatasetError(f"{path}: must hold a JSON object, got {type(info).__name__}")
     return info
-
-
-def _depth(value: Any, level: int = 0) -> int:
-    if level > MAX_INFO_DEPTH or not isinstance(value, (list, dict)):
-        return level
-    items = value.values() if isinstance(value, dict) else value
-    return max((_depth(item, level + 1) for item in items), default=level + 1)
 
 
 def check_info(info: dict[str, Any], path: str | Path) -> None:

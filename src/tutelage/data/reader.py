@@ -12,6 +12,7 @@ is wrong.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -53,32 +54,32 @@ def _fail(root: str | Path, path: Path, what: str) -> DatasetError:
     return DatasetError(f"dataset {root}: {where}: {what}")
 
 
+@contextlib.contextmanager
+def _reading(root: str | Path, path: Path) -> Iterator[Any]:
+    """An open handle on a dataset file; any failure reading it is a :class:`DatasetError` naming dataset and file."""
+    try:
+        with open_regular(path) as handle:
+            yield handle
+    except FileNotFoundError:
+        raise _fail(root, path, "file is missing") from None
+    except OSError as exc:
+        raise _fail(root, path, f"cannot read: {os_reason(exc)}") from None
+    except (pa.ArrowException, ValueError) as exc:
+        raise _fail(root, path, f"not readable Parquet (truncated or corrupted?): {exc}") from None
+
+
 def read_parquet(root: str | Path, path: Path, **options: Any) -> pa.Table:
     """``pq.read_table(path, **options)``; any failure is a :class:`DatasetError` naming dataset and file.
 
     Page checksums are verified where the file has them (written with ``write_page_checksum=True``).
     """
-    try:
-        with open_regular(path) as handle:
-            return pq.read_table(handle, page_checksum_verification=True, **options)
-    except FileNotFoundError:
-        raise _fail(root, path, "file is missing") from None
-    except OSError as exc:
-        raise _fail(root, path, f"cannot read: {os_reason(exc)}") from None
-    except (pa.ArrowException, ValueError) as exc:
-        raise _fail(root, path, f"not readable Parquet (truncated or corrupted?): {exc}") from None
+    with _reading(root, path) as handle:
+        return pq.read_table(handle, page_checksum_verification=True, **options)
 
 
 def _read_metadata(root: str | Path, path: Path) -> pq.FileMetaData:
-    try:
-        with open_regular(path) as handle:
-            return pq.read_metadata(handle)
-    except FileNotFoundError:
-        raise _fail(root, path, "file is missing") from None
-    except OSError as exc:
-        raise _fail(root, path, f"cannot read: {os_reason(exc)}") from None
-    except (pa.ArrowException, ValueError) as exc:
-        raise _fail(root, path, f"not readable Parquet (truncated or corrupted?): {exc}") from None
+    with _reading(root, path) as handle:
+        return pq.read_metadata(handle)
 
 
 def _type_matches(arrow_type: pa.DataType, feature: dict[str, Any]) -> bool:

@@ -113,17 +113,9 @@ def _json_field(header: dict[str, str], field: str, path: Path) -> Any:
         raise ModelFileError(f"{path}: metadata field {field!r} is not valid JSON ({exc})") from None
     except RecursionError:
         value = None
-    if value is None or _depth(value) > MAX_JSON_DEPTH:
+    if value is None or fileio.nesting_depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ModelFileError(f"{path}: metadata field {field!r} is nested deeper than {MAX_JSON_DEPTH} levels")
     return value
-
-
-def _depth(value: Any, level: int = 0) -> int:
-    """How deeply ``value`` nests lists and dicts (stops counting past :data:`MAX_JSON_DEPTH`)."""
-    if level > MAX_JSON_DEPTH or not isinstance(value, (list, dict)):
-        return level
-    items = value.values() if isinstance(value, dict) else value
-    return max((_depth(item, level + 1) for item in items), default=level + 1)
 
 
 def spec_parameter_count(spec: Any) -> int:
