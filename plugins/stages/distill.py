@@ -27,6 +27,7 @@ class DistillStage:
     produces = ("model",)
     settings = {
         "teacher": Field(str, EXPERT, help="'expert', a teacher name or an earlier model stage"),
+        "teacher_options": Field(dict, {}, help="keyword options of a named teacher, e.g. { sigma = 0.1 }"),
         "method": Field(str, "bc", choices=METHODS),
         "student": Field(dict, {}),
         "data": Field(str, None, help="earlier dataset stage (bc, kd)"),
@@ -60,8 +61,9 @@ class DistillStage:
 
         seed = context.stage_seed()
         student = build_student(context, settings["student"], seed)
-        teacher = load_policy(context, settings["teacher"])
-        train = {"epochs": settings["epochs"], "batch_size": settings["batch_size"], "lr": settings["lr"], "seed": seed}
+        teacher = load_policy(context, settings["teacher"], settings["teacher_options"])
+        train = {"epochs": settings["epochs"], "batch_size": settings["batch_size"], "lr": settings["lr"], "seed": seed,
+                 "callbacks": context.host.callbacks()}
         method = settings["method"]
         if method == "dagger":
             student, derivation = self._dagger(context, settings, teacher, student, train)
@@ -101,7 +103,7 @@ class DistillStage:
             context.world, teacher, student, rounds=settings["rounds"], episodes_per_round=settings["episodes_per_round"],
             seed=train["seed"], edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
-            quiet=context.quiet, on_round=on_round, sampler=context.sampler,
+            quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
         )
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from tutelage.errors import SpecError
 from tutelage.methods.kd import model_logits, softmax
-from tutelage.methods.policy import observation_vector
+from tutelage.rollouts.policy import observation_vector
 
 
 class ModelTeacher:

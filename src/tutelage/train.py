@@ -136,12 +136,6 @@ class _Progress:
             self.bar.stop()
 
 
-def _epoch_hook() -> Callable[..., Any] | None:
-    from tutelage.plugins import get_host
-
-    return get_host().hook.tutelage_epoch_end
-
-
 def fit(
     model: Any,
     X: Any,
@@ -187,7 +181,6 @@ def fit(
     if n == 0:
         raise DataError("fit: no training samples")
     callbacks = list(callbacks)
-    hook = _epoch_hook()
     history = History()
     good = model.theta.copy()  # the last θ that was finite and gave a finite loss and gradient
     epoch_good = good.copy()  # the last θ whose epoch (and validation) losses were finite
@@ -225,7 +218,6 @@ def fit(
             progress.update(logs)
             for callback in callbacks:
                 callback(model, epoch, logs)
-            hook(model=model, epoch=epoch, logs=logs)
             if early_stopping is not None:
                 watched = logs.get("val_loss", logs["loss"])
                 if watched < best:

@@ -13,7 +13,7 @@ import pytest
 from tutelage.cli import main
 from tutelage.data import Dataset
 from tutelage.errors import DatasetError, UserError
-from tutelage.sim.generate import generate
+from tutelage.rollouts.generate import generate
 
 WORLD = "Pendulum-v1"
 SHARD = "data/chunk-000/file-001.parquet"

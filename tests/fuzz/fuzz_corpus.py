@@ -119,7 +119,7 @@ class Base:
     def __post_init__(self) -> None:
         from tutelage import nn
         from tutelage.cli import main
-        from tutelage.sim.generate import generate
+        from tutelage.rollouts.generate import generate
 
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = self.root / "model.safetensors"

@@ -12,7 +12,9 @@ import argparse
 import importlib
 import pkgutil
 import sys
+import tomllib
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -39,6 +41,28 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(command)
         command.set_defaults(handler=module.run)
     return parser
+
+
+def host_of(args: argparse.Namespace) -> Any:
+    """The plugin host of this command: the installed plugins plus the ``--plugin`` modules."""
+    from tutelage.plugins import get_host
+
+    return get_host(args.plugin)
+
+
+def policy_options(pairs: Sequence[str], flag: str = "--policy-option") -> dict[str, Any]:
+    """``["sigma=0.1", "mode='calm'"]`` → ``{"sigma": 0.1, "mode": "calm"}``; a value that is no TOML
+    literal is taken as a string."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UserError(f"{flag}: expected KEY=VALUE with KEY a name, got {pair!r}")
+        try:
+            options[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            options[key.strip()] = value
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:

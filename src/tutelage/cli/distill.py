@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bc: clone a dataset's actions; dagger: the student drives, the teacher labels; "
                              "kd: learn a model teacher's softened logits")
     parser.add_argument("--teacher", help="'expert' (the world's privileged expert), a teacher name, or a model file")
+    parser.add_argument("--teacher-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of a named teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
     parser.add_argument("--data", help="bc/kd: a dataset directory or an .npz with X (and y)")
     parser.add_argument("--world", help="dagger: the world the student drives in, e.g. tutelage/Driving-v0")
     parser.add_argument("--out", required=True, help="where to write the student (.safetensors)")
@@ -94,50 +96,48 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise SpecError(f"{flag} must be in [1, {MAX_INTEGER}], got {value}")
     if Path(args.out).is_dir():
         raise SpecError(f"--out {args.out}: is a directory; give a .safetensors file path")
-    from tutelage.plugins import registry
+    from tutelage.cli import host_of
 
-    model_type = registry("model_types").get(args.model_type, where="--model-type")
+    model_type = host_of(args).registry("model_types").get(args.model_type, where="--model-type")
     if hasattr(model_type, "validate_options"):
         model_type.validate_options({"hidden": list(args.hidden), "activation": args.activation}, "--hidden/--activation")
 
 
-def resolve_teacher(ref: str, world: str | None = None) -> Any:
-    """A teacher from ``expert``, a registered teacher name or a model file."""
-    from tutelage.plugins import registry
+def resolve_teacher(args: argparse.Namespace, world: str | None = None) -> Any:
+    """The ``--teacher``: ``expert``, a registered teacher name (with ``--teacher-option``s) or a model file."""
+    from tutelage.cli import host_of, policy_options
+    from tutelage.rollouts.policy import build_teacher, world_expert
 
+    ref, teachers = args.teacher, host_of(args).registry("teachers")
     if ref.endswith(".safetensors") or os.sep in ref:
-        return registry("teachers").get("model")(path=ref)
+        return teachers.get("model")(path=ref)
     if ref == "expert":
         if not world:
             raise SpecError("--teacher expert: name the --world whose expert to use")
-        ref = registry("worlds").get(world, where="--world").expert
-        if not ref:
-            raise SpecError(f"--teacher expert: world {world!r} declares no expert")
-    return registry("teachers").get(ref, where="--teacher")()
+        ref = world_expert(host_of(args), world, where="--teacher expert")
+    return build_teacher(teachers.get(ref, where="--teacher"), ref, policy_options(args.teacher_option, "--teacher-option"))
 
 
 def build_student(args: argparse.Namespace, inputs: int, outputs: int) -> Any:
-    from tutelage.plugins import registry
+    from tutelage.cli import host_of
 
-    model_type = registry("model_types").get(args.model_type, where="--model-type")
+    model_type = host_of(args).registry("model_types").get(args.model_type, where="--model-type")
     return model_type.build((inputs,), outputs, seed=args.seed, hidden=tuple(args.hidden), activation=args.activation)
 
 
 def run_dagger(args: argparse.Namespace, train: dict[str, Any]) -> Any:
-    import gymnasium
-
-    import tutelage  # noqa: F401  (registers the worlds)
+    from tutelage.cli import host_of
     from tutelage.methods.dagger import dagger
+    from tutelage.rollouts.rollout import check_world
     from tutelage.sim.spaces import io_sizes
 
-    if args.world not in gymnasium.registry:
-        from tutelage.errors import UnknownNameError
-
-        raise UnknownNameError("world", args.world, [k for k in gymnasium.registry if k.startswith("tutelage/")], "--world")
-    teacher = resolve_teacher(args.teacher, args.world)
+    host = host_of(args)
+    check_world(args.world)
+    teacher = resolve_teacher(args, args.world)
     student = build_student(args, *io_sizes(args.world))
     return dagger(args.world, teacher, student, rounds=args.rounds, episodes_per_round=args.episodes_per_round,
-                  edge_case_fraction=args.edge_case_fraction, max_steps=args.max_steps, quiet=args.quiet, **train)
+                  edge_case_fraction=args.edge_case_fraction, max_steps=args.max_steps, quiet=args.quiet,
+                  callbacks=host.callbacks(), **train)
 
 
 def load_arrays(path: str) -> tuple[np.ndarray, np.ndarray | None, str]:
@@ -188,7 +188,7 @@ def run_bc(args: argparse.Namespace, train: dict[str, Any]) -> Any:
 def run_kd(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     from tutelage.methods.kd import distill
 
-    teacher = resolve_teacher(args.teacher) if args.teacher else None
+    teacher = resolve_teacher(args) if args.teacher else None
     X, y, logits, name, recorded = kd_data(args.data, offline=teacher is None, allow_incomplete=args.allow_incomplete)
     if teacher is None and logits is None:
         raise SpecError("--teacher: kd needs a model teacher, or a dataset labelled with teacher.logits")

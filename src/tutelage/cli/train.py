@@ -148,11 +148,12 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tutelage import nn
-    from tutelage.plugins import registry
+    from tutelage.cli import host_of
     from tutelage.train import fit, save_last_good
 
     check_arguments(args)
-    model_type = registry("model_types", args.plugin).get(args.model_type, where="tutelage train")
+    host = host_of(args)
+    model_type = host.registry("model_types").get(args.model_type, where="tutelage train")
     X, y = load_dataset(args.data, args.target, args.allow_incomplete)
     if args.input_shape:
         if int(np.prod(args.input_shape)) != int(np.prod(X.shape[1:])):
@@ -178,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     lineage = {"method": "supervised", "dataset": digest}
     try:
         history = fit(model, X, y, loss=loss, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
-                      batch_size=args.batch_size, validation=args.validation or None, seed=args.seed, quiet=args.quiet)
+                      batch_size=args.batch_size, validation=args.validation or None, seed=args.seed, quiet=args.quiet,
+                      callbacks=host.callbacks())
     except NumericalError as exc:
         raise save_last_good(exc, args.out, model_type=args.model_type, lineage=lineage) from None
     last = history.epochs[-1] if history.epochs else {}

@@ -19,7 +19,7 @@ from tutelage.data.layout import CODEBASE_VERSION, DATA_TEMPLATE, EPISODES_TEMPL
 from tutelage.errors import DataError, DatasetError, os_reason
 from tutelage.fileio import nesting_depth, read_limited, write_json
 
-SEED_SCHEME = "numpy.random.SeedSequence(seed, spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
+SEED_SCHEME = "numpy.random.SeedSequence([seed, split], spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
 
 
 def _version(distribution: str) -> str:
@@ -29,13 +29,10 @@ def _version(distribution: str) -> str:
         return ""
 
 
-def software_versions() -> dict[str, Any]:
-    """Versions of the libraries and plugins that shape generated data."""
-    from tutelage.plugins import get_host
-
+def software_versions(plugins: dict[str, str] | None = None) -> dict[str, Any]:
+    """Versions of the libraries, and of the plugins (name → version) that shape generated data."""
     libraries = {name: _version(name) for name in ("tutelage", "gymnasium", "pybullet", "numpy", "pyarrow")}
-    plugins = {info.name: info.version for info in get_host().plugins()}
-    return {**libraries, "plugins": plugins}
+    return {**libraries, "plugins": dict(plugins or {})}
 
 
 def dataset_id(generation: dict[str, Any]) -> str:
@@ -43,7 +40,8 @@ def dataset_id(generation: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(generation, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def new_info(generation: dict[str, Any], policy: dict[str, Any], features: dict[str, Any], fps: float) -> dict[str, Any]:
+def new_info(generation: dict[str, Any], policy: dict[str, Any], features: dict[str, Any], fps: float,
+             plugins: dict[str, str] | None = None) -> dict[str, Any]:
     """The info of a dataset about to be written (``complete`` is False until the last shard)."""
     return {
         "format": "tutelage-dataset",
@@ -59,7 +57,7 @@ def new_info(generation: dict[str, Any], policy: dict[str, Any], features: dict[
         "seeds": {"run_seed": generation["seed"], "scheme": SEED_SCHEME},
         "policy": policy,
         "synthetic_share": 1.0 if policy["synthetic"] else 0.0,
-        "versions": software_versions(),
+        "versions": software_versions(plugins),
         "complete": False,
     }
 

@@ -105,7 +105,7 @@ def verify_shard(root: str | Path, info: dict[str, Any], shard: int) -> int:
     declared columns and types, the episodes file the shard's episodes, and
     the frame count must equal the sum of the episode lengths.
     """
-    from tutelage.data.writer import EPISODES_SCHEMA
+    from tutelage.data.writer import CORE_EPISODE_FIELDS
 
     frames_file, episodes_file = data_path(root, shard), episodes_path(root, shard)
     meta = _read_metadata(root, frames_file)
@@ -119,10 +119,11 @@ def verify_shard(root: str | Path, info: dict[str, Any], shard: int) -> int:
         if not _type_matches(item.type, features[item.name]):
             raise _fail(root, frames_file, f"column {item.name!r} is {item.type}, meta/info.json declares "
                                            f"{features[item.name]['dtype']} of shape {features[item.name]['shape']}")
-    expected = [*EPISODES_SCHEMA.names, *EPISODE_INDEX_COLUMNS]
     episodes_meta = _read_metadata(root, episodes_file)
-    if episodes_meta.schema.to_arrow_schema().names != expected:
-        raise _fail(root, episodes_file, f"columns are {episodes_meta.schema.to_arrow_schema().names}, expected {expected}")
+    names = episodes_meta.schema.to_arrow_schema().names
+    missing = [n for n in [*(f.name for f in CORE_EPISODE_FIELDS), *EPISODE_INDEX_COLUMNS] if n not in names]
+    if missing:  # a world's declared metrics may add columns
+        raise _fail(root, episodes_file, f"columns {missing} are missing")
     generation = info["generation"]
     wanted = len(shard_episodes(shard, generation["episodes"], generation["episodes_per_shard"]))
     if episodes_meta.num_rows != wanted:

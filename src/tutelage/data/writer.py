@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from tutelage.data.features import Features, json_default
 from tutelage.data.layout import FILES_PER_CHUNK, data_path, episodes_path
 from tutelage.fileio import atomic_path
+from tutelage.sim.metrics import Metric
 
 
 
@@ -30,20 +31,26 @@ class EpisodeRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-EPISODES_SCHEMA = pa.schema([
+#: per-episode columns every dataset has; a world's declared metrics follow them
+CORE_EPISODE_FIELDS = [
     pa.field("episode_index", pa.int64()),
     pa.field("length", pa.int64()),
     pa.field("env_seed", pa.int64()),
     pa.field("policy_seed", pa.int64()),
     pa.field("return", pa.float64()),
     pa.field("success", pa.bool_()),
-    pa.field("collision", pa.bool_()),
-    pa.field("off_road", pa.bool_()),
-    pa.field("min_ttc", pa.float64()),  # least time to collision seen (s), when the world reports it
     pa.field("edge_case", pa.string()),
     pa.field("scenario", pa.string()),  # JSON: the exact scenario the world played
     pa.field("synthetic_frames", pa.int64()),
-])
+]
+
+
+def episodes_schema(metrics: Sequence[Metric] = ()) -> pa.Schema:
+    """The episodes table's schema: the core columns, then one column per episode metric of the world
+    (a flag as bool, a count of onsets as int64, anything else float64)."""
+    types = {"any": pa.bool_(), "onsets": pa.int64()}
+    extra = [pa.field(m.name, types.get(m.reduce, pa.float64())) for m in metrics if m.ratio is None]
+    return pa.schema([*CORE_EPISODE_FIELDS, *extra])
 
 
 def frames_table(records: Sequence[EpisodeRecord], features: Features, fps: float) -> pa.Table:
@@ -66,9 +73,9 @@ def frames_table(records: Sequence[EpisodeRecord], features: Features, fps: floa
     return pa.Table.from_arrays(arrays, schema=schema.remove(schema.get_field_index("index")))
 
 
-def episodes_table(records: Sequence[EpisodeRecord]) -> pa.Table:
+def episodes_table(records: Sequence[EpisodeRecord], metrics: Sequence[Metric] = ()) -> pa.Table:
     rows = [{**r.meta, "scenario": json.dumps(r.meta["scenario"], sort_keys=True, default=json_default)} for r in records]
-    return pa.Table.from_pylist(rows, schema=EPISODES_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=episodes_schema(metrics))
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
