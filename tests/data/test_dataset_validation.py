@@ -123,9 +123,11 @@ def test_page_checksums_catch_a_flipped_value(ds):
         Dataset(ds).to_arrays(["reward"])
 
 
-def test_generate_resume_rewrites_a_shard_it_cannot_verify(pristine, ds):
+@pytest.mark.parametrize("damage", [lambda t: t.drop_columns(["action"]), lambda t: t.slice(0, 12)],
+                         ids=["missing column", "lost rows"])
+def test_generate_resume_rewrites_a_shard_it_cannot_verify(pristine, ds, damage):
     """Before, a rerun 'resumed' over shards with missing columns or lost rows."""
-    pq.write_table(pq.read_table(ds / SHARD).drop_columns(["action"]), ds / SHARD)
+    pq.write_table(damage(pq.read_table(ds / SHARD)), ds / SHARD)
     edit_info(ds, complete=False)
     result = generate(WORLD, "random", 4, ds, episodes_per_shard=2, max_steps=10, seed=1, progress=False)
     assert result.resumed_shards == 1

@@ -30,8 +30,9 @@ from tutelage.errors import DataError, DatasetError, os_reason
 from tutelage.fileio import open_regular
 
 _ARROW_NAMES = {"float32": "float", "float64": "double"}  # numpy dtype names in info.json → Arrow's
-#: columns ``commit_shard`` adds to each episodes file after the episode fields
-EPISODE_INDEX_COLUMNS = ("data/chunk_index", "data/file_index", "dataset_from_index", "dataset_to_index")
+#: columns of each episodes file the reader relies on (the episode's index and length, where its frames are)
+EPISODE_COLUMNS = ("episode_index", "length", "data/chunk_index", "data/file_index", "dataset_from_index",
+                   "dataset_to_index")
 
 
 def _shard_files(root: Path, folder: str) -> list[Path]:
@@ -105,8 +106,6 @@ def verify_shard(root: str | Path, info: dict[str, Any], shard: int) -> int:
     declared columns and types, the episodes file the shard's episodes, and
     the frame count must equal the sum of the episode lengths.
     """
-    from tutelage.data.writer import CORE_EPISODE_FIELDS
-
     frames_file, episodes_file = data_path(root, shard), episodes_path(root, shard)
     meta = _read_metadata(root, frames_file)
     schema = meta.schema.to_arrow_schema()
@@ -121,7 +120,7 @@ def verify_shard(root: str | Path, info: dict[str, Any], shard: int) -> int:
                                            f"{features[item.name]['dtype']} of shape {features[item.name]['shape']}")
     episodes_meta = _read_metadata(root, episodes_file)
     names = episodes_meta.schema.to_arrow_schema().names
-    missing = [n for n in [*(f.name for f in CORE_EPISODE_FIELDS), *EPISODE_INDEX_COLUMNS] if n not in names]
+    missing = [n for n in EPISODE_COLUMNS if n not in names]
     if missing:  # a world's declared metrics may add columns
         raise _fail(root, episodes_file, f"columns {missing} are missing")
     generation = info["generation"]
