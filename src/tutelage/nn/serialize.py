@@ -33,7 +33,10 @@ from tutelage.nn.model import Model, _input_shape
 FORMAT = "tutelage-model-1"
 LINEAGE_FIELDS = ("parent", "method", "dataset", "teacher")
 #: other model formats in safetensors files, by their ``format`` field: ``"module:reader(path, header, tensors)"``
-FORMAT_READERS = {"tutelage-int8-1": "tutelage.nn.quantize:from_safetensors"}
+FORMAT_READERS = {"tutelage-int8-1": "tutelage.nn.quantize:from_safetensors",
+                  "tutelage-generative-1": "tutelage.generative:from_safetensors"}
+#: formats whose ``spec`` is a layer spec (``Model.from_spec``), so its size can be checked before allocating
+LAYER_SPEC_FORMATS = (FORMAT, "tutelage-int8-1")
 MAX_JSON_DEPTH = 32
 MAX_ACTIVATION = 1 << 26  # values in one sample's largest intermediate shape
 #: what a hostile spec may raise while its shapes are worked out
@@ -191,13 +194,8 @@ def read_model_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray], 
             header = dict(handle.metadata() or {})
             _check_header(path, header)
             spec = _json_field(header, "spec", path)
-            held = sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
-            try:
-                needed = spec_parameter_count(spec)
-            except SPEC_FAILURES as exc:
-                raise ModelFileError(f"{path}: field 'spec': {exc}") from None
-            if needed > held:
-                raise ModelFileError(f"{path}: field 'spec' needs {needed} parameters, the file holds {held} values")
+            if header["format"] in LAYER_SPEC_FORMATS:
+                _check_size(path, spec, sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys()))
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except ModelFileError:
         raise
@@ -207,6 +205,16 @@ def read_model_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray], 
         if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
             raise ModelFileError(f"{path}: tensor {name!r} holds NaN or infinite values; refusing a non-finite model")
     return header, tensors, spec
+
+
+def _check_size(path: Path, spec: Any, held: int) -> None:
+    """A layer spec may not ask for more parameters than the file holds values (checked before allocating)."""
+    try:
+        needed = spec_parameter_count(spec)
+    except SPEC_FAILURES as exc:
+        raise ModelFileError(f"{path}: field 'spec': {exc}") from None
+    if needed > held:
+        raise ModelFileError(f"{path}: field 'spec' needs {needed} parameters, the file holds {held} values")
 
 
 def _check_header(path: Path, header: dict[str, str]) -> None:
