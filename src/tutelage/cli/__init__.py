@@ -3,7 +3,8 @@
 Each subcommand is a module in this package defining ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; modules are discovered, so
 adding a command means adding a file. A :class:`~tutelage.errors.UserError`
-becomes one line on stderr and exit code 2.
+becomes one line on stderr and exit code 2, printed as plain text (paths and
+keys may hold ``[...]``, which rich would otherwise read as markup).
 """
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 import tutelage
 from tutelage.errors import UserError
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # always one line
+        err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
