@@ -35,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
         rounds = ", ".join(f"{r['failures']}/{r['episodes']}" for r in catalogue.search["rounds"])
         Console().print(f"{len(catalogue.entries)} failing scenarios of {catalogue.search['evaluated']} episodes "
                         f"(per round: {rounds}) written to {args.out}; replay with "
-                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`")
+                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`", markup=False, highlight=False)
     return 0

@@ -80,7 +80,7 @@ def episodes_table(records: Sequence[EpisodeRecord], metrics: Sequence[Metric] =
 
 def write_parquet(path: Path, table: pa.Table) -> None:
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
 
 
 def commit_shard(root: str | Path, shard: int, frames: pa.Table, episodes: pa.Table, index_offset: int) -> int:
