@@ -228,6 +228,8 @@ class PluginHost:
             info.add_error(f"failed to import local plugin {target!r}: {type(exc).__name__}: {exc}")
             self.infos[name] = info
             return
+        if self.pm.is_registered(module):  # an installed plugin named again with --plugin: loaded once
+            return
         info.version = str(getattr(module, "__version__", ""))
         self._register(module, info)
 
