@@ -29,16 +29,16 @@ def commands() -> dict[str, tuple[str, str]]:
     """Command name -> (module, help), read from each module's source without importing it (so that
     ``tutelage --help`` imports no command and none of the libraries they use)."""
     import ast
+    import re
 
     found = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
+        source = (pkgutil.get_data(__name__, f"{info.name}.py") or b"").decode("utf-8")
         constants = {}
-        source = pkgutil.get_data(__name__, f"{info.name}.py") or b""
-        for node in ast.parse(source).body:
-            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and len(node.targets) == 1:
-                constants[getattr(node.targets[0], "id", "")] = node.value.value
+        for key, value in re.findall(r"^(NAME|HELP) = (\"[^\"\n]*\"|'[^'\n]*')$", source, flags=re.M):
+            constants[key] = ast.literal_eval(value)
         if not {"NAME", "HELP"} <= constants.keys():  # not literals: import the module to know
             module = importlib.import_module(f"{__name__}.{info.name}")
             constants = {"NAME": module.NAME, "HELP": module.HELP}
