@@ -49,6 +49,7 @@ def test_kinds_choose_the_modules(tmp_path):
     (["Bad Name"], "plugin name 'Bad Name'"),
     (["ok", "--kinds", "judge,oracle"], "unknown kind 'oracle'"),
     (["ok", "--out", "missing-folder"], "no such folder"),
+    (["tutelage-plugins"], "a module 'tutelage_plugins' is already importable"),
 ])
 def test_bad_input_is_a_clean_error(tmp_path, args, message):
     result = cli("plugin", "new", *args, cwd=tmp_path)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shutil
 import tempfile
@@ -63,6 +64,8 @@ def render(name: str, kinds: list[str], out: Path) -> Path:
     if not out.is_dir():
         raise UserError(f"--out {out}: no such folder")
     module = name.replace("-", "_")
+    if importlib.util.find_spec(module) is not None:
+        raise UserError(f"plugin name {name!r}: a module {module!r} is already importable; choose another NAME")
     names = sorted(n.format(name=name) for kind in kinds for n in CONTRIBUTES[kind])
     imports = "".join(f"from {module}.{KINDS[k][0]} import {KINDS[k][1]}  # noqa: F401\n" for k in kinds)
     if "world" in kinds:
