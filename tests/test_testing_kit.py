@@ -9,7 +9,7 @@ from tutelage.protocols import Critique, Verdict, WorldSpec
 from tutelage.runs.schema import Field
 from tutelage.testing import (
     ContractViolation, NeedsOptions, Subject, check_critic, check_judge, check_model_type, check_stage_type,
-    check_teacher, check_world, check_world_contract, host_subjects, parametrize_with_checks,
+    check_teacher, check_world, check_world_contract, check_world_vector, host_subjects, parametrize_with_checks,
 )
 from tutelage_plugins.models.mlp import MLPType
 from tutelage_plugins.teachers.models import model_teacher
@@ -294,6 +294,17 @@ def test_world_failing_gymnasium_check():
     broken(check_world, Lying, "gymnasium check_env")
 
 
+def test_world_with_ragged_info_breaks_vector_envs():
+    class Growing(reach()):
+        def observe(self):
+            observation, info = super().observe()
+            info["trail"] = np.zeros((int(self.np_random.integers(5)), 2))  # its length varies: cannot stack
+            return observation, info
+
+    error = broken(check_world_vector, Growing, "runs in gymnasium's SyncVectorEnv", steps=5)
+    assert "broadcast" in str(error)
+
+
 def test_world_spec_with_a_bad_entry_point():
     spec = WorldSpec("kit/Missing-v0", entry_point="no_such_module_here:Env")
     broken(check_world, spec, "the world makes an environment")
@@ -337,8 +348,9 @@ def test_parametrize_ids_and_expected_failures():
     params = mark.args[1]
     ids = [p.id for p in params]
     assert ids == ["shorter-check_judge", "first-check_judge", "count-check_stage_type",
-                   "tutelage/Reach-v0-check_world_api", "tutelage/Reach-v0-check_world_contract"]
-    assert [bool(p.marks) for p in params] == [False, True, False, False, False]
+                   "tutelage/Reach-v0-check_world_api", "tutelage/Reach-v0-check_world_contract",
+                   "tutelage/Reach-v0-check_world_vector"]
+    assert [bool(p.marks) for p in params] == [False, True, False, False, False, False]
 
 
 def test_kind_must_be_inferable():

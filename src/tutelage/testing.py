@@ -397,11 +397,40 @@ def check_world_contract(world: Any, *, steps: int = 30) -> None:
         env.close()
 
 
+def check_world_vector(world: Any, *, steps: int = 100) -> None:
+    """Two copies run ``steps`` random steps in Gymnasium's ``SyncVectorEnv`` (as RL libraries run
+    worlds): observations and infos stack across copies and episodes (an info array whose length
+    changes between episodes must be a :class:`tutelage.sim.world.Ragged`)."""
+    from gymnasium.vector import SyncVectorEnv
+
+    import gymnasium
+
+    rules = _Rules("world", world)
+    if isinstance(world, gymnasium.Env):
+        cls = type(world.unwrapped)
+        make = lambda: cls()  # noqa: E731
+    else:
+        make = lambda: _make_env(world)  # noqa: E731
+
+    def run() -> None:
+        vector = SyncVectorEnv([make, make])
+        try:
+            vector.reset(seed=0)
+            vector.action_space.seed(0)
+            for _ in range(steps):
+                vector.step(vector.action_space.sample())
+        finally:
+            vector.close()
+
+    rules("runs in gymnasium's SyncVectorEnv", run)
+
+
 def check_world(world: Any, *, steps: int = 30) -> None:
-    """:func:`check_world_api` and :func:`check_world_contract`: ``world`` is a Gymnasium id, a
-    :class:`~tutelage.protocols.WorldSpec`, an environment class or an environment."""
+    """:func:`check_world_api`, :func:`check_world_contract` and :func:`check_world_vector`: ``world``
+    is a Gymnasium id, a :class:`~tutelage.protocols.WorldSpec`, an environment class or an environment."""
     check_world_api(world)
     check_world_contract(world, steps=steps)
+    check_world_vector(world)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -464,7 +493,7 @@ CHECKS: dict[str, tuple[Callable[..., None], ...]] = {
     "teachers": (check_teacher,),
     "critics": (check_critic,),
     "judges": (check_judge,),
-    "worlds": (check_world_api, check_world_contract),
+    "worlds": (check_world_api, check_world_contract, check_world_vector),
     "stage_types": (check_stage_type,),
 }
 
