@@ -13,7 +13,7 @@ import pytest
 
 from tutelage.cli import main
 
-KINDS = {"model_types": ["kit-demo-linear"], "teachers": ["kit-demo-ball-expert", "kit-demo-noisy-reach"],
+KINDS = {"model_types": ["kit-demo-normed"], "teachers": ["kit-demo-ball-expert", "kit-demo-noisy-reach"],
          "critics": ["kit-demo-length"], "judges": ["kit-demo-shorter"], "worlds": ["kit-demo/Ball-v0"],
          "stage_types": ["kit-demo-random"]}
 
@@ -86,3 +86,55 @@ def test_scaffold_installs_and_its_tests_pass_in_a_fresh_venv(tmp_path):
                            capture_output=True, text=True, env=env)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout
+
+
+SPEC = """
+name = "ball"
+seed = 0
+world = "kit-demo/Ball-v0"
+
+[[stages]]
+name = "demonstrations"
+type = "generate"
+policy = "expert"
+episodes = 12
+workers = 2
+
+[[stages]]
+name = "student"
+type = "distill"
+method = "dagger"
+teacher = "expert"
+student = { model_type = "kit-demo-normed", options = { hidden = [32], squash = true } }
+rounds = 2
+episodes_per_round = 4
+epochs = 20
+
+[[stages]]
+name = "baseline"
+type = "kit-demo-random"
+episodes = 3
+
+[[stages]]
+name = "evaluation"
+type = "evaluate"
+policies = ["expert", "student"]
+episodes = 8
+workers = 2
+gif = false
+"""
+
+
+@pytest.mark.slow
+def test_scaffold_plugin_runs_a_study_through_plugin_option(tmp_path):
+    """Its world, expert, model type and stage type in one run spec, with 2 worker processes."""
+    assert main(["plugin", "new", "kit-demo", "--out", str(tmp_path)]) == 0
+    (tmp_path / "ball.toml").write_text(SPEC)
+    result = cli("--plugin", "kit_demo", "run", "ball.toml", "--out", "studies", "--json", cwd=tmp_path,
+                 pythonpath=tmp_path / "kit-demo" / "src")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (summary_path,) = (tmp_path / "studies").glob("ball-*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    expert = summary["policies"]["expert"]
+    assert [m["name"] for m in expert["metrics"]] == ["final_distance", "min_distance", "max_speed"]
+    assert expert["success_rate"] > 0.8 and expert["final_distance"] < 0.1

@@ -16,7 +16,8 @@ HELP = "write a new plugin package (tutelage plugin new NAME)"
 
 #: kind -> (module and test file stem, hook, what the README says it contributes)
 KINDS: dict[str, tuple[str, str, str]] = {
-    "model": ("models", "tutelage_model_types", "model type `{name}-linear`: one dense layer, optionally squashed"),
+    "model": ("models", "tutelage_model_types",
+              "model type `{name}-normed`: dense layers with LayerNorm (options hidden, activation, squash)"),
     "teacher": ("teachers", "tutelage_teachers",
                 "teacher `{name}-noisy-reach`: the Reach expert plus Gaussian noise (option `sigma`, seeded by `reset(seed)`)"),
     "critic": ("critics", "tutelage_critics", "critic `{name}-length`: keeps outputs within \"at most N words\""),
@@ -26,7 +27,7 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "stage": ("stages", "tutelage_stage_types", "stage type `{name}-random`: a random-action baseline in the run's world"),
 }
 #: registry names each kind's module contributes
-CONTRIBUTES = {"model": ["{name}-linear"], "teacher": ["{name}-noisy-reach"], "critic": ["{name}-length"],
+CONTRIBUTES = {"model": ["{name}-normed"], "teacher": ["{name}-noisy-reach"], "critic": ["{name}-length"],
                "judge": ["{name}-shorter"], "world": ["{name}/Ball-v0", "{name}-ball-expert"], "stage": ["{name}-random"]}
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 
