@@ -86,6 +86,11 @@ def test_scaffold_installs_and_its_tests_pass_in_a_fresh_venv(tmp_path):
                            capture_output=True, text=True, env=env)
     assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout
+    generated = subprocess.run([python, "-m", "tutelage.cli", "generate", "kit-demo/Ball-v0", "--policy", "expert",
+                                "--episodes", "4", "--workers", "2", "--out", "data", "--quiet"],
+                               cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert generated.returncode == 0, generated.stderr[-2000:]
+    assert json.loads((tmp_path / "data" / "meta" / "info.json").read_text())["complete"]
 
 
 SPEC = """
