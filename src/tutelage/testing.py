@@ -23,7 +23,6 @@ import inspect
 import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,18 +55,15 @@ class _Broken(Exception):
     """Raised inside a rule: the message is the detail of the violation."""
 
 
-@dataclass
 class Subject:
     """One contribution to check: the object, its kind (inferred when empty), a name for messages and
     test ids, and keyword arguments for its check (``options=``, ``world=``, ``contexts=``...)."""
 
-    obj: Any
-    kind: str = ""
-    name: str = ""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
     def __init__(self, obj: Any, kind: str = "", name: str = "", **kwargs: Any):
         self.obj, self.kind, self.name, self.kwargs = obj, kind or kind_of(obj), name or _describe(obj), kwargs
+
+    def __repr__(self) -> str:
+        return f"Subject({self.kind}: {self.name})"
 
 
 def _describe(obj: Any) -> str:
@@ -401,16 +397,13 @@ def check_world_vector(world: Any, *, steps: int = 100) -> None:
     """Two copies run ``steps`` random steps in Gymnasium's ``SyncVectorEnv`` (as RL libraries run
     worlds): observations and infos stack across copies and episodes (an info array whose length
     changes between episodes must be a :class:`tutelage.sim.world.Ragged`)."""
+    import gymnasium
     from gymnasium.vector import SyncVectorEnv
 
-    import gymnasium
-
     rules = _Rules("world", world)
-    if isinstance(world, gymnasium.Env):
-        cls = type(world.unwrapped)
-        make = lambda: cls()  # noqa: E731
-    else:
-        make = lambda: _make_env(world)  # noqa: E731
+
+    def make() -> Any:  # a fresh copy each call, also when given an environment
+        return type(world.unwrapped)() if isinstance(world, gymnasium.Env) else _make_env(world)
 
     def run() -> None:
         vector = SyncVectorEnv([make, make])
