@@ -133,3 +133,27 @@ def test_raising_lifecycle_hook_is_a_warning_not_a_stop():
         host.notify("tutelage_run_start", run_dir=".", spec={})
     assert [str(w.message) for w in caught] == [
         "plugin 'raising_lifecycle': tutelage_run_start raised RuntimeError: corpus: tracker offline"]
+
+
+TINY_SPEC = """
+name = "tiny"
+seed = 0
+world = "tutelage/Reach-v0"
+
+[[stages]]
+name = "demonstrations"
+type = "generate"
+policy = "expert"
+episodes = 2
+max_steps = 5
+"""
+
+
+def test_raising_lifecycle_hook_does_not_stop_a_run(tmp_path):
+    (tmp_path / "tiny.toml").write_text(TINY_SPEC)
+    plugin = str(CORPUS / "raising_lifecycle.py")
+    result = subprocess.run([sys.executable, "-m", "tutelage.cli", "--plugin", plugin, "run", "tiny.toml", "--out",
+                             "studies", "--quiet"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "plugin 'raising_lifecycle': tutelage_run_start raised RuntimeError: corpus: tracker offline" in result.stderr
+    assert list((tmp_path / "studies").glob("tiny-*/report.html"))
