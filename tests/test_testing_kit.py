@@ -76,12 +76,33 @@ class NotAModel:
     (NoBuild(), "build(input_shape, output_size, seed=)"),
     (WrongShape(), "outputs of output_size, one input or a batch"),
     (Unseeded(), "same seed, same model"),
-    (NotAModel(), "build returns a tutelage.nn.Model"),
+    (NotAModel(), "build returns a tutelage.nn.Model or a GenerativeModel"),
     (type("Nameless", (MLPType,), {"name": ""})(), "name and description"),
 ])
 def test_broken_model_types(obj, rule):
     error = broken(check_model_type, obj, rule)
     assert "model type" in str(error)
+
+
+def test_broken_generative_model_types():
+    from tutelage.generative import row_size
+    from tutelage_plugins.models.gmm import GMM, GMMType
+
+    class Restless(GMM):
+        def sample(self, n, seed, *, given=None):
+            return super().sample(n, int(np.random.default_rng().integers(1000)), given=given)
+
+    class RestlessType(GMMType):
+        def build(self, input_shape, output_size, *, seed=0):
+            return Restless(row_size(input_shape, output_size, "restless"), seed=seed)
+
+    broken(check_model_type, RestlessType(), "sample(n, seed) gives n rows, the same for the same seed")
+
+    class Amnesic(GMMType):
+        def restore(self, config, tensors):
+            return GMM(**config)  # forgets the fitted tensors
+
+    broken(check_model_type, Amnesic(), "restore(config, tensors) rebuilds the model")
 
 
 # -- teachers -----------------------------------------------------------------------------------

@@ -134,41 +134,78 @@ def _method(obj: Any, name: str, *args: Any) -> None:
 
 
 def check_model_type(model_type: Any, *, options: Mapping[str, Any] | None = None) -> None:
-    """A model type has ``name`` and ``description`` and ``build(input_shape, output_size, seed=, **options)``
-    returns a :class:`tutelage.nn.Model` for a vector (4,) or an image (3, 8, 8) input, with outputs of
-    ``output_size`` for one input and for a batch, the same for the same seed."""
+    """A model type has ``name`` and ``description``, and ``build(input_shape, output_size, seed=,
+    **options)`` works for a vector (4,) or an image (3, 8, 8) input. A predictive type returns a
+    :class:`tutelage.nn.Model` with outputs of ``output_size`` for one input and for a batch, the same
+    for the same seed; a generative one (:class:`tutelage.generative.GenerativeModel`; unconditional
+    ones take ``output_size`` = the row size) fits, samples the same rows for the same seed, scores
+    each row and, with a ``restore``, is rebuilt from its ``config()`` and ``tensors()``."""
     from tutelage import nn
     from tutelage.errors import UserError
+    from tutelage.generative import GenerativeModel
 
     rules = _Rules("model type", model_type)
     rules("name and description", lambda: (_has(model_type, "name", str), _has(model_type, "description", str)))
     rules("build(input_shape, output_size, seed=)", lambda: _method(model_type, "build", (4,), 2))
     options = dict(options or {})
 
-    def build(seed: int) -> tuple[Any, tuple[int, ...]]:
+    def build(seed: int) -> tuple[Any, tuple[int, ...], int]:
         refused = []
         for shape in MODEL_INPUTS:
-            try:
-                return model_type.build(shape, 3, seed=seed, **options), shape
-            except UserError as exc:
-                refused.append(f"{shape}: {exc}")
+            for size in (3, int(np.prod(shape))):
+                try:
+                    return model_type.build(shape, size, seed=seed, **options), shape, size
+                except UserError as exc:
+                    refused.append(f"{shape} -> {size}: {exc}")
         raise _Broken("build refused every example input: " + "; ".join(refused))
 
-    model, shape = rules("builds for a vector or image input", lambda: build(0))
-    rules("build returns a tutelage.nn.Model",
+    model, shape, size = rules("builds for a vector or image input", lambda: build(0))
+    if isinstance(model, GenerativeModel):
+        _check_generative(rules, model_type, model, shape, size)
+        return
+    rules("build returns a tutelage.nn.Model or a GenerativeModel",
           lambda: _require(isinstance(model, nn.Model), f"got {type(model).__name__}"))
     x = np.random.default_rng(0).normal(size=(5, *shape)).astype(np.float32)
 
     def outputs() -> np.ndarray:
         one, batch = np.asarray(model(x[0])), np.asarray(model(x))
-        _require(one.shape == (3,), f"one input gave shape {one.shape}, expected (3,)")
-        _require(batch.shape == (5, 3), f"a batch of 5 gave shape {batch.shape}, expected (5, 3)")
+        _require(one.shape == (size,), f"one input gave shape {one.shape}, expected ({size},)")
+        _require(batch.shape == (5, size), f"a batch of 5 gave shape {batch.shape}, expected (5, {size})")
         _require(np.isfinite(batch).all(), "outputs are not finite")
         return batch
 
     first = rules("outputs of output_size, one input or a batch", outputs)
     again = rules("builds for a vector or image input", lambda: build(0))[0]
     rules("same seed, same model", lambda: _require(np.allclose(np.asarray(again(x)), first), "two builds with seed=0 differ"))
+
+
+def _check_generative(rules: _Rules, model_type: Any, model: Any, shape: tuple[int, ...], size: int) -> None:
+    rng = np.random.default_rng(0)
+    given = rng.normal(size=(64, *shape)) if model.conditional else None
+    data = rng.uniform(0.0, 1.0, size=(64, size))  # in [0, 1]: Bernoulli models accept it too
+    fitted = rules("fit(data) returns the model", lambda: model.fit(data, given=given, seed=0))
+    rules("fit(data) returns the model", lambda: _require(fitted is not None and hasattr(fitted, "sample"),
+                                                          f"got {type(fitted).__name__}"))
+    few = None if given is None else given[:5]
+
+    def samples() -> np.ndarray:
+        rows = np.asarray(fitted.sample(5, 1, given=few))
+        _require(rows.shape == (5, size), f"sample(5) gave shape {rows.shape}, expected (5, {size})")
+        _require(np.array_equal(rows, np.asarray(fitted.sample(5, 1, given=few))), "sample(5, seed=1) twice differs")
+        return rows
+
+    rows = rules("sample(n, seed) gives n rows, the same for the same seed", samples)
+
+    def scores() -> None:
+        values = np.asarray(fitted.log_prob(data[:5], given=few))
+        _require(values.shape == (5,) and np.isfinite(values).all(), f"log_prob gave {values!r} for 5 rows")
+
+    rules("log_prob gives one finite value per row", scores)
+    if callable(getattr(model_type, "restore", None)):
+        rebuilt = rules("restore(config, tensors) rebuilds the model",
+                        lambda: model_type.restore(fitted.config(), fitted.tensors()))
+        rules("restore(config, tensors) rebuilds the model", lambda: _require(
+            np.allclose(np.asarray(rebuilt.sample(5, 1, given=few)), rows), "the rebuilt model samples other rows"))
 
 
 # -- teachers ----------------------------------------------------------------------------------
