@@ -25,7 +25,43 @@ from tutelage.errors import UserError
 err_console = Console(stderr=True, highlight=False, markup=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def commands() -> dict[str, tuple[str, str]]:
+    """Command name -> (module, help), read from each module's source without importing it (so that
+    ``tutelage --help`` imports no command and none of the libraries they use)."""
+    import ast
+    import re
+
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        source = (pkgutil.get_data(__name__, f"{info.name}.py") or b"").decode("utf-8")
+        constants = {}
+        for key, value in re.findall(r"^(NAME|HELP) = (\"[^\"\n]*\"|'[^'\n]*')$", source, flags=re.M):
+            constants[key] = ast.literal_eval(value)
+        if not {"NAME", "HELP"} <= constants.keys():  # not literals: import the module to know
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            constants = {"NAME": module.NAME, "HELP": module.HELP}
+        found[constants["NAME"]] = (info.name, constants["HELP"])
+    return found
+
+
+def chosen_command(argv: Sequence[str], names: dict[str, tuple[str, str]]) -> str | None:
+    """The command named in ``argv`` (the first word that is no option nor an option's value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--plugin":
+            skip = True
+        elif not word.startswith("-"):
+            return word if word in names else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the command named in ``argv`` (every command when None) gets its arguments,
+    which imports its module."""
     parser = argparse.ArgumentParser(prog="tutelage", description="AI trains AI in simulation.")
     parser.add_argument("--version", action="version", version=f"tutelage {tutelage.__version__}")
     parser.add_argument(
@@ -33,13 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a local plugin (dotted module name or path to a .py file); repeatable",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(handler=module.run)
+    found = commands()
+    chosen = chosen_command(argv, found) if argv is not None else None
+    for name, (module_name, help_text) in found.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if argv is None or name == chosen:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            module.add_arguments(command)
+            command.set_defaults(handler=module.run)
     return parser
 
 
@@ -66,7 +103,8 @@ def policy_options(pairs: Sequence[str], flag: str = "--policy-option") -> dict[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
