@@ -18,6 +18,9 @@ HELP = "train a model type on a dataset (.npz with X and y, Parquet, or a datase
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tutelage.cli.models import add_registry_argument
+
+    add_registry_argument(parser)
     parser.add_argument("model_type", help="a registered model type (see `tutelage plugins`), e.g. mlp or cnn")
     parser.add_argument("data", help=".npz with arrays X and y, a Parquet file with feature columns and a target column, "
                                      "or a dataset directory from `tutelage generate` (observations → --target)")
@@ -147,6 +150,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tutelage.runs.registry import record_model_file
+
     from tutelage import nn
     from tutelage.cli import host_of
     from tutelage.train import fit, save_last_good
@@ -186,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     last = history.epochs[-1] if history.epochs else {}
     ident = nn.save(model, args.out, model_type=args.model_type, lineage=lineage,
                     metadata={"loss": loss, "epochs": args.epochs, "final": last, "data": Path(args.data).name})
+    record_model_file(args.out, args.registry)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "seconds"))
     print(f"saved {args.model_type} model {ident} to {args.out} ({model.n_params:,} parameters; {scores})")
     return 0

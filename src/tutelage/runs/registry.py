@@ -162,7 +162,11 @@ class Lineage:
         named = [m for m in models if Path(m["path"]).name in (ref, f"{ref}.safetensors")]
         if named:
             return max(named, key=lambda m: m["created"])
-        return self.model(ref)
+        try:
+            return self.model(ref)
+        except UnknownNameError:
+            names = sorted({Path(m["path"]).name.removesuffix(".safetensors") for m in models})
+            raise UnknownNameError("model (a name, file, id or id prefix)", ref, names, str(self.path)) from None
 
     def model(self, model_id: str) -> dict[str, Any]:
         """The model whose id is ``model_id`` or starts with it (unique prefix)."""
@@ -198,6 +202,20 @@ def record_model_file(path: str | os.PathLike, registry: str | os.PathLike | Non
         str(info["id"]), run_id=run_id, path=str(file.resolve()), model_type=model_type_of(info),
         method=lineage.get("method") or "supervised", parent=lineage.get("parent"), dataset=lineage.get("dataset"),
         teacher=lineage.get("teacher"), n_params=int(model.n_params), size_bytes=file.stat().st_size)
+    return target
+
+
+def record_dataset_dir(root: str | os.PathLike, registry: str | os.PathLike | None = None, run_id: str = "") -> Path:
+    """Enter the dataset directory ``root`` (its ``meta/info.json``) in the registry; return the registry's path."""
+    from tutelage.data import read_info
+
+    info = read_info(root)
+    policy = info.get("policy") or {}
+    target = Path(registry) if registry else default_path()
+    Lineage(target).add_dataset(
+        str(info.get("id") or Path(root).name), run_id=run_id, path=str(Path(root).resolve()), world=str(info.get("world")),
+        policy=str(policy.get("teacher") or policy.get("name") or ""), parent_model=policy.get("model_id") or None,
+        episodes=int(info.get("total_episodes") or 0), synthetic_share=float(info.get("synthetic_share") or 0.0))
     return target
 
 
