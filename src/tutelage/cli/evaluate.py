@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from tutelage.cli import host_of
-from tutelage.errors import SpecError
+from tutelage.errors import ModelFileError, SpecError
 from tutelage.rollouts.generate import BACKENDS
 
 NAME = "evaluate"
@@ -78,6 +78,7 @@ def evaluate_all(args: argparse.Namespace) -> dict[str, Any]:
     host = host_of(args)
     check_world(args.world)
     specs = [resolve_policy(name, args.world, host) for name in args.policies]  # every name checked before any work
+    sizes = {spec.path: checked_model(spec.path, args.world) for spec in specs if spec.kind == "model"}
     labels = [policy_label(name) for name in args.policies]
     if len(set(labels)) != len(labels):
         labels = list(args.policies)
@@ -91,7 +92,7 @@ def evaluate_all(args: argparse.Namespace) -> dict[str, Any]:
         metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
         metrics["role"] = "student" if spec.kind == "model" else "teacher" if spec.kind == "teacher" else "baseline"
         if spec.kind == "model":
-            metrics.update(model_id=spec.model_id, n_params=_n_params(spec.path))
+            metrics.update(model_id=spec.model_id, n_params=sizes[spec.path])
         if scenarios:
             metrics["by_edge_case"] = by_named_case(result.episodes, args.edge_case)
         policies[label] = metrics
@@ -107,10 +108,21 @@ def by_named_case(records: list[dict[str, Any]], names: list[str]) -> dict[str, 
             for k, name in enumerate(names)}
 
 
-def _n_params(path: str) -> int:
-    from tutelage import nn
+def checked_model(path: str, world: str) -> int:
+    """The parameter count of the model at ``path``, once its input and output sizes are checked against
+    the world's observation and action."""
+    import numpy as np
 
-    return int(nn.load(path).n_params)
+    from tutelage import nn
+    from tutelage.sim.spaces import io_sizes
+
+    model = nn.load(path)
+    inputs, outputs = io_sizes(world)
+    got = (int(np.prod(model.input_shape)), int(np.prod(model.output_shape)))
+    if got != (inputs, outputs):
+        raise ModelFileError(f"{path}: the model maps {got[0]} inputs to {got[1]} outputs; {world} needs "
+                             f"{inputs} observation values to {outputs} action values")
+    return int(model.n_params)
 
 
 def run(args: argparse.Namespace) -> int:
