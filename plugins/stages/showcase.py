@@ -57,9 +57,9 @@ def outcome(info: dict[str, Any], truncated: bool) -> str:
     return "time limit" if truncated else "stopped"
 
 
-def play(world: str, policy: Any, episode: Episode, *, steps: int, every: int, start: int | None = None) -> Trace:
-    """Play the episode; with ``start`` given, render every ``every``-th step from ``start`` to the end (at most
-    ``steps`` steps), otherwise only find the closest encounter."""
+def play(world: str, policy: Any, episode: Episode, *, every: int = 1, start: int | None = None) -> Trace:
+    """Play the episode to its end; with ``start`` given, render every ``every``-th step from ``start`` on,
+    otherwise only find the closest encounter."""
     from tutelage.rollouts.policy import as_policy, reset_policy
     from tutelage.rollouts.rollout import make_env, to_action
 
@@ -71,7 +71,7 @@ def play(world: str, policy: Any, episode: Episode, *, steps: int, every: int, s
         dt = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
         trace = Trace(closest=0, length=0, outcome="", dt=dt)
         best, step, done, truncated = encounter_gap(info), 0, False, False
-        while not done and (start is None or step <= start + steps):
+        while not done:
             if start is not None and step >= start and (step - start) % every == 0:
                 trace.frames.append(env.render())
                 trace.captions.append(panel_caption(info, step, dt))
@@ -128,14 +128,16 @@ def side_by_side(left: list[np.ndarray], right: list[np.ndarray]) -> list[np.nda
 def record_pair(world: str, policies: dict[str, Any], episode: Episode, path: Path, *, steps: int, every: int,
                 hold: int = 12) -> str:
     """Write the GIF of both policies in ``episode``, from shortly before the earlier of their closest
-    encounters to the later end; return its caption."""
+    encounters to the later end, every ``every``-th step (more apart when that would give more than
+    ``steps // every`` frames); return its caption."""
     from tutelage.sim.render import save_gif
 
     (left_label, left), (right_label, right) = policies.items()
-    first = [play(world, policy, episode, steps=steps, every=every) for policy in (left, right)]
-    lead = int(round(LEAD_SECONDS / first[0].dt)) if first[0].dt else 2 * every * 10
+    first = [play(world, policy, episode) for policy in (left, right)]
+    lead = int(round(LEAD_SECONDS / first[0].dt)) if first[0].dt else 20 * every
     start = max(0, min(t.closest for t in first) - lead)
-    shown = [play(world, policy, episode, steps=steps, every=every, start=start) for policy in (left, right)]
+    every = max(every, math.ceil((max(t.length for t in first) - start) / max(1, steps // every)))  # a bounded GIF
+    shown = [play(world, policy, episode, every=every, start=start) for policy in (left, right)]
     count = max(len(t.frames) for t in shown) + hold
     frames = side_by_side(panels(shown[0], left_label, count), panels(shown[1], right_label, count))
     save_gif(frames, path, fps=25.0)
