@@ -71,7 +71,7 @@ def test_the_documented_commands_cover_every_command():
 TYPOS = [
     ["evaluate", "expert", "--world", "tutelage/Reach-v9"],
     ["evaluate", "expret", "--world", "tutelage/Reach-v0"],
-    ["evaluate", "expert", "--world", "tutelage/Reach-v0", "--edge-case", "obstalce"],
+    ["evaluate", "expert", "--world", "tutelage/Reach-v0", "--edge-case", "cluterred"],
     ["evaluate", "teacher.safetensros", "--world", "tutelage/Reach-v0"],
     ["examples", "digtis"],
     ["train", "mpl", "digits.npz", "--out", "m.safetensors"],
