@@ -1,6 +1,7 @@
 """The ``evaluate`` stage: teacher and students on the same held-out scenarios, with a side-by-side GIF."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from typing import Any
@@ -59,7 +60,7 @@ class EvaluateStage:
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             name = teacher_name(context, ref) if is_teacher(context, ref) else str(context.resolve(context.output(ref)["model"]))
-            spec = resolve_policy(name, context.world, context.host)
+            spec = dataclasses.replace(resolve_policy(name, context.world, context.host), name=ref)  # bars: stage names
             result = evaluate(spec, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
                               max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
                               workers=settings["workers"], backend=settings["backend"])
