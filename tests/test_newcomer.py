@@ -119,3 +119,13 @@ def test_evaluate_prints_one_table_with_intervals_and_no_banner(tmp_path):
     rows = {line.split("│")[1].strip(): line for line in lines if line.startswith("│")}
     assert set(rows) == {"expert", "random"}
     assert re.search(r"\d+\.\d % \(\d+–\d+\)", rows["expert"])  # the rate and its 95 % interval
+
+
+def test_every_commands_help_prints(capsys):
+    from tutelage.cli import commands, main
+
+    for name in commands():
+        with pytest.raises(SystemExit) as stop:
+            main([name, "--help"])
+        assert stop.value.code == 0, name
+        assert f"usage: tutelage {name}" in capsys.readouterr().out

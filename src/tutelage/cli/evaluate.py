@@ -14,7 +14,7 @@ from tutelage.errors import ModelFileError, SpecError
 from tutelage.rollouts.generate import BACKENDS
 
 NAME = "evaluate"
-HELP = "evaluate models and teachers on the same held-out episodes of a world (success with 95 % intervals)"
+HELP = "evaluate models and teachers on the same held-out episodes of a world (success with 95-percent intervals)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
