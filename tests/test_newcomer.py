@@ -59,7 +59,9 @@ def test_the_documented_session_runs_in_order(tmp_path):
                    else ["bash", "-e", "-o", "pipefail", "-c", shell_code(snippet)])
         result = subprocess.run(command, cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=1800)
         assert result.returncode == 0, f"{snippet.id}:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-        assert "Traceback" not in result.stderr and "pybullet build time" not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr, snippet.id
+        if snippet.language != "python":  # (a plugin author's own `import pybullet` prints pybullet's banner)
+            assert "pybullet build time" not in result.stdout + result.stderr, snippet.id
 
 
 def test_the_documented_commands_cover_every_command():

@@ -92,3 +92,25 @@ def test_the_evaluation_report_renders_in_chromium(evaluation, tmp_path):
                    capture_output=True, timeout=120)
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
     assert pixels.std() > 10  # text, a table and a plot, not an empty page
+
+
+def test_the_gif_replays_an_evaluated_episode_where_teacher_and_student_differ(tmp_path):
+    from tutelage.methods.evaluate import evaluate
+    from tutelage_plugins.stages.evaluate import gif_episode
+
+    world = "tutelage/Reach-v0"
+    teachers = get_host().registry("teachers")
+    weak = teachers.get("reach-expert")()
+    lazy = lambda observation, info: np.zeros(7, np.float32)  # noqa: E731  (never moves: never succeeds)
+    records = {name: evaluate(policy, world, episodes=6, seed=3, edge_case_fraction=0.5, quiet=True).episodes
+               for name, policy in (("teacher", weak), ("student", lazy))}
+    differ = [i for i, (t, s) in enumerate(zip(records["teacher"], records["student"])) if t["success"] != s["success"]]
+    context = type("Context", (), {"sampler": sampler_for(world)})()
+    episode = gif_episode(context, records["teacher"], records["student"], "", seed=3)
+    assert differ  # the expert succeeds somewhere
+    chosen = records["teacher"][differ[0]]
+    assert (episode.env_seed, episode.policy_seed) == (chosen["env_seed"], chosen["policy_seed"])
+    caption = record_pair(world, {"teacher": teachers.get("reach-expert")(), "student": lazy}, episode,
+                          tmp_path / "pair.gif", steps=100, every=4)
+    left = "success" if chosen["success"] else "time limit"
+    assert f"(left, {left})" in caption  # the replay ends as the evaluation did
