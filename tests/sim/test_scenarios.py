@@ -105,7 +105,8 @@ def test_validate_rejects_incomplete_or_out_of_range_scenarios(sampler):
 
 def test_held_out_cases_and_their_combinations_stay_out_of_training(sampler):
     seed_case = "unicyclist-crossing + highway + thunderstorm"
-    assert seed_case in sampler.edge_case_names and sampler.is_held_out(seed_case)
+    assert seed_case in sampler.held_out_names and seed_case not in sampler.edge_case_names
+    assert sampler.is_held_out(seed_case) and "highway" in sampler.held_out_names
     assert sampler.is_held_out("thunderstorm") and sampler.is_held_out("ice + highway")
     assert not sampler.is_held_out("ice") and not sampler.is_held_out(None)
     training = sampler.in_distribution()

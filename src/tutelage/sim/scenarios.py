@@ -21,7 +21,8 @@ An edge case replaces the distributions of the parameters it names; several
 combine with ``" + "`` (later ones win). ``held_out = ["thunderstorm"]`` (a
 top-level key) marks edge cases or combinations as held out: kept for
 evaluation, never for training; a combination with a held-out part is held
-out too (:meth:`ScenarioSampler.is_held_out`, :meth:`ScenarioSampler.in_distribution`). Sampling is deterministic given the
+out too. ``edge_case_names`` (what rollouts cycle through) leaves them out;
+``held_out_names`` lists them (see also :meth:`ScenarioSampler.in_distribution`). Sampling is deterministic given the
 state of the ``numpy.random.Generator`` passed in.
 """
 from __future__ import annotations
@@ -273,8 +274,13 @@ class ScenarioSampler:
 
     @property
     def edge_case_names(self) -> list[str]:
-        """Declared edge cases, then declared combinations (``"ice + night"``)."""
-        return [*self.edge_cases, *self.combos]
+        """Declared edge cases, then declared combinations (``"ice + night"``), less the held-out ones."""
+        return [name for name in (*self.edge_cases, *self.combos) if not self.is_held_out(name)]
+
+    @property
+    def held_out_names(self) -> list[str]:
+        """The declared edge cases and combinations that are held out (for evaluation only)."""
+        return [name for name in (*self.edge_cases, *self.combos) if self.is_held_out(name)]
 
     def split_edge_case(self, edge_case: str | None) -> list[str]:
         """``"ice + night"`` → ``["ice", "night"]``; unknown names raise UnknownNameError."""
