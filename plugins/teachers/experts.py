@@ -166,7 +166,8 @@ class PushExpert(ArmExpert):
     goal). Out of contact the hand heads for the point ``standoff`` behind the
     cube and descends gradually as it nears it: the waypoint's height falls
     from the transit height to the push height over the last ``funnel``
-    metres (a cone, not a switch). Push mode starts once the hand is low and
+    metres (a cone, not a switch); a hand far below the cone rises before it
+    moves across, blended, not switched. Push mode starts once the hand is low and
     behind the cube within ``enter`` of the line through its centre, and
     lasts until it strays ``leave`` from that line or passes the cube
     (hysteresis); while pushing, the hand aims through the cube's centre
@@ -210,6 +211,6 @@ class PushExpert(ArmExpert):
         behind = cube[:2] - self.standoff * u
         distance = float(np.linalg.norm(hand[:2] - behind))
         lift = min(max((distance - 0.01) / (self.funnel - 0.01), 0.0), 1.0)
-        if hand[2] < transit - 0.03 and lift >= 1.0:  # low and away from the funnel: rise first
-            return np.array([hand[0], hand[1], transit]), self.speed
-        return np.array([*behind, self.height + (transit - self.height) * lift]), 0.25 + (self.speed - 0.25) * lift
+        z = self.height + (transit - self.height) * lift
+        across_weight = min(max((hand[2] - z + 0.04) / 0.03, 0.0), 1.0)  # far below the cone: rise before going across
+        return np.array([*(hand[:2] + across_weight * (behind - hand[:2])), z]), 0.25 + (self.speed - 0.25) * lift
