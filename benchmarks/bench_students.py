@@ -15,8 +15,9 @@ held-out edge case or combination). Both students are evaluated on the same
 training, ``--edge-case-fraction`` of them in-distribution edge cases) and,
 with ``--held-out-episodes``, on the world's held-out combination. ``expert``
 evaluates the teacher on the same scenarios. ``report`` pools the seeds:
-Wilson intervals per policy, the mean over seeds with a Student-t interval,
-DAgger − BC (Newcombe) and DAgger's paired win rate over BC.
+Wilson intervals per policy, the mean over seeds with a Student-t interval
+(clipped to the possible range), DAgger − BC (Newcombe) and DAgger's paired
+win rate over BC.
 """
 from __future__ import annotations
 
@@ -158,7 +159,8 @@ def command_report(args) -> None:
                     continue
                 mean = mean_interval(rates)
                 print(f"| {name} | {wilson(sum(pooled), len(pooled)).percent()} | {100 * mean.estimate:.1f} % "
-                      f"[{100 * mean.low:.1f}, {100 * mean.high:.1f}] | {100 * mean.estimate / reference.estimate:.1f} % | "
+                      f"[{100 * max(mean.low, 0.0):.1f}, {100 * min(mean.high, 1.0):.1f}] | "
+                      f"{100 * mean.estimate / reference.estimate:.1f} % | "
                       + ", ".join(f"{100 * x:.1f}" for x in rates) + " |")
             a, b = per_seed["dagger"], per_seed["bc"]
             if a and len(a) == len(b):
@@ -168,7 +170,7 @@ def command_report(args) -> None:
                 seeds = mean_interval([np.mean(r["results"]["dagger"][split]) - np.mean(r["results"]["bc"][split]) for r in runs])
                 print(f"\nDAgger − BC: pooled {100 * difference.estimate:+.1f} points [{100 * difference.low:+.1f}, "
                       f"{100 * difference.high:+.1f}] (Newcombe, n={len(a)} each); over seeds {100 * seeds.estimate:+.1f} "
-                      f"[{100 * seeds.low:+.1f}, {100 * seeds.high:+.1f}] (t, {seeds.n} seeds); paired by scenario: DAgger "
+                      f"[{100 * max(seeds.low, -1.0):+.1f}, {100 * min(seeds.high, 1.0):+.1f}] (t, {seeds.n} seeds); paired by scenario: DAgger "
                       f"alone succeeds {wins}, BC alone {losses}, win rate {paired_win_rate(wins, losses, len(a) - wins - losses).percent()}\n")
 
 
