@@ -28,17 +28,17 @@ import math
 import time
 from pathlib import Path
 
-import gymnasium
 import numpy as np
 
-import tutelage  # noqa: F401  (registers the worlds)
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.fileio import write_text
 from tutelage.methods.bc import behavior_cloning
 from tutelage.methods.dagger import collect, dagger
-from tutelage.methods.episodes import episode_seed, plan_episodes
 from tutelage.methods.evaluate import evaluate
 from tutelage.methods.schedules import LinearBetaSchedule
 from tutelage.plugins import registry
+from tutelage.rollouts.plan import EpisodePlanner, episode_seeds
+from tutelage.rollouts.rollout import make_env
 from tutelage.sim.scenarios import ScenarioSampler
 from tutelage.sim.spaces import io_sizes
 from tutelage.stats import difference_of_proportions, mean_interval, paired_win_rate, wilson
@@ -61,7 +61,7 @@ def evaluations(policy, world: str, sampler: ScenarioSampler, args) -> dict[str,
         sampler=train, quiet=True).episodes]}
     combo = held_out_combination(sampler)
     if combo and args.held_out_episodes:
-        scenarios = [sampler.sample(np.random.default_rng(episode_seed(EVAL_SEED, i, "held-out")), combo)
+        scenarios = [sampler.sample(np.random.default_rng(episode_seeds(EVAL_SEED, i, "held-out").scenario), combo)
                      for i in range(args.held_out_episodes)]
         out[combo] = [r["success"] for r in evaluate(policy, world, scenarios=scenarios, seed=EVAL_SEED, quiet=True).episodes]
     return out
@@ -99,11 +99,10 @@ def train_students(world: str, expert, sampler: ScenarioSampler, args) -> tuple[
 def expert_labels(world: str, expert, labels: int, sampler: ScenarioSampler, args) -> tuple[np.ndarray, np.ndarray]:
     """The first ``labels`` states of expert-driven episodes on the training seeds DAgger used (and on)."""
     X, Y, start = [], [], 0
-    with contextlib.closing(gymnasium.make(world)) as env:
+    planner = EpisodePlanner(sampler, edge_case_fraction=args.edge_case_fraction)
+    with contextlib.closing(make_env(world)) as env:
         while sum(len(x) for x in X) < labels:
-            plan = plan_episodes(world, args.episodes_per_round, seed=args.seed, split="train", start=start,
-                                 edge_case_fraction=args.edge_case_fraction, sampler=sampler)
-            x, y, _ = collect(env, expert, plan)
+            x, y, _ = collect(env, expert, planner.plans(args.seed, args.episodes_per_round, start=start))
             X.append(x)
             Y.append(y)
             start += args.episodes_per_round

@@ -76,7 +76,7 @@ class DrivingExpert:
         ahead = actors["s"] - ego_s
         horizon = np.minimum(ahead / speed + 1.0, 4.0)
         d_now, d_then = actors["d"], actors["d"] + actors["vd"] * horizon
-        unsteady = (np.asarray(actors["kind"]) == "unicyclist") & (actors["vd"] != 0.0)
+        unsteady = np.array([kind == "unicyclist" for kind in actors["kind"]], dtype=bool) & (actors["vd"] != 0.0)
         d_then = np.where(unsteady, d_now + np.sign(actors["vd"]) * 2.0 * info["lane_width"], d_then)  # it may speed up
         reach = 0.3 + actors["radius"]
         conflict = (
@@ -187,7 +187,7 @@ class PushExpert(ArmExpert):
         self.integral_gain = integral_gain
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         """Start an episode: out of push mode, integral zero."""
         self.pushing, self.integral = False, 0.0
 

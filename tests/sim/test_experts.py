@@ -45,7 +45,7 @@ def test_driving_expert_handles_a_unicyclist_crossing_a_highway_in_a_thunderstor
     finals = [run_episode(env, expert, seed, {"edge_case": "unicyclist-crossing + highway + thunderstorm"}) for seed in range(3)]
     env.close()
     assert all(info["is_success"] for info in finals)
-    assert all(info["lanes"] == 3 and "unicyclist" in info["actors"]["kind"] for info in finals)
+    assert all(info["lanes"] == 3 and "unicyclist" in list(info["actors"]["kind"]) for info in finals)
 
 
 def test_push_expert_enters_push_mode_with_hysteresis_and_resets():

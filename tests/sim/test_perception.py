@@ -5,7 +5,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-import tutelage  # noqa: F401  (registers the worlds)
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.sim.sensors import Perception
 from tutelage_plugins.teachers.experts import DrivingExpert
 
