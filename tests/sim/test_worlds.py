@@ -59,7 +59,7 @@ def test_check_env_driving_unicyclists_on_a_highway_in_a_thunderstorm():
     sampler = DrivingEnv.default_scenarios().with_overrides(
         road_type="highway", unicyclist_count=3, rain=1.0, light=0.1, lightning=2.0, pedestrian_count=0, road_curvature=0.05
     )
-    env = DrivingEnv(scenarios=sampler, lidar_rays=8)
+    env = gymnasium.make("tutelage/Driving-v0", scenarios=sampler, lidar_rays=8).unwrapped
     check_env(env)
     observation, info = env.reset(seed=2)
     assert info["lanes"] == 3 and list(info["actors"]["kind"]).count("unicyclist") == 3 and info["lane_visibility"] < 0.1
