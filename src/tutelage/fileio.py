@@ -20,10 +20,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}.")
-    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file a normal file's mode
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp makes 0600; give the file a normal file's mode (by path: os.fchmod is POSIX-only before 3.13)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         yield tmp_path
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
