@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,10 @@ if PYBULLET_MISSING:
 
 
 def pytest_report_header(config):
-    return f"pybullet: {'MISSING: ' + REASON if PYBULLET_MISSING else 'installed'}"
+    import tutelage._core
+
+    return [f"tutelage: {Path(tutelage._core.__file__).parents[1]} (SIMD path: {tutelage._core.simd_path()})",
+            f"pybullet: {'MISSING: ' + REASON if PYBULLET_MISSING else 'installed'}"]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -136,14 +136,14 @@ def test_environment_variable_picks_the_path():
     assert "TUTELAGE_SIMD='no-such-path'" in best.stderr
 
 
-def test_parity_suite_passes_on_the_forced_baseline():
+def test_parity_suite_passes_on_the_forced_baseline(tmp_path):
     """The numpy/PyTorch parity tests of the core and the int8 product, in a process that runs the baseline."""
     suites = [ROOT / "tests" / "nn", ROOT / "tests" / "methods" / "test_quantize.py"]
     if not all(path.exists() for path in suites):
         pytest.skip("the parity tests are not here")
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *map(str, suites)],
-        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "TUTELAGE_SIMD": "baseline"},
+        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "TUTELAGE_SIMD": "baseline"},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
