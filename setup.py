@@ -36,7 +36,7 @@ extensions = [
         [str(pyx), *(SIMD_SOURCES if pyx.stem == "simd" else [])],
         include_dirs=[numpy.get_include(), str(CSRC)],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        depends=[str(CSRC / "simd_kernels.h")],
+        depends=[str(CSRC / "simd_kernels.h"), str(CSRC / "simd_float.h")],
     )
     for pyx in sorted(CORE.glob("*.pyx"))
 ]

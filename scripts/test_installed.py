@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
             print(f"tutelage does not import from {scratch}:\n{found.stderr}", file=sys.stderr)
             return 1
         location, path = found.stdout.split()
-        if Path(location).resolve().is_relative_to(project):
+        if Path(location).resolve().is_relative_to(project / "src"):
             print(f"tutelage imports from the source tree ({location}), not an installed wheel", file=sys.stderr)
             return 1
         print(f"testing the installed tutelage at {Path(location).parent} (SIMD path: {path})", flush=True)

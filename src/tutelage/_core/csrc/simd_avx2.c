@@ -4,52 +4,20 @@
 #ifdef TUTELAGE_X86_64
 #include <immintrin.h>
 
-/* y += x·W: four rows of W per pass, two independent product pairs per 8 outputs. */
-TUTELAGE_TARGET_AVX2
-static void matvec_avx2(const float *CYTHON_RESTRICT x, const float *CYTHON_RESTRICT w,
-                        float *CYTHON_RESTRICT y, ptrdiff_t n_in, ptrdiff_t n_out) {
-    ptrdiff_t i = 0, j;
-    for (; i + 4 <= n_in; i += 4) {
-        const float *w0 = w + i * n_out, *w1 = w0 + n_out, *w2 = w1 + n_out, *w3 = w2 + n_out;
-        const __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]);
-        const __m256 x2 = _mm256_set1_ps(x[i + 2]), x3 = _mm256_set1_ps(x[i + 3]);
-        for (j = 0; j + 8 <= n_out; j += 8) {
-            __m256 a = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w1 + j), _mm256_mul_ps(x0, _mm256_loadu_ps(w0 + j)));
-            __m256 b = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w3 + j), _mm256_mul_ps(x2, _mm256_loadu_ps(w2 + j)));
-            _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), _mm256_add_ps(a, b)));
-        }
-        for (; j < n_out; j++) y[j] += x[i] * w0[j] + x[i + 1] * w1[j] + x[i + 2] * w2[j] + x[i + 3] * w3[j];
-    }
-    for (; i < n_in; i++) {
-        const float *wi = w + i * n_out;
-        const __m256 xi = _mm256_set1_ps(x[i]);
-        for (j = 0; j + 8 <= n_out; j += 8)
-            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(xi, _mm256_loadu_ps(wi + j), _mm256_loadu_ps(y + j)));
-        for (; j < n_out; j++) y[j] += x[i] * wi[j];
-    }
-}
-
-TUTELAGE_TARGET_AVX2
-static void tanh_avx2(const float *CYTHON_RESTRICT x, float *CYTHON_RESTRICT y, ptrdiff_t n) {
-    const __m256 hi = _mm256_set1_ps(TUTELAGE_TANH_CLAMP), lo = _mm256_set1_ps(-TUTELAGE_TANH_CLAMP);
-    ptrdiff_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        /* constant first: min/max return their second operand for a NaN, so NaN passes through */
-        const __m256 v = _mm256_max_ps(lo, _mm256_min_ps(hi, _mm256_loadu_ps(x + i)));
-        const __m256 v2 = _mm256_mul_ps(v, v);
-        __m256 p = _mm256_fmadd_ps(v2, _mm256_set1_ps(TUTELAGE_TANH_P0), _mm256_set1_ps(TUTELAGE_TANH_P1));
-        p = _mm256_fmadd_ps(v2, p, _mm256_set1_ps(TUTELAGE_TANH_P2));
-        p = _mm256_fmadd_ps(v2, p, _mm256_set1_ps(TUTELAGE_TANH_P3));
-        p = _mm256_fmadd_ps(v2, p, _mm256_set1_ps(TUTELAGE_TANH_P4));
-        p = _mm256_fmadd_ps(v2, p, _mm256_set1_ps(TUTELAGE_TANH_P5));
-        p = _mm256_fmadd_ps(v2, p, _mm256_set1_ps(TUTELAGE_TANH_P6));
-        __m256 q = _mm256_fmadd_ps(v2, _mm256_set1_ps(TUTELAGE_TANH_Q0), _mm256_set1_ps(TUTELAGE_TANH_Q1));
-        q = _mm256_fmadd_ps(v2, q, _mm256_set1_ps(TUTELAGE_TANH_Q2));
-        q = _mm256_fmadd_ps(v2, q, _mm256_set1_ps(TUTELAGE_TANH_Q3));
-        _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_mul_ps(v, p), q));
-    }
-    for (; i < n; i++) y[i] = tutelage_tanh1(x[i]);
-}
+#define TT_V __m256
+#define TT_W 8
+#define TT_LOAD _mm256_loadu_ps
+#define TT_STORE _mm256_storeu_ps
+#define TT_SET1 _mm256_set1_ps
+#define TT_ADD _mm256_add_ps
+#define TT_MUL _mm256_mul_ps
+#define TT_FMA _mm256_fmadd_ps
+#define TT_MIN _mm256_min_ps
+#define TT_MAX _mm256_max_ps
+#define TT_DIV _mm256_div_ps
+#define TT_TARGET TUTELAGE_TARGET_AVX2
+#define TT_NAME(f) f##_avx2
+#include "simd_float.h"
 
 #define CVT8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p))))
 

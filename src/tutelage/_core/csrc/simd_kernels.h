@@ -2,7 +2,8 @@
  *
  * simd_baseline.c is plain C built with the compiler's default flags (runs on
  * every CPU of the target architecture); simd_avx2.c (x86-64) and simd_neon.c
- * (AArch64) hold the same kernels in intrinsics, each function compiled for its
+ * (AArch64) hold the same kernels in intrinsics (the float ones written once in
+ * simd_float.h over portable vector macros), each function compiled for its
  * instruction set alone (a per-function target attribute), so no object needs a
  * machine-specific flag. simd_dispatch.c picks a table once, at import, from a
  * runtime CPU check.
