@@ -19,6 +19,8 @@ cd "$ROOT"
 SUMMARY="$OUT/summary.txt"
 note() { echo "$*" | tee -a "$SUMMARY"; }
 now() { date +%s.%N; }
+load() { cut -d' ' -f1 /proc/loadavg; }
+failed=0
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # -- 1. build and repair ----------------------------------------------------------------
@@ -62,11 +64,14 @@ note "no compiler on the PATH: $(command -v cc gcc c++ clang || echo 'cc, gcc, c
 "$VENV/pip" install --quiet --upgrade pip
 t=$(now)
 "$VENV/pip" install --no-cache-dir --only-binary=:all: "$WHEEL" > "$OUT/pip-install-wheel.log" 2>&1
-note "pip install of the wheel and its dependencies (binary only, nothing cached): $(since "$t") s"
+note "pip install of the wheel and its dependencies (binary only, nothing cached): $(since "$t") s (load average $(load))"
 "$PYTHON" -m venv "$OUT/venv-warm"
 t=$(now)
 "$OUT/venv-warm/bin/pip" install --only-binary=:all: "$WHEEL" > "$OUT/pip-install-warm.log" 2>&1
-note "the same in another fresh venv with pip's cache warm: $(since "$t") s"
+note "the same in another fresh venv with pip's cache warm: $(since "$t") s (load average $(load))"
+t=$(now)
+"$OUT/venv-warm/bin/pip" install --force-reinstall --no-deps "$WHEEL" > /dev/null 2>&1
+note "  of which tutelage's own wheel (reinstalled alone, --no-deps): $(since "$t") s"
 rm -rf "$OUT/venv-warm"
 t=$(now)
 "$VENV/pip" install --only-binary=:all: "$WHEEL[test]" > "$OUT/pip-install-test.log" 2>&1
@@ -76,17 +81,18 @@ set +e
 "$VENV/python" scripts/test_installed.py "$ROOT" -q "$@" 2>&1 | tee "$OUT/tests-wheel.log" | tail -25
 status=${PIPESTATUS[0]}
 set -e
-note "fast suite against the wheel: exit $status in $(since "$t") s: $(grep -E '^[0-9]+ (passed|failed)|[0-9]+ passed' "$OUT/tests-wheel.log" | tail -1)"
-[ "$status" -eq 0 ] || exit "$status"
+note "tests against the wheel: exit $status in $(since "$t") s: $(tail -1 "$OUT/tests-wheel.log")"
+[ "$status" -eq 0 ] || failed=1
 RUNDIR="$(mktemp -d)"
 t=$(now)
-(cd "$RUNDIR" && "$VENV/tutelage" run --quick > "$OUT/run-quick.log" 2>&1)
+(cd "$RUNDIR" && "$VENV/tutelage" run --quick > "$OUT/run-quick.log" 2>&1) || failed=1
 note "tutelage run --quick from the wheel: $(since "$t") s ($(tail -1 "$OUT/run-quick.log"))"
 rm -rf "$RUNDIR"
 
 # -- 3. without pybullet ---------------------------------------------------------------------
 "$VENV/pip" uninstall --quiet --yes pybullet
-"$VENV/python" scripts/test_installed.py "$ROOT" -q -rs tests/sim tests/test_generate.py > "$OUT/tests-no-pybullet.log" 2>&1
+"$VENV/python" scripts/test_installed.py "$ROOT" -q -rs tests/sim tests/test_generate.py > "$OUT/tests-no-pybullet.log" 2>&1 \
+    || failed=1
 note "without pybullet: $(grep -cE '^SKIPPED' "$OUT/tests-no-pybullet.log") skip lines, e.g. $(grep -m1 -E '^SKIPPED' "$OUT/tests-no-pybullet.log" | cut -c1-160)"
 note "  $(tail -1 "$OUT/tests-no-pybullet.log")"
 
@@ -99,7 +105,9 @@ note "sdist built in $(since "$t") s: $(basename "$SDIST") ($(tar tzf "$SDIST" |
 "$PYTHON" -m venv "$OUT/venv-sdist"
 "$OUT/venv-sdist/bin/pip" install --quiet --upgrade pip
 t=$(now)
-"$OUT/venv-sdist/bin/pip" install "$SDIST[test]" > "$OUT/pip-install-sdist.log" 2>&1
+"$OUT/venv-sdist/bin/pip" install "$SDIST[test]" > "$OUT/pip-install-sdist.log" 2>&1 || failed=1
 note "pip install of the sdist (compiles the core): $(since "$t") s"
-"$OUT/venv-sdist/bin/python" scripts/test_installed.py "$ROOT" -q tests/test_portability.py tests/nn > "$OUT/tests-sdist.log" 2>&1
+"$OUT/venv-sdist/bin/python" scripts/test_installed.py "$ROOT" -q tests/test_portability.py tests/nn > "$OUT/tests-sdist.log" 2>&1 \
+    || failed=1
 note "sdist install, portability and core tests: $(tail -1 "$OUT/tests-sdist.log")"
+exit "$failed"
