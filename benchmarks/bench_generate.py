@@ -28,7 +28,7 @@ def same_data(a: Path, b: Path) -> bool:
 
 def recording_overhead(world: str, policy: str, episodes: int, max_steps: int, repeats: int) -> tuple[float, float]:
     """Median seconds to play the episodes bare (reset, act, step) and to play and record them as a shard."""
-    from tutelage.sim.generate import ScenarioPlanner, ShardJob, play_shard, probe_features
+    from tutelage.rollouts.generate import ScenarioPlanner, ShardJob, play_shard, probe_features
     from tutelage.sim.rollout import Policy, make_env, reset_env, resolve_policy
 
     spec = resolve_policy(policy, world)
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from tutelage.sim.generate import generate
+    from tutelage.rollouts.generate import generate
 
     common = dict(episodes_per_shard=1, max_steps=args.max_steps, seed=0)
 

@@ -13,8 +13,8 @@ import pytest
 
 from tutelage.data import Dataset, read_info
 from tutelage.errors import DataError, ModelFileError, SpecError, UnknownNameError
-from tutelage.sim.generate import generate
-from tutelage.sim.rollout import episode_seeds
+from tutelage.rollouts.generate import generate
+from tutelage.rollouts.plan import episode_seeds
 
 WORLD = "Pendulum-v1"
 SMALL = dict(episodes=8, episodes_per_shard=3, max_steps=40, seed=7)
@@ -89,7 +89,7 @@ def test_rerun_with_other_arguments_is_refused(serial):
     ({"workers": 0}, SpecError, "--workers"),
     ({"backend": "threads"}, SpecError, "--backend"),
     ({"edge_case_fraction": 1.5}, SpecError, "--edge-case-fraction"),
-    ({"edge_case_fraction": 0.5}, SpecError, "no scenario sampler"),
+    ({"edge_case_fraction": 0.5}, SpecError, "declares no edge cases"),
 ])
 def test_bad_arguments_are_clear_errors(tmp_path, kwargs, error, message):
     args = {"world": WORLD, "policy": "random", "episodes": 2, "out": tmp_path / "ds", "max_steps": 5, **kwargs}
@@ -148,7 +148,7 @@ def test_model_policy_is_synthetic_with_lineage(serial, tmp_path):
     assert np.allclose(frames["action"], expected, atol=1e-6)
     bigger = nn.Sequential([nn.Dense(2)], input_shape=(3,), seed=0)
     nn.save(bigger, tmp_path / "wrong.safetensors")
-    with pytest.raises(ModelFileError, match="outputs 2 values"):
+    with pytest.raises(SpecError, match="wrong.safetensors: outputs 2 values"):
         generate(WORLD, str(tmp_path / "wrong.safetensors"), 1, tmp_path / "wrong", max_steps=3)
     assert not (tmp_path / "wrong").exists()
 

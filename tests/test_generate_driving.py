@@ -8,8 +8,10 @@ import pytest
 
 from tutelage.data import Dataset, read_info
 from tutelage.errors import SpecError
-from tutelage.sim.failure_search import SearchSpace, load_catalogue, search_failures
-from tutelage.sim.generate import generate
+from tutelage.plugins import get_host
+from tutelage.rollouts.failure_search import SearchSpace, search_failures
+from tutelage.sim.catalogue import load_catalogue
+from tutelage.rollouts.generate import generate
 from tutelage.sim.scenarios import sampler_for
 
 from test_generate import assert_same_dataset
@@ -61,7 +63,7 @@ def test_search_space_covers_defaults_and_edge_cases():
 
 
 def test_catalogue_replays_the_failures_it_found(tmp_path):
-    catalogue = search_failures(WORLD, "random", budget=4, population=2, seed=1, max_steps=30)
+    catalogue = search_failures(WORLD, "random", get_host(), budget=4, population=2, seed=1, max_steps=30)
     assert catalogue.search["evaluated"] == 4 and len(catalogue.search["rounds"]) == 2
     assert catalogue.entries and all(entry["reasons"] for entry in catalogue.entries)
     path = tmp_path / "catalogue.json"
@@ -75,7 +77,7 @@ def test_catalogue_replays_the_failures_it_found(tmp_path):
 
 def test_bad_catalogues_name_file_and_field(tmp_path):
     path = tmp_path / "catalogue.json"
-    catalogue = search_failures(WORLD, "random", budget=2, population=2, seed=1, max_steps=5)
+    catalogue = search_failures(WORLD, "random", get_host(), budget=2, population=2, seed=1, max_steps=5)
     data = catalogue.as_dict()
     data["entries"][0]["scenario"]["friction"] = 9.0
     path.write_text(json.dumps(data))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tutelage.data import Dataset
-from tutelage.sim.generate import generate
+from tutelage.rollouts.generate import generate
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray

@@ -235,6 +235,16 @@ def test_atomic_writes_need_no_fchmod(tmp_path, monkeypatch):
         assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_reading_needs_no_posix_only_flag(tmp_path, monkeypatch):
+    """``os.O_NONBLOCK`` is POSIX-only; bounded reads work without it, bytes unchanged."""
+    monkeypatch.delattr(os, "O_NONBLOCK", raising=False)
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"a\r\nb\n\x00")
+    assert fileio.read_limited(path, 100) == b"a\r\nb\n\x00"
+    with pytest.raises(OSError, match="Larger than 3 bytes"):
+        fileio.read_limited(path, 3)
+
+
 def forward(seed: int) -> np.ndarray:
     """A worker's job: one model's output (top level, so ``spawn`` can import it)."""
     model = nn.Sequential([nn.Dense(32), nn.Tanh(), nn.Dense(3)], input_shape=(8,), seed=seed)

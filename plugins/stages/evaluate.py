@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from tutelage.runs.schema import Field, check_table
-from tutelage_plugins.stages.refs import check_policy, is_teacher, load_policy
+from tutelage_plugins.stages.refs import check_policy, is_teacher, load_policy, teacher_name
 
 SCENARIO_TYPE = {
     "parameter": Field(str, help="a numeric scenario parameter, e.g. 'friction'"),
@@ -25,6 +25,8 @@ class EvaluateStage:
     settings = {
         "policies": Field(list, items=str, help="'expert', teacher names and earlier model stages"),
         "episodes": Field(int, 40, minimum=1),
+        "workers": Field(int, 1, minimum=1, help="processes or Ray tasks playing episodes (same results for any count)"),
+        "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="share of named edge cases"),
         "max_steps": Field(int, None, minimum=1),
         "scenario_type": Field(dict, {}, help="bins of one scenario parameter: {parameter, edges, labels}"),
@@ -47,6 +49,7 @@ class EvaluateStage:
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
         from tutelage.methods.evaluate import evaluate
+        from tutelage.rollouts.policy import resolve_policy
 
         seed = context.stage_seed()  # one seed for all: every policy meets the same scenarios
         fraction = context.edge_case_fraction(settings["edge_case_fraction"])
@@ -55,8 +58,11 @@ class EvaluateStage:
         policies = {}
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
-            result = evaluate(policy, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
-                              max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet)
+            name = teacher_name(context, ref) if is_teacher(context, ref) else str(context.resolve(context.output(ref)["model"]))
+            spec = resolve_policy(name, context.world, context.host)
+            result = evaluate(spec, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
+                              max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
+                              workers=settings["workers"], backend=settings["backend"])
             metrics = {k: v for k, v in result.as_dict().items() if k != "per_episode"}
             metrics.update(self._describe(context, ref, policy, first))
             if settings["scenario_type"]:
@@ -109,7 +115,7 @@ def first_observation(world: str) -> tuple[Any, dict]:
 
 def inference_us(policy: Any, observation: Any, info: dict) -> float:
     """Median batch-1 time of one action (µs) on a real observation (see :func:`first_observation`)."""
-    from tutelage.methods.policy import as_policy
+    from tutelage.rollouts.policy import as_policy
 
     act = as_policy(policy)
     times = []
@@ -122,19 +128,16 @@ def inference_us(policy: Any, observation: Any, info: dict) -> float:
 
 def by_scenario(context: Any, episodes: list[dict[str, Any]], settings: dict[str, Any], seed: int, fraction: float) -> dict[str, Any]:
     """Success rate per bin of one scenario parameter (the evaluation's own held-out plan)."""
-    from tutelage.methods.episodes import plan_episodes
-
     kind = settings["scenario_type"]
-    plan = {p.seed: p.scenario for p in plan_episodes(context.world, settings["episodes"], seed=seed, split="held-out",
-                                                      edge_case_fraction=fraction, sampler=context.sampler)}
     groups: dict[str, list[bool]] = defaultdict(list)
     for record in episodes:
-        value = plan[record["seed"]][kind["parameter"]]
+        value = record["scenario"][kind["parameter"]]
         groups[kind["labels"][int(np.searchsorted(kind["edges"], value, side="right"))]].append(bool(record["success"]))
     return {label: {"episodes": len(groups[label]), "success_rate": float(np.mean(groups[label]))}
             for label in kind["labels"] if groups[label]}
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keys = ("success_rate", "collision_rate", "collisions_per_km", "mean_return", "episodes", "inference_us", "by_edge_case")
+    names = [m["name"] for m in metrics.get("metrics", [])]
+    keys = ("success_rate", "success_interval", "mean_return", "episodes", "inference_us", "by_edge_case", *names)
     return {k: metrics[k] for k in keys if k in metrics}

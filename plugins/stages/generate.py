@@ -21,6 +21,7 @@ class GenerateStage:
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="default: the spec's [scenarios]"),
         "max_steps": Field(int, None, minimum=1),
         "scenarios": Field(str, None, help="a failure catalogue to replay, relative to the spec file"),
+        "policy_options": Field(dict, {}, help="keyword options of the teacher, e.g. { sigma = 0.1 }"),
     }
 
     def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
@@ -34,14 +35,15 @@ class GenerateStage:
         return settings
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
-        from tutelage.sim.generate import generate
+        from tutelage.rollouts.generate import generate
 
         policy = settings["policy"]
         if policy != "random" and not is_teacher(context, policy):
             policy = str(context.resolve(context.output(policy)["model"]))
         out = context.path("datasets", context.stage.name)
         made = generate(
-            context.world, policy, settings["episodes"], out, workers=settings["workers"], backend=settings["backend"],
+            context.world, policy, settings["episodes"], out, host=context.host, workers=settings["workers"],
+            backend=settings["backend"], policy_options=settings["policy_options"],
             seed=context.stage_seed(), edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             episodes_per_shard=settings["episodes_per_shard"], max_steps=settings["max_steps"],
             scenarios=settings["scenarios"], progress=not context.quiet, sampler=context.sampler,
@@ -57,5 +59,5 @@ class GenerateStage:
         return {
             "dataset": context.relative(out), "dataset_id": dataset_id, "episodes": made.episodes,
             "frames": made.frames, "shards": made.shards, "synthetic_share": float(made.synthetic_share),
-            "policy_success_rate": stats.get("success_rate"), "policy_collision_rate": stats.get("collision_rate"),
+            "policy_success_rate": stats.get("success_rate"),
         }

@@ -37,10 +37,13 @@ def teacher_name(context: Any, ref: str) -> str:
     return world_expert(context.host, context.world) if ref == EXPERT else ref
 
 
-def load_policy(context: Any, ref: str) -> Any:
-    """A teacher instance, or the model file an earlier stage wrote (float or int8)."""
+def load_policy(context: Any, ref: str, options: dict[str, Any] | None = None) -> Any:
+    """A teacher instance (built with ``options``), or the model file an earlier stage wrote (float or int8)."""
     if is_teacher(context, ref):
-        return context.host.registry("teachers").get(teacher_name(context, ref))()
+        from tutelage.rollouts.policy import build_teacher
+
+        name = teacher_name(context, ref)
+        return build_teacher(context.host.registry("teachers").get(name), name, options or {})
     return load_model(context.resolve(context.output(ref)["model"]))
 
 

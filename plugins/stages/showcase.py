@@ -12,20 +12,17 @@ GAP = 6
 
 def rollout_frames(world: str, policy: Any, scenario: dict[str, Any], seed: int, *, steps: int, every: int) -> list[np.ndarray]:
     """RGB frames of one episode (every ``every``-th step, at most ``steps`` steps)."""
-    import gymnasium
-
-    from tutelage.methods.policy import as_policy, reset_policy
+    from tutelage.rollouts.policy import as_policy, reset_policy
+    from tutelage.rollouts.rollout import make_env, to_action
 
     act = as_policy(policy)
-    env = gymnasium.make(world, render_mode="rgb_array")
+    env = make_env(world, camera=True)
     try:
         observation, info = env.reset(seed=seed, options={"scenario": scenario})
-        reset_policy(policy)
+        reset_policy(policy, seed)
         frames = [env.render()]
         for step in range(1, steps + 1):
-            action = np.clip(np.asarray(act(observation, info), dtype=np.float32).reshape(env.action_space.shape),
-                             env.action_space.low, env.action_space.high)
-            observation, _, terminated, truncated, info = env.step(action)
+            observation, _, terminated, truncated, info = env.step(to_action(env.action_space, act(observation, info)))
             if step % every == 0 or terminated or truncated:
                 frames.append(env.render())
             if terminated or truncated:

@@ -11,7 +11,8 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera
-from tutelage.sim.world import PyBulletEnv, jittered_colours
+from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours
+from tutelage_plugins.worlds.metrics import ARM_METRICS
 
 ARM_JOINTS = list(range(7))
 FINGERS = [9, 10]
@@ -67,6 +68,8 @@ class ArmEnv(PyBulletEnv):
     the subclass), then ``3 × 3`` obstacle positions (box centres, as seen by
     a noisy camera; absent obstacles read ``(0, 0, -1)``).
     """
+
+    metrics = ARM_METRICS
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
     time_step = 1.0 / 240.0
@@ -183,7 +186,7 @@ class ArmEnv(PyBulletEnv):
             "hand_position": hand,
             "hand_velocity": hand_velocity,
             "goal": self.goal.copy(),
-            "obstacles": self.obstacles.copy(),
+            "obstacles": Ragged(self.obstacles.copy()),
             "jacobian": self._jacobian(q),
             "collision": bool(self.collided_with),
             "collided_with": self.collided_with,

@@ -11,7 +11,8 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera, Lidar
-from tutelage.sim.world import PyBulletEnv, jittered_colours, mesh_visual_shape
+from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours, mesh_visual_shape, ragged
+from tutelage_plugins.worlds.metrics import DRIVING_METRICS
 from tutelage_plugins.worlds.road import STEP, Road
 
 WHEELS = [2, 3, 5, 7]
@@ -143,6 +144,8 @@ class DrivingEnv(PyBulletEnv):
     ``collision``, ``collided_with``, ``off_road``, ``is_success``,
     ``frame`` and ``time``; at reset also ``scenario``.
     """
+
+    metrics = DRIVING_METRICS
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     time_step = 0.01
@@ -453,7 +456,7 @@ class DrivingEnv(PyBulletEnv):
             "lane_width": road.lane_width,
             "friction": self.scenario["friction"],
             "distance_m": self.distance,
-            "actors": {
+            "actors": ragged({
                 "kind": self.kinds,
                 "position": position.copy(),
                 "velocity": velocity.copy(),
@@ -463,9 +466,9 @@ class DrivingEnv(PyBulletEnv):
                 "vd": self.actor_vd.copy(),
                 "radius": self.radius.copy(),
                 "active": self.active.copy(),
-            },
-            "distances": gap,
-            "ttc": ttc,
+            }),
+            "distances": Ragged(gap),
+            "ttc": Ragged(ttc),
             "min_ttc": min_ttc,
             "collision": collision,
             "collided_with": self.collided_with,

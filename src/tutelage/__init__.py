@@ -2,8 +2,11 @@
 
 A Cython core trains and runs small neural models (``y = f(x, θ)`` with θ one
 float32 vector); plugins contribute model types, teachers, critics, judges and
-PyBullet worlds. Importing tutelage registers every world with Gymnasium
-(``gymnasium.make("tutelage/Driving-v0")``) without importing PyBullet.
+PyBullet worlds. Importing tutelage loads no plugin and no simulator: the
+plugin host loads on first use (:func:`tutelage.plugins.get_host`), and
+``import tutelage.worlds`` registers every world with Gymnasium, which is also
+what ``gymnasium.make("tutelage.worlds:tutelage/Driving-v0")`` does in a fresh
+process.
 """
 from importlib.metadata import PackageNotFoundError, version
 
@@ -17,8 +20,4 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 #: Decorator for plugin hook implementations: ``@tutelage.hookimpl``.
 hookimpl = pluggy.HookimplMarker("tutelage")
 
-from tutelage.sim.registration import register_worlds  # noqa: E402
-
-register_worlds()
-
-__all__ = ["__version__", "hookimpl", "register_worlds"]
+__all__ = ["__version__", "hookimpl"]

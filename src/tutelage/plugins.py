@@ -2,9 +2,16 @@
 
 Built-in plugins and third-party ones register the same way, through the
 ``tutelage`` entry-point group; local modules are named with ``--plugin``
-(a dotted module name or a path to a ``.py`` file). A plugin that fails to
-import, or whose hook raises, or that contributes a name another plugin
-already took, is recorded with its error and the others keep working.
+(a dotted module name or a path to a ``.py`` file). Every contribution is
+checked against its protocol when the host loads; a plugin that fails to
+import, whose hook raises or returns the wrong thing, that contributes a name
+another plugin already took (built-ins always keep theirs), or that
+implements a misspelled hook, is recorded with its error, naming its
+distribution, and the others keep working. Lifecycle hooks are called through
+:meth:`PluginHost.notify`: one that raises is a warning, never a stop.
+
+The host is handed down explicitly (like pytest's ``config``): the CLI and the
+runner build one with :func:`get_host` and pass it to what needs lookups.
 """
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import importlib
 import importlib.metadata as metadata
 import importlib.util
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +28,12 @@ from typing import Any
 
 import pluggy
 
-from tutelage import hookspecs
-from tutelage.errors import UnknownNameError, UserError
+from tutelage import hookimpl, hookspecs  # noqa: F401  (hookimpl re-exported for plugin authors)
+from tutelage.errors import UnknownNameError, UserError, closest
+from tutelage.protocols import WorldSpec
 
 ENTRY_POINT_GROUP = "tutelage"
-from tutelage import hookimpl  # noqa: E402,F401  (re-exported for plugin authors)
+HOOK_PREFIX = "tutelage_"
 
 #: registry kind -> (contribution hook, singular noun used in messages)
 KINDS: dict[str, tuple[str, str]] = {
@@ -34,6 +43,35 @@ KINDS: dict[str, tuple[str, str]] = {
     "judges": ("tutelage_judges", "judge"),
     "worlds": ("tutelage_worlds", "world"),
     "stage_types": ("tutelage_stage_types", "stage type"),
+}
+
+
+def _has_methods(obj: Any, *names: str) -> str | None:
+    missing = [name for name in names if not callable(getattr(obj, name, None))]
+    return f"has no method {', '.join(missing)}()" if missing else None
+
+
+def _check_factory(obj: Any) -> str | None:
+    return None if callable(obj) else f"must be a factory (a class or function), got {type(obj).__name__}"
+
+
+def _check_world(obj: Any) -> str | None:
+    if not isinstance(obj, WorldSpec):
+        return f"must be a tutelage.protocols.WorldSpec, got {type(obj).__name__}"
+    module, _, attribute = obj.entry_point.partition(":") if isinstance(obj.entry_point, str) else ("", "", "")
+    if not module or not attribute:
+        return f"entry_point must be 'module:Class', got {obj.entry_point!r}"
+    return None
+
+
+#: what each kind's contributions must be; a check returns None or what is wrong
+CHECKS: dict[str, Any] = {
+    "model_types": lambda obj: _has_methods(obj, "build"),
+    "teachers": _check_factory,
+    "critics": _check_factory,
+    "judges": _check_factory,
+    "worlds": _check_world,
+    "stage_types": lambda obj: _has_methods(obj, "run"),
 }
 
 
@@ -49,7 +87,8 @@ class PluginInfo:
     contributions: dict[str, list[str]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "source": self.source, **self.contributions, "error": self.error}
+        return {"name": self.name, "version": self.version, "source": self.source, "distribution": self.distribution,
+                **self.contributions, "error": self.error}
 
     def add_error(self, message: str) -> None:
         self.error = message if self.error is None else f"{self.error}; {message}"
@@ -90,15 +129,18 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.registries = {kind: Registry(kind, noun) for kind, (_, noun) in KINDS.items()}
+        self.local = tuple(str(Path(t).resolve()) if t.endswith(".py") else t for t in local)
         self._load_entry_points()
         for target in local:
             self._load_local(target)
+        self._check_pending()
         self._collect()
 
     @property
     def hook(self) -> Any:
-        """Call lifecycle hooks: ``host.hook.tutelage_run_start(run_dir=..., spec=...)``."""
-        return self.pm.hook
+        """Call lifecycle hooks: ``host.hook.tutelage_run_start(run_dir=..., spec=...)`` is
+        ``host.notify("tutelage_run_start", ...)`` (an implementation that raises is a warning)."""
+        return _Notifier(self)
 
     def registry(self, kind: str) -> Registry:
         """The registry of one kind (``"model_types"``, ``"worlds"``, ...)."""
@@ -108,6 +150,38 @@ class PluginHost:
 
     def plugins(self) -> list[PluginInfo]:
         return list(self.infos.values())
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call every implementation of a lifecycle hook; one that raises becomes a warning naming
+        its plugin, and the others are still called."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except Exception as exc:
+                warnings.warn(f"plugin {impl.plugin_name!r}: {hook_name} raised {type(exc).__name__}: {exc}",
+                              RuntimeWarning, stacklevel=2)
+
+    def notifier(self, hook_name: str) -> Any:
+        """``notify`` bound to one hook: a callback to hand to code that knows no host."""
+        if not getattr(self.pm.hook, hook_name).get_hookimpls():
+            return None
+        return lambda **kwargs: self.notify(hook_name, **kwargs)
+
+    def callbacks(self) -> list[Any]:
+        """Training callbacks (``f(model, epoch, logs)`` for :func:`tutelage.train.fit`) that fire
+        ``tutelage_epoch_end``; empty when no plugin implements it."""
+        notify = self.notifier("tutelage_epoch_end")
+        return [] if notify is None else [lambda model, epoch, logs: notify(model=model, epoch=epoch, logs=logs)]
+
+    def register_worlds(self) -> list[str]:
+        """Register this host's worlds with Gymnasium (lazily: nothing is imported); return their ids."""
+        import gymnasium
+
+        for world_id, spec in self.registry("worlds").items():
+            if world_id not in gymnasium.registry:
+                gymnasium.register(id=world_id, entry_point=spec.entry_point,
+                                   max_episode_steps=spec.max_episode_steps, kwargs=dict(spec.kwargs))
+        return list(self.registry("worlds"))
 
     # -- loading ------------------------------------------------------------
 
@@ -155,43 +229,81 @@ class PluginHost:
             info.add_error(f"failed to import local plugin {target!r}: {type(exc).__name__}: {exc}")
             self.infos[name] = info
             return
+        if self.pm.is_registered(module):  # an installed plugin named again with --plugin: loaded once
+            return
         info.version = str(getattr(module, "__version__", ""))
         self._register(module, info)
+
+    def _check_pending(self) -> None:
+        """Report hook implementations that match no hook (a misspelled name) on their plugin."""
+        known = {name for name in dir(hookspecs) if name.startswith(HOOK_PREFIX)}
+        for name in dir(self.pm.hook):
+            if not name.startswith(HOOK_PREFIX) or name in known:
+                continue
+            for impl in getattr(self.pm.hook, name).get_hookimpls():
+                suggestion = closest(name, known)
+                hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+                self.infos[impl.plugin_name].add_error(f"implements unknown hook {name!r}{hint}")
+                self.pm.unregister(name=impl.plugin_name)
+
+    def _implementations(self, hook_name: str) -> list[Any]:
+        """A hook's implementations, built-ins first, then the others in registration order."""
+        impls = getattr(self.pm.hook, hook_name).get_hookimpls()
+        return sorted(impls, key=lambda impl: self.infos[impl.plugin_name].source != "builtin")
 
     def _collect(self) -> None:
         for kind, (hook_name, noun) in KINDS.items():
             registry = self.registries[kind]
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order
+            for impl in self._implementations(hook_name):
                 info = self.infos[impl.plugin_name]
+                where = f"hook {hook_name}"
                 try:
-                    contributed = dict(impl.function() or {})
+                    contributed = impl.function()
                 except Exception as exc:
-                    info.add_error(f"hook {hook_name} raised {type(exc).__name__}: {exc}")
+                    info.add_error(f"{where} raised {type(exc).__name__}: {exc}")
+                    continue
+                if not isinstance(contributed, Mapping):
+                    info.add_error(f"{where} must return a mapping of name to {noun}, got {type(contributed).__name__}")
                     continue
                 for name, obj in contributed.items():
-                    if name in registry._items:
+                    problem = CHECKS[kind](obj) if isinstance(name, str) and name else "has no name (keys must be strings)"
+                    if problem:
+                        info.add_error(f"{where}: {noun} {name!r} {problem}; ignored")
+                    elif name in registry._items:
                         owner = self.infos[registry.owner[name]]
-                        info.add_error(
-                            f"{noun} {name!r} is already provided by plugin {owner.name!r}"
-                            f" ({owner.distribution or owner.source}); ignored"
-                        )
-                        continue
-                    registry._items[name] = obj
-                    registry.owner[name] = impl.plugin_name
-                    info.contributions[kind].append(name)
+                        info.add_error(f"{where}: {noun} {name!r} is already provided by plugin {owner.name!r}"
+                                       f" ({owner.distribution or owner.source}); ignored")
+                    else:
+                        registry._items[name] = obj
+                        registry.owner[name] = impl.plugin_name
+                        info.contributions[kind].append(name)
+
+
+class _Notifier:
+    """``host.hook``: each attribute is :meth:`PluginHost.notify` bound to that lifecycle hook."""
+
+    def __init__(self, host: PluginHost):
+        self._host = host
+
+    def __getattr__(self, hook_name: str) -> Any:
+        getattr(self._host.pm.hook, hook_name)  # an unknown hook is an AttributeError
+        return lambda **kwargs: self._host.notify(hook_name, **kwargs)
 
 
 _HOSTS: dict[tuple[str, ...], PluginHost] = {}
 
 
 def get_host(local: Iterable[str] = ()) -> PluginHost:
-    """The plugin host for this process (one per set of local plugins), loaded once."""
+    """The plugin host for this process and set of local plugins, loaded once; its worlds are
+    registered with Gymnasium. Entry points for the CLI, the runner and worker processes."""
     key = tuple(local)
     if key not in _HOSTS:
-        _HOSTS[key] = PluginHost(key)
+        host = PluginHost(key)
+        host.register_worlds()
+        _HOSTS[key] = host
     return _HOSTS[key]
 
 
 def registry(kind: str, local: Iterable[str] = ()) -> Registry:
-    """Shortcut for ``get_host(local).registry(kind)``."""
+    """Shortcut for ``get_host(local).registry(kind)`` (for interactive use and plugin authors)."""
     return get_host(local).registry(kind)

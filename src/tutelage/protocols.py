@@ -29,12 +29,19 @@ class Teacher(Protocol):
     """Produces targets for a student.
 
     Privileged experts read the ground truth in ``info`` (``privileged = True``);
-    model teachers read only the observation. Any callable ``f(observation, info)``
-    can be wrapped as a teacher.
+    model teachers read only the observation. A factory registered under
+    ``tutelage_teachers`` is called with the options a spec or the CLI gives
+    (``policy = { name = "noisy-expert", options = { sigma = 0.1 } }``,
+    ``--policy-option sigma=0.1``). Any callable ``f(observation, info)`` can
+    stand in for a teacher where an object is passed directly.
     """
 
     name: str
     privileged: bool
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start an episode; ``seed`` (the episode's policy seed) seeds any randomness of the teacher."""
+        ...
 
     def act(self, observation: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """The teacher's action (or output) for one observation."""
@@ -43,12 +50,22 @@ class Teacher(Protocol):
 
 @dataclass(frozen=True)
 class Critique:
-    """A critic's verdict on one output against one principle."""
+    """A critic's verdict on one output against one principle of a constitution.
+
+    ``ok`` is True when the output keeps the principle. Otherwise ``reason``
+    explains the violation in words (with the numbers involved), ``revision``
+    holds the revised output, ``method`` says how it was found (``projection``,
+    ``search``, ``expert``...) and ``fixed`` whether the revision keeps the
+    principle (a revision that does not is recorded as such, never counted).
+    """
 
     ok: bool
     principle: str
     reason: str = ""
     revision: Any = None
+    severity: float = 1.0
+    method: str = ""
+    fixed: bool | None = None
 
 
 @runtime_checkable
@@ -58,18 +75,69 @@ class Critic(Protocol):
     name: str
 
     def critique(self, contexts: list[Any], outputs: list[Any], principles: list[str]) -> list[Critique]:
-        """One critique per output; ``revision`` holds the revised output when ``ok`` is False."""
+        """One critique per output (the first principle it breaks, or ``ok``)."""
         ...
+
+
+CHOICES = ("first", "second", "tie", "abstain")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's verdict on one pair: ``choice`` in :data:`CHOICES`, ``p_first`` = P(first is better).
+
+    An abstention (or a failure) is never a preference: ``p_first`` is then None.
+    """
+
+    choice: str
+    p_first: float | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.choice not in CHOICES:
+            raise ValueError(f"verdict choice must be one of {CHOICES}, got {self.choice!r}")
+        if self.choice == "abstain" and self.p_first is not None:
+            raise ValueError("an abstention carries no p_first")
+        if self.p_first is not None and not 0.0 <= self.p_first <= 1.0:
+            raise ValueError(f"p_first must lie in [0, 1], got {self.p_first}")
 
 
 @runtime_checkable
 class Judge(Protocol):
-    """Compares two outputs for the same context (after TRL's pairwise judges)."""
+    """Compares two outputs for the same context (better than TRL's pairwise judges: explicit
+    verdicts, both presentation orders, a failure is an abstention)."""
 
     name: str
 
-    def judge(self, contexts: list[Any], pairs: list[tuple[Any, Any]], shuffle_order: bool = True) -> list[int]:
-        """Index of the better output of each pair: 0 or 1, or -1 when it cannot tell."""
+    def judge(self, contexts: list[Any], pairs: list[tuple[Any, Any]]) -> list[Verdict]:
+        """One :class:`Verdict` per pair."""
+        ...
+
+
+@runtime_checkable
+class World(Protocol):
+    """What a world's environment class offers beyond ``gymnasium.Env`` (see docs/plugins.md).
+
+    - ``reset(seed=, options=)``: ``options={"scenario": {...}}`` replays a
+      complete scenario exactly; ``options={"edge_case": "ice + night"}``
+      samples a named edge case (or combination); without options the world
+      samples from its default ranges. The info holds the scenario played under
+      ``"scenario"``.
+    - every ``info`` holds ``is_success`` (bool); privileged truth for experts,
+      critics and oracles goes in ``info`` too, never in the observation.
+    - ``metrics``: the episode metrics it reports (:class:`tutelage.sim.metrics.Metric`),
+      reduced from ``info`` keys; optional, default none.
+    - ``default_scenarios()`` (classmethod): its scenario ranges and edge cases
+      (:class:`tutelage.sim.scenarios.ScenarioSampler`); optional: a world
+      without it runs with plain seeds.
+    """
+
+    metadata: dict[str, Any]
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        ...
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         ...
 
 
@@ -78,7 +146,8 @@ class WorldSpec:
     """A simulated world, registered with Gymnasium under ``id`` without importing it.
 
     ``entry_point`` is ``"module:Class"``; the module is imported only when an
-    environment is made, so registering never imports PyBullet.
+    environment is made, so registering never imports PyBullet. ``expert``
+    names the teacher that is this world's privileged expert.
     """
 
     id: str
@@ -86,7 +155,7 @@ class WorldSpec:
     max_episode_steps: int | None = None
     description: str = ""
     kwargs: dict[str, Any] = field(default_factory=dict)
-    expert: str = ""  # name of the teacher that is this world's privileged expert
+    expert: str = ""
 
 
 @runtime_checkable

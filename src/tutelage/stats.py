@@ -50,7 +50,9 @@ def _wilson_of_share(p: float, n: int, z: float = Z95) -> Interval:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    low = 0.0 if p == 0.0 else max(0.0, centre - half)  # exact at the ends, not 1 - 1e-16
+    high = 1.0 if p == 1.0 else min(1.0, centre + half)
+    return Interval(p, low, high, n)
 
 
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:

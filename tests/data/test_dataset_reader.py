@@ -12,7 +12,7 @@ from PIL import Image
 
 from tutelage.data import Dataset, decode_png
 from tutelage.errors import DataError
-from tutelage.sim.generate import generate
+from tutelage.rollouts.generate import generate
 
 WORLD = "Pendulum-v1"
 

@@ -51,7 +51,7 @@ def test_kd_then_quantize_record_the_family_tree(tmp_path, capsys, teacher_file,
 
 
 def test_bc_from_a_generated_dataset_names_it_in_the_lineage(tmp_path, capsys):
-    from tutelage.sim.generate import generate
+    from tutelage.rollouts.generate import generate
 
     generate("CartPole-v1", "random", 2, tmp_path / "data", seed=0)
     student = tmp_path / "bc.safetensors"
@@ -103,7 +103,7 @@ def test_quantizing_an_int8_model_again_is_refused(tmp_path, capsys, teacher_fil
 
 def test_kd_from_offline_teacher_logits_needs_no_teacher(tmp_path, capsys):
     from tutelage.methods.teacher_outputs import add_teacher_outputs
-    from tutelage.sim.generate import generate
+    from tutelage.rollouts.generate import generate
 
     generate("CartPole-v1", "random", 2, tmp_path / "data", seed=0)
     teacher = nn.Sequential([nn.Dense(8), nn.Tanh(), nn.Dense(2)], input_shape=(4,), seed=1)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tutelage.methods.dagger import DAggerBuffer, collect_demonstrations, dagger
-from tutelage.methods.episodes import episode_seed
+from tutelage.rollouts.plan import episode_seeds
 from tutelage.methods.schedules import LinearBetaSchedule
 
 
@@ -52,13 +52,13 @@ def test_dagger_is_deterministic_given_the_seed(expert, make_student):
 
 def test_demonstrations_are_the_teacher_driving_alone(expert):
     X, Y, records = collect_demonstrations("CartPole-v1", expert, 2, max_steps=50)
-    assert len(X) == len(Y) == sum(r["steps"] for r in records) == 100
-    assert all(r["teacher_steps"] == r["steps"] for r in records)
+    assert len(X) == len(Y) == sum(r["length"] for r in records) == 100
+    assert all(r["teacher_steps"] == r["length"] for r in records)
 
 
 def test_training_and_held_out_seeds_never_meet():
-    train = {episode_seed(s, i, "train") for s in range(3) for i in range(300)}
-    held_out = {episode_seed(s, i, "held-out") for s in range(3) for i in range(300)}
+    train = {episode_seeds(s, i, "train").env for s in range(3) for i in range(300)}
+    held_out = {episode_seeds(s, i, "held-out").env for s in range(3) for i in range(300)}
     assert not train & held_out
     assert max(train) < 2**32 <= min(held_out)
 

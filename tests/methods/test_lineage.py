@@ -43,7 +43,7 @@ def test_each_method_writes_its_lineage_and_a_loaded_student_is_the_parent_of_it
 
 
 def test_offline_teacher_outputs_travel_with_the_dataset(tmp_path, make_student):
-    from tutelage.sim.generate import generate
+    from tutelage.rollouts.generate import generate
 
     root = tmp_path / "data"
     generate("CartPole-v1", "random", 3, root, seed=1)
@@ -65,7 +65,7 @@ def test_an_incomplete_dataset_cannot_be_labelled(tmp_path, make_student):
     from tutelage.data.layout import info_path
     from tutelage.errors import DataError
     from tutelage.fileio import write_json
-    from tutelage.sim.generate import generate
+    from tutelage.rollouts.generate import generate
 
     root = tmp_path / "data"
     generate("CartPole-v1", "random", 1, root)

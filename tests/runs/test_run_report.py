@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from runs_helpers import TINY, cli, only_run_dir, summary_of
-from tutelage.runs.summary import COLUMNS
+from tutelage.runs.summary import columns
 
 CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
 
@@ -67,10 +67,11 @@ def test_report_renders_in_chromium_with_the_runs_numbers(finished_run, tmp_path
     rows = {row["policy"]: row["cells"] for row in seen["rows"]}
     assert set(rows) == set(summary["policies"]) == {"oracle", "student", "int8"}
     for label, metrics in summary["policies"].items():
-        for key, _, _, fmt in COLUMNS:
+        for key, _, _, fmt in columns(summary):
             expected = fmt(metrics[key]) if metrics.get(key) is not None else "—"
             assert rows[label][key] == expected, (label, key)
     assert rows["student"]["success_rate"] == f"{100 * summary['policies']['student']['success_rate']:.1f} %"
+    assert "collisions_per_km" in rows["student"]  # the driving world's headline metric
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (CI installs Debian's chromium)")

@@ -5,7 +5,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-import tutelage  # noqa: F401  (registers the worlds)
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage_plugins.teachers.experts import DrivingExpert
 from tutelage_plugins.worlds.driving import SEGMENTATION_CLASSES
 

@@ -5,7 +5,7 @@ import gymnasium
 import numpy as np
 import pytest
 
-import tutelage  # noqa: F401
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.plugins import registry
 from tutelage.protocols import Teacher
 

@@ -8,7 +8,7 @@ import gymnasium
 import pybullet
 import pytest
 
-import tutelage  # noqa: F401
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 
 WORLDS = ["tutelage/Driving-v0", "tutelage/Reach-v0", "tutelage/Push-v0"]
 STATM = Path("/proc/self/statm")

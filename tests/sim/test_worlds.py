@@ -13,7 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from PIL import Image
 
-import tutelage  # noqa: F401  (registers the worlds)
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.plugins import registry
 from tutelage.sim.render import save_gif
 
@@ -35,7 +35,7 @@ def rollout(env, seed, steps, options=None):
 
 
 def test_all_worlds_registered_without_importing_pybullet():
-    code = "import sys, tutelage, gymnasium; print(sorted(k for k in gymnasium.registry if k.startswith('tutelage/'))); print('pybullet' in sys.modules)"
+    code = "import sys, tutelage.worlds, gymnasium; print(sorted(k for k in gymnasium.registry if k.startswith('tutelage/'))); print('pybullet' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert set(WORLDS) <= set(eval(out[0])) and out[1] == "False"
     assert set(WORLDS) <= set(registry("worlds"))

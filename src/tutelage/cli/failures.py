@@ -5,7 +5,8 @@ import argparse
 
 from rich.console import Console
 
-from tutelage.sim.failure_search import search_failures
+from tutelage.cli import host_of, policy_options
+from tutelage.rollouts.failure_search import search_failures
 
 NAME = "failures"
 HELP = "search scenario parameters for failures of a policy; write a replayable catalogue"
@@ -14,6 +15,8 @@ HELP = "search scenario parameters for failures of a policy; write a replayable 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("world", metavar="WORLD", help="a tutelage world, e.g. tutelage/Driving-v0")
     parser.add_argument("--policy", required=True, help="random, expert, a teacher name, or a .safetensors model")
+    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
     parser.add_argument("--out", required=True, metavar="CATALOGUE", help="catalogue to write (JSON)")
     parser.add_argument("--budget", type=int, default=64, help="episodes to spend (default 64)")
     parser.add_argument("--population", type=int, default=16, help="episodes per search round (default 16)")
@@ -24,12 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    catalogue = search_failures(args.world, args.policy, budget=args.budget, population=args.population,
-                                seed=args.seed, max_steps=args.max_steps, workers=args.workers)
+    catalogue = search_failures(args.world, args.policy, host_of(args), budget=args.budget, population=args.population,
+                                seed=args.seed, max_steps=args.max_steps, workers=args.workers,
+                                policy_options=policy_options(args.policy_option))
     catalogue.save(args.out)
     if not args.quiet:
         rounds = ", ".join(f"{r['failures']}/{r['episodes']}" for r in catalogue.search["rounds"])
         Console().print(f"{len(catalogue.entries)} failing scenarios of {catalogue.search['evaluated']} episodes "
                         f"(per round: {rounds}) written to {args.out}; replay with "
-                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`")
+                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`", markup=False, highlight=False)
     return 0

@@ -6,7 +6,8 @@ import argparse
 from rich.console import Console
 
 from tutelage.errors import SpecError
-from tutelage.sim.generate import BACKENDS, DEFAULT_EPISODES_PER_SHARD, generate
+from tutelage.cli import host_of, policy_options
+from tutelage.rollouts.generate import BACKENDS, DEFAULT_EPISODES_PER_SHARD, generate
 from tutelage.sim.scenarios import ScenarioSampler
 
 NAME = "generate"
@@ -17,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("world", metavar="WORLD", help="Gymnasium id, e.g. tutelage/Driving-v0")
     parser.add_argument("--policy", required=True,
                         help="random, expert (the world's teacher), a teacher name, or a .safetensors model")
+    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory (rerun to resume)")
     parser.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
@@ -41,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if sampler is not None and sampler.world != args.world:
         raise SpecError(f"{args.scenario_file}: world: the scenarios are for {sampler.world!r}, not {args.world!r}")
     result = generate(
-        args.world, args.policy, args.episodes, args.out, workers=args.workers, backend=args.backend,
+        args.world, args.policy, args.episodes, args.out, host=host_of(args), workers=args.workers, backend=args.backend,
+        policy_options=policy_options(args.policy_option),
         seed=args.seed, edge_case_fraction=args.edge_case_fraction, episodes_per_shard=args.episodes_per_shard,
         camera=args.camera, max_steps=args.max_steps, scenarios=args.scenarios, ray_address=args.ray_address,
         progress=not args.quiet, sampler=sampler,
@@ -51,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
         Console().print(
             f"wrote {result.episodes} episodes, {result.frames} frames in {result.shards} shard(s) to {result.path}"
             f"{resumed} ({result.seconds:.1f} s, {result.frames_per_second:.0f} frames/s, "
-            f"synthetic share {result.synthetic_share:.2f})"
+            f"synthetic share {result.synthetic_share:.2f})", markup=False, highlight=False,
         )
     return 0

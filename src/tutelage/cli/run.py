@@ -12,7 +12,7 @@ from tutelage.plugins import get_host
 from tutelage.runs.report import REPORT_FILE
 from tutelage.runs.runner import RunInterrupted, resume_run, run_spec
 from tutelage.runs.spec import load_spec
-from tutelage.runs.summary import COLUMNS, policy_rows
+from tutelage.runs.summary import columns, policy_rows
 
 NAME = "run"
 HELP = "run a simulation study from a run spec (default: the packaged 'driving' spec)"
@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
             spec = load_spec(args.spec or DEFAULT_SPEC, host, quick=args.quick)  # validated before anything is written
             summary = run_spec(spec, host, out=args.out, registry=args.registry, quiet=args.quiet)
     except RunInterrupted as stop:
-        Console(stderr=True).print(f"interrupted; continue with: tutelage run --resume {stop.run_dir}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"interrupted; continue with: tutelage run --resume {stop.run_dir}", highlight=False,
+                                   soft_wrap=True, markup=False)
         return 130
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
@@ -52,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
 def print_summary(summary: dict, console: Console, *, brief: bool = False) -> None:
     if not brief and summary["policies"]:
         table = Table(title=f"{summary['name']}: teacher against students")
-        for heading in ("policy", "role", *(short for _, _, short, _ in COLUMNS)):
+        for heading in ("policy", "role", *(short for _, _, short, _ in columns(summary))):
             table.add_column(heading, justify="left" if heading in ("policy", "role") else "right")
         for label, role, cells in policy_rows(summary):
             table.add_row(label, role, *cells)
         console.print(table)
-    console.print(f"report: {summary['run_dir']}/{REPORT_FILE}", soft_wrap=True)
+    console.print(f"report: {summary['run_dir']}/{REPORT_FILE}", soft_wrap=True, markup=False)

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from tutelage.data.features import Features, json_default
 from tutelage.data.layout import FILES_PER_CHUNK, data_path, episodes_path
 from tutelage.fileio import atomic_path
+from tutelage.sim.metrics import Metric
 
 
 
@@ -30,20 +31,26 @@ class EpisodeRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-EPISODES_SCHEMA = pa.schema([
+#: per-episode columns every dataset has; a world's declared metrics follow them
+CORE_EPISODE_FIELDS = [
     pa.field("episode_index", pa.int64()),
     pa.field("length", pa.int64()),
     pa.field("env_seed", pa.int64()),
     pa.field("policy_seed", pa.int64()),
     pa.field("return", pa.float64()),
     pa.field("success", pa.bool_()),
-    pa.field("collision", pa.bool_()),
-    pa.field("off_road", pa.bool_()),
-    pa.field("min_ttc", pa.float64()),  # least time to collision seen (s), when the world reports it
     pa.field("edge_case", pa.string()),
     pa.field("scenario", pa.string()),  # JSON: the exact scenario the world played
     pa.field("synthetic_frames", pa.int64()),
-])
+]
+
+
+def episodes_schema(metrics: Sequence[Metric] = ()) -> pa.Schema:
+    """The episodes table's schema: the core columns, then one column per episode metric of the world
+    (a flag as bool, a count of onsets as int64, anything else float64)."""
+    types = {"any": pa.bool_(), "onsets": pa.int64()}
+    extra = [pa.field(m.name, types.get(m.reduce, pa.float64())) for m in metrics if m.ratio is None]
+    return pa.schema([*CORE_EPISODE_FIELDS, *extra])
 
 
 def frames_table(records: Sequence[EpisodeRecord], features: Features, fps: float) -> pa.Table:
@@ -66,14 +73,14 @@ def frames_table(records: Sequence[EpisodeRecord], features: Features, fps: floa
     return pa.Table.from_arrays(arrays, schema=schema.remove(schema.get_field_index("index")))
 
 
-def episodes_table(records: Sequence[EpisodeRecord]) -> pa.Table:
+def episodes_table(records: Sequence[EpisodeRecord], metrics: Sequence[Metric] = ()) -> pa.Table:
     rows = [{**r.meta, "scenario": json.dumps(r.meta["scenario"], sort_keys=True, default=json_default)} for r in records]
-    return pa.Table.from_pylist(rows, schema=EPISODES_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=episodes_schema(metrics))
 
 
 def write_parquet(path: Path, table: pa.Table) -> None:
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
 
 
 def commit_shard(root: str | Path, shard: int, frames: pa.Table, episodes: pa.Table, index_offset: int) -> int:
@@ -102,13 +109,8 @@ def remove_temporaries(root: str | Path) -> int:
 
 
 def finished_prefix(root: str | Path, shards: int) -> tuple[int, int]:
-    """``(k, frames)``: shards ``0..k-1`` are complete on disk and hold ``frames`` frames."""
-    frames = 0
-    for shard in range(shards):
-        try:
-            rows = pq.read_metadata(data_path(root, shard)).num_rows
-            pq.read_metadata(episodes_path(root, shard))
-        except (OSError, pa.ArrowInvalid):
-            return shard, frames
-        frames += rows
-    return shards, frames
+    """``(k, frames)``: shards ``0..k-1`` are complete on disk, in the declared schema and row counts, and hold
+    ``frames`` frames (see :func:`tutelage.data.reader.verified_prefix`)."""
+    from tutelage.data.reader import verified_prefix
+
+    return verified_prefix(root, shards)

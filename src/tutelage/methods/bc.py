@@ -51,8 +51,10 @@ def train_supervised(
     quiet: bool = True,
     standardize: bool = False,
     warm_start: bool = False,
+    callbacks: Any = (),
 ) -> Any:
     """One ``fit`` call with the method defaults; returns the core's History.
+    ``callbacks`` (``f(model, epoch, logs)``) run after each epoch.
 
     ``standardize`` trains on per-feature standardized inputs folded into the
     first dense layer (see :mod:`tutelage.methods.standardize`): the model
@@ -66,7 +68,7 @@ def train_supervised(
             student, inputs, Y,
             loss=loss if loss is not None else default_loss(Y if not isinstance(Y, tuple) else Y[0]),
             optimizer="adam", lr=lr, epochs=epochs, batch_size=batch_size,
-            validation=held_out, early_stopping=early_stopping, seed=seed, quiet=quiet,
+            validation=held_out, early_stopping=early_stopping, seed=seed, quiet=quiet, callbacks=callbacks,
         )
 
     X = np.ascontiguousarray(X, dtype=np.float32)

@@ -15,17 +15,18 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import gymnasium
 import numpy as np
 
 from tutelage.errors import SpecError
 from tutelage.methods.bc import as_targets, train_supervised
-from tutelage.methods.episodes import PlannedEpisode, plan_episodes, run_episode
 from tutelage.methods.evaluate import summarize
 from tutelage.methods.lineage import Derivation, parent_id, teacher_id
-from tutelage.methods.policy import as_policy, observation_vector, reset_policy
-from tutelage.methods.progress import progress
+from tutelage.progress import progress
 from tutelage.methods.schedules import BetaSchedule, LinearBetaSchedule
+from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
+from tutelage.rollouts.policy import as_policy, observation_vector, reset_policy
+from tutelage.rollouts.rollout import make_env, run_episode, world_metrics
+from tutelage.sim.scenarios import sampler_for
 
 
 class DAggerBuffer:
@@ -62,13 +63,12 @@ class DAggerBuffer:
 def collect(
     env: Any,
     teacher: Any,
-    plan: Sequence[PlannedEpisode],
+    plan: Sequence[EpisodePlan],
     *,
     beta: float = 1.0,
     student: Any = None,
     rng: np.random.Generator | None = None,
     observation_keys: Sequence[str] | None = None,
-    max_steps: int | None = None,
     on_episode: Callable[[], None] = lambda: None,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Roll out the β-mixture of teacher and student; return ``(X, teacher labels, episode records)``.
@@ -85,7 +85,7 @@ def collect(
     Y: list[np.ndarray] = []
     records = []
     for planned in plan:
-        reset_policy(teacher)
+        reset_policy(teacher, planned.seeds.policy)
         teacher_steps = 0
 
         def act(observation: Any, info: dict) -> Any:
@@ -98,7 +98,7 @@ def collect(
                 return label
             return student_act(observation, info)
 
-        record = run_episode(env, act, planned, max_steps=max_steps)
+        record = run_episode(env, act, planned).meta
         record["teacher_steps"] = teacher_steps
         records.append(record)
         on_episode()
@@ -121,11 +121,10 @@ def collect_demonstrations(
     quiet: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """The teacher driving alone on training scenarios: data for behavior cloning."""
-    plan = plan_episodes(world_id, episodes, seed=seed, split="train", edge_case_fraction=edge_case_fraction,
-                         sampler=sampler)
-    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
+    plan = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=edge_case_fraction).plans(seed, episodes)
+    with contextlib.closing(make_env(world_id, max_steps=max_steps, env_kwargs=env_kwargs)) as env, \
             progress("demonstrations", len(plan), quiet) as advance:
-        return collect(env, teacher, plan, observation_keys=observation_keys, max_steps=max_steps, on_episode=advance)
+        return collect(env, teacher, plan, observation_keys=observation_keys, on_episode=advance)
 
 
 def dagger(
@@ -150,12 +149,13 @@ def dagger(
     quiet: bool = False,
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
     buffer: DAggerBuffer | None = None,
+    callbacks: Any = (),
 ) -> tuple[Any, Derivation]:
     """Train ``student`` by DAgger from ``teacher`` in ``world_id``; return ``(student, derivation)``.
 
     ``derivation.history`` holds one dict per round: ``round``, ``beta``,
     ``episodes``, ``steps``, ``teacher_share``, ``samples`` (aggregate size),
-    ``loss`` and the rollouts' ``success_rate`` and ``collision_rate``.
+    ``loss`` and the rollouts' ``success_rate``, ``mean_return`` and the world's metrics.
     With ``standardize`` the student trains on standardized inputs folded
     into its first layer. ``on_round(round, student, record)`` is called after
     each round's training.
@@ -172,33 +172,32 @@ def dagger(
         dataset=f"dagger:{world_id}:seed={seed}:{rounds}x{episodes_per_round}",
     )
     buffer = buffer if buffer is not None else DAggerBuffer()
-    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
+    planner = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=edge_case_fraction)
+    with contextlib.closing(make_env(world_id, max_steps=max_steps, env_kwargs=env_kwargs)) as env, \
             progress("DAgger", rounds * episodes_per_round, quiet) as advance:
+        metrics = world_metrics(env)
         for round_num in range(rounds):
             beta = float(schedule(round_num))
-            plan = plan_episodes(
-                world_id, episodes_per_round, seed=seed, split="train",
-                start=round_num * episodes_per_round, edge_case_fraction=edge_case_fraction, sampler=sampler,
-            )
+            plan = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
             X, Y, records = collect(
                 env, teacher, plan, beta=beta, student=student,
                 rng=np.random.default_rng([seed, round_num]),
-                observation_keys=observation_keys, max_steps=max_steps, on_episode=advance,
+                observation_keys=observation_keys, on_episode=advance,
             )
             buffer.add(X, Y, round_num)
             data_X, data_Y = buffer.arrays()
             history = train_supervised(
                 student, data_X, as_targets(data_Y), loss=loss, epochs=epochs,
                 batch_size=batch_size, lr=lr, seed=seed + round_num, quiet=True, standardize=standardize,
-                warm_start=round_num > 0 or parent_id(student) is not None,
+                warm_start=round_num > 0 or parent_id(student) is not None, callbacks=callbacks,
             )
-            steps = sum(r["steps"] for r in records)
-            rollouts = summarize(records)
+            steps = sum(r["length"] for r in records)
+            rollouts = summarize(records, metrics)
             record = {
                 "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
                 "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
                 "samples": len(buffer), "loss": float(history.loss[-1]) if history.epochs else None,
-                "success_rate": rollouts["success_rate"], "collision_rate": rollouts["collision_rate"],
+                **{k: v for k, v in rollouts.items() if k not in ("episodes", "success_interval")},
             }
             derivation.history.append(record)
             if on_round is not None:

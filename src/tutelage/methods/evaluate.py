@@ -1,10 +1,11 @@
 """Evaluate a policy on held-out scenarios of a world.
 
 >>> result = evaluate(student, "tutelage/Driving-v0", episodes=200, edge_case_fraction=0.2)
->>> result.success_rate, result.collisions_per_km, result.by_edge_case["ice"]["success_rate"]
+>>> result.success_rate, result.summary["collisions_per_km"], result.by_edge_case["ice"]["success_rate"]
 
 Held-out episodes take their seeds from a range disjoint from every training
-seed (see :func:`tutelage.methods.episodes.episode_seed`).
+seed (see :func:`tutelage.rollouts.plan.episode_seeds`). Besides success and
+return, the summary holds every metric the world declares.
 """
 from __future__ import annotations
 
@@ -13,25 +14,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import gymnasium
 import numpy as np
 
-from tutelage.methods.episodes import plan_episodes, run_episode
-from tutelage.methods.policy import as_policy, policy_name, reset_policy
-from tutelage.methods.progress import progress
+from tutelage.progress import progress
+from tutelage.rollouts.plan import EpisodePlanner
+from tutelage.errors import SpecError
+from tutelage.rollouts.generate import play_episodes
+from tutelage.rollouts.policy import PolicySpec, as_policy, policy_name, reset_policy
+from tutelage.rollouts.rollout import make_env, run_episode, world_metrics
+from tutelage.sim.metrics import Metric, aggregate
+from tutelage.sim.scenarios import sampler_for, world_class
+from tutelage.stats import wilson
 
 
-def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Episodes, success rate, collision rate, collisions per km (None without distance) and mean return."""
+def summarize(records: Sequence[dict[str, Any]], metrics: Sequence[Metric] = ()) -> dict[str, Any]:
+    """Episodes, success rate (with its Wilson interval), mean return and the world's metrics."""
     n = len(records)
-    km = sum(r["distance_m"] for r in records) / 1000.0
-    hits = sum(r["collisions"] for r in records)
+    successes = sum(bool(r["success"]) for r in records)
+    interval = wilson(successes, n)
     return {
         "episodes": n,
-        "success_rate": float(np.mean([r["success"] for r in records])) if n else float("nan"),
-        "collision_rate": float(np.mean([r["collision"] for r in records])) if n else float("nan"),
-        "collisions_per_km": hits / km if km > 0 else None,
+        "success_rate": successes / n if n else float("nan"),
+        "success_interval": [interval.low, interval.high],
         "mean_return": float(np.mean([r["return"] for r in records])) if n else float("nan"),
+        **aggregate(metrics, records),
     }
 
 
@@ -42,22 +48,15 @@ class EvalResult:
     world_id: str
     policy: str
     episodes: list[dict[str, Any]] = field(default_factory=list)
+    metrics: tuple[Metric, ...] = ()
 
     @property
     def summary(self) -> dict[str, Any]:
-        return summarize(self.episodes)
+        return summarize(self.episodes, self.metrics)
 
     @property
     def success_rate(self) -> float:
         return self.summary["success_rate"]
-
-    @property
-    def collision_rate(self) -> float:
-        return self.summary["collision_rate"]
-
-    @property
-    def collisions_per_km(self) -> float | None:
-        return self.summary["collisions_per_km"]
 
     @property
     def mean_return(self) -> float:
@@ -67,15 +66,11 @@ class EvalResult:
     def by_edge_case(self) -> dict[str, dict[str, Any]]:
         """Summary per named edge case asked for (a combination like ``"ice + night"`` is one case)."""
         names = sorted({r["edge_case"] for r in self.episodes if r["edge_case"]})
-        out = {}
-        for name in names:
-            s = summarize([r for r in self.episodes if r["edge_case"] == name])
-            out[name] = {k: s[k] for k in ("episodes", "success_rate", "collisions_per_km")}
-        return out
+        return {name: summarize([r for r in self.episodes if r["edge_case"] == name], self.metrics) for name in names}
 
     @property
     def edge_case_share(self) -> float:
-        """Share of episodes that had at least one named edge case."""
+        """Share of episodes that had a named edge case."""
         return float(np.mean([bool(r["edge_case"]) for r in self.episodes])) if self.episodes else 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +78,7 @@ class EvalResult:
             "world": self.world_id,
             "policy": self.policy,
             **self.summary,
+            "metrics": [m.as_dict() for m in self.metrics],
             "edge_case_share": self.edge_case_share,
             "by_edge_case": self.by_edge_case,
             "per_episode": list(self.episodes),
@@ -102,6 +98,9 @@ def evaluate(
     env_kwargs: dict[str, Any] | None = None,
     sampler: Any = None,
     quiet: bool = False,
+    on_episode_end: Any = None,
+    workers: int = 1,
+    backend: str = "process",
 ) -> EvalResult:
     """Run ``policy`` for ``episodes`` held-out episodes of ``world_id`` and summarize.
 
@@ -110,17 +109,34 @@ def evaluate(
     episodes gets a named edge case (each name equally often); ``scenarios``
     replays given scenarios instead; ``sampler`` replaces the world's default
     scenario ranges. ``max_steps`` caps an episode's length.
+    ``on_episode_end(world=, episode_index=, info=)`` is called after each
+    episode (the plugin host's ``tutelage_episode_end`` notifier).
+
+    A :class:`~tutelage.rollouts.policy.PolicySpec` (a teacher name or model
+    file resolved with ``resolve_policy``) plays on ``workers`` processes or
+    Ray tasks (``backend``), with the same records whatever the worker count;
+    there the workers' plugin hosts fire ``tutelage_episode_end``.
     """
-    plan = plan_episodes(
-        world_id, episodes, seed=seed, split="held-out",
-        edge_case_fraction=edge_case_fraction, scenarios=scenarios, sampler=sampler,
-    )
-    result = EvalResult(world_id, policy_name(policy))
+    planner = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=0.0 if scenarios else edge_case_fraction,
+                             split="held-out", catalogue=[{"scenario": s} for s in scenarios or []])
+    plans = planner.plans(seed, len(scenarios) if scenarios else episodes)
+    if isinstance(policy, PolicySpec):
+        if env_kwargs or observation_keys:
+            raise SpecError("evaluate: env_kwargs and observation_keys need an in-process policy object")
+        records = play_episodes(world_id, policy, plans, workers=workers, backend=backend, max_steps=max_steps,
+                                description=f"evaluate {policy.name}", quiet=quiet)
+        return EvalResult(world_id, policy.name, records, tuple(getattr(world_class(world_id), "metrics", ()) or ()))
+    if workers != 1:
+        raise SpecError("evaluate: workers > 1 needs a PolicySpec (a teacher name or model file), not a Python object")
     act = as_policy(policy, observation_keys)
-    with contextlib.closing(gymnasium.make(world_id, **(env_kwargs or {}))) as env, \
-            progress(f"evaluate {result.policy}", len(plan), quiet) as advance:
-        for planned in plan:
-            reset_policy(policy)
-            result.episodes.append(run_episode(env, act, planned, max_steps=max_steps))
-            advance()
+    with contextlib.closing(make_env(world_id, max_steps=max_steps, env_kwargs=env_kwargs)) as env:
+        result = EvalResult(world_id, policy_name(policy), metrics=world_metrics(env))
+        with progress(f"evaluate {result.policy}", len(plans), quiet) as advance:
+            for plan in plans:
+                reset_policy(policy, plan.seeds.policy)
+                record = run_episode(env, act, plan).meta
+                if on_episode_end is not None:
+                    on_episode_end(world=world_id, episode_index=plan.index, info=record)
+                result.episodes.append(record)
+                advance()
     return result

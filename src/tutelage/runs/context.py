@@ -6,7 +6,7 @@ runner and the report understand (all optional):
 - ``"dataset"`` / ``"model"``: a path inside the run folder (``context.relative``),
   with ``"dataset_id"`` / ``"model_id"``;
 - ``"policies"``: ``{label: {"role": "teacher"|"student", "success_rate",
-  "collisions_per_km", "mean_return", "n_params", "inference_us",
+  "mean_return", the world's metrics and their declarations under "metrics", "n_params", "inference_us",
   "by_edge_case", "by_scenario", "model_id"}}`` from an evaluation;
 - ``"gif"``: a path inside the run folder to an animated GIF;
 - anything else is shown in the report's stage table.

@@ -12,7 +12,7 @@ from typing import Any
 from tutelage import fileio
 from tutelage.runs.context import METRICS_FILE, MetricsLog
 from tutelage.runs.plots import make_plots
-from tutelage.runs.summary import COLUMNS, policy_rows
+from tutelage.runs.summary import columns, policy_rows
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -32,10 +32,11 @@ def _summary_table(summary: dict[str, Any]) -> str:
     rows = policy_rows(summary)
     if not rows:
         return '<p class="empty">No evaluation stage ran, so there is nothing to compare.</p>'
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("policy", "role", *(title for _, title, _, _ in COLUMNS)))
+    shown = columns(summary)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("policy", "role", *(title for _, title, _, _ in shown)))
     body = []
     for label, role, cells in rows:
-        tds = "".join(f'<td class="num" data-key="{key}">{html.escape(cell)}</td>' for (key, *_), cell in zip(COLUMNS, cells))
+        tds = "".join(f'<td class="num" data-key="{key}">{html.escape(cell)}</td>' for (key, *_), cell in zip(shown, cells))
         body.append(f'<tr class="{html.escape(role)}" data-policy="{html.escape(label)}">'
                     f"<td>{html.escape(label)}</td><td>{html.escape(role)}</td>{tds}</tr>")
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

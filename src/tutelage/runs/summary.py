@@ -49,15 +49,31 @@ def _fixed(digits: int) -> Any:
     return lambda value: f"{value:,.{digits}f}"
 
 
-#: the summary table's columns: (result key, heading in the report, short heading for terminals, formatter)
-COLUMNS: list[tuple[str, str, str, Any]] = [
-    ("success_rate", "success", "success", _percent),
-    ("collisions_per_km", "collisions / km", "coll/km", _fixed(2)),
+#: the summary table's columns around the world's headline metrics:
+#: (result key, heading in the report, short heading for terminals, formatter)
+FIRST_COLUMNS: list[tuple[str, str, str, Any]] = [("success_rate", "success", "success", _percent)]
+LAST_COLUMNS: list[tuple[str, str, str, Any]] = [
     ("mean_return", "mean return", "return", _fixed(1)),
     ("n_params", "parameters", "params", lambda v: f"{int(v):,}"),
     ("inference_us", "batch-1 inference (µs)", "µs/act", _fixed(1)),
     ("episodes", "episodes", "eps", lambda v: f"{int(v):,}"),
 ]
+
+
+def _metric_format(metric: dict[str, Any]) -> Any:
+    flag = metric.get("ratio") is None and metric.get("unit", "") == "" and not metric.get("higher_is_better")
+    return _percent if flag else _fixed(2)
+
+
+def columns(summary: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """The table's columns: success, the headline metrics the world declares, then return, size, speed, n."""
+    declared: dict[str, dict[str, Any]] = {}
+    for metrics in summary["policies"].values():
+        for metric in metrics.get("metrics", []):
+            declared.setdefault(metric["name"], metric)
+    headline = [(name, m.get("label", name), name.replace("_", " "), _metric_format(m))
+                for name, m in declared.items() if m.get("headline")]
+    return [*FIRST_COLUMNS, *headline, *LAST_COLUMNS]
 
 
 def teachers_first(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -69,6 +85,6 @@ def policy_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
     """``(label, role, cells)`` for each evaluated policy, teachers first; missing values show as '—'."""
     rows = []
     for label, metrics in teachers_first(summary["policies"]).items():
-        cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, _, fmt in COLUMNS]
+        cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, _, fmt in columns(summary)]
         rows.append((label, metrics.get("role", ""), cells))
     return rows

@@ -205,14 +205,12 @@ class ScenarioSampler:
         return cls.from_dict(data, str(path))
 
     @classmethod
-    def for_world(cls, world_id: str, *, where: str = "") -> ScenarioSampler:
-        """The default sampler of a registered world (its environment class's ``default_scenarios()``)."""
-        from tutelage.plugins import registry
-
-        spec = registry("worlds").get(world_id, where=where)
-        module_name, _, class_name = spec.entry_point.partition(":")
-        env_class = getattr(importlib.import_module(module_name), class_name)
-        return env_class.default_scenarios()
+    def for_world(cls, world_id: str, *, where: str = "") -> ScenarioSampler | None:
+        """The default sampler of a world registered with Gymnasium (its environment class's
+        ``default_scenarios()``); None for a world that declares no scenarios."""
+        env_class = world_class(world_id, where=where)
+        declare = getattr(env_class, "default_scenarios", None)
+        return declare() if callable(declare) else None
 
     @classmethod
     def declare(
@@ -319,9 +317,20 @@ def sampler_for(world_id: str, sampler: ScenarioSampler | None = None) -> Scenar
         if sampler.world != world_id:
             raise SpecError(f"scenario sampler: its scenarios are for {sampler.world!r}, not {world_id!r}")
         return sampler
-    from tutelage.plugins import registry
+    return ScenarioSampler.for_world(world_id)
 
-    return ScenarioSampler.for_world(world_id) if world_id in registry("worlds") else None
+
+def world_class(world_id: str, *, where: str = "WORLD") -> Any:
+    """The environment class of a world registered with Gymnasium (importing its module)."""
+    import gymnasium
+
+    if world_id not in gymnasium.registry:
+        raise UnknownNameError("world", world_id, gymnasium.registry, where=where)
+    entry_point = gymnasium.spec(world_id).entry_point
+    if not isinstance(entry_point, str):
+        return entry_point
+    module_name, _, class_name = entry_point.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
 
 
 def _table(data: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:

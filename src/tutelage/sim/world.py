@@ -48,6 +48,64 @@ def jittered_colours(rng: np.random.Generator, jitter: float) -> Callable[[Seque
     return colour
 
 
+class Ragged(np.lib.mixins.NDArrayOperatorsMixin):
+    """An ``info`` array whose length changes from episode to episode (actors, obstacles).
+
+    Gymnasium's vector environments stack ``info`` arrays into one array per key,
+    which needs equal shapes; they keep any other object as it is. This holder
+    is such an object, while numpy sees the array (``np.asarray(r)``,
+    arithmetic, ``len``, indexing, the array's attributes and methods).
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = np.asarray(array)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.array if dtype is None else self.array.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        inputs = tuple(x.array if isinstance(x, Ragged) else x for x in inputs)
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __eq__(self, other: Any) -> Any:
+        """Two Ragged compare as wholes (a bool, as Gymnasium's checks expect); against anything
+        else the comparison is elementwise, as for an array."""
+        if isinstance(other, Ragged):
+            numeric = self.array.dtype.kind in "fc" and other.array.dtype.kind in "fc"
+            return bool(np.array_equal(self.array, other.array, equal_nan=numeric))
+        return np.equal(self.array, other)
+
+    def __ne__(self, other: Any) -> Any:
+        result = self == other
+        return not result if isinstance(result, bool) else np.logical_not(result)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:  # shape, dtype, copy(), min(), ...: the array's
+        if name == "array":
+            raise AttributeError(name)
+        return getattr(self.array, name)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.array[index]
+
+    def __iter__(self) -> Any:
+        return iter(self.array)
+
+    def __repr__(self) -> str:
+        return f"Ragged({self.array!r})"
+
+
+def ragged(table: dict[str, Any]) -> dict[str, Ragged]:
+    """Every array of a per-actor ``info`` table as :class:`Ragged`."""
+    return {key: Ragged(value) for key, value in table.items()}
+
+
 class PyBulletEnv(gymnasium.Env):
     """A Gymnasium env that owns exactly one ``pybullet.DIRECT`` client.
 

@@ -28,18 +28,12 @@ from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_o
 from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
+from tutelage.progress import progress as progress_bar
+from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
+from tutelage.rollouts.policy import Policy, PolicySpec, resolve_policy
+from tutelage.rollouts.rollout import check_world, make_env, run_episode, world_metrics
+from tutelage.sim.metrics import Metric, aggregate
 from tutelage.sim.scenarios import ScenarioSampler, sampler_for
-from tutelage.sim.rollout import (
-    EpisodePlan,
-    Policy,
-    PolicySpec,
-    check_world,
-    episode_seeds,
-    make_env,
-    reset_env,
-    resolve_policy,
-    run_episode,
-)
 
 BACKENDS = ("process", "ray")
 DEFAULT_EPISODES_PER_SHARD = 10
@@ -53,7 +47,7 @@ class ShardJob:
     world: str
     policy: PolicySpec
     plans: tuple[EpisodePlan, ...]
-    features: Features
+    features: Features | None
     fps: float
     camera: bool
     max_steps: int | None
@@ -67,73 +61,51 @@ class ShardResult:
 
 
 def play_shard(job: ShardJob) -> ShardResult:
-    """Play every episode of one shard in a fresh environment (run inside a worker)."""
+    """Play every episode of one shard in a fresh environment (run inside a worker); without
+    features only the episodes table comes back."""
+    from tutelage.plugins import get_host  # the worker's host: registers the worlds, fires episode hooks
+
+    host = get_host(job.policy.plugins)
     env = make_env(job.world, camera=job.camera, max_steps=job.max_steps)
     try:
-        policy = Policy(job.policy, env)
-        records = [run_episode(env, policy, job.features, plan) for plan in job.plans]
+        policy, metrics, records = Policy(job.policy, env), world_metrics(env), []
+        for plan in job.plans:
+            policy.reset(plan.seeds.policy)
+            record = run_episode(env, policy.act, plan, features=job.features, synthetic=job.policy.synthetic)
+            host.notify("tutelage_episode_end", world=job.world, episode_index=plan.index, info=record.meta)
+            records.append(record)
     finally:
         env.close()
-    return ShardResult(job.shard, frames_table(records, job.features, job.fps), episodes_table(records))
-
-
-# -- scenarios ---------------------------------------------------------------
-
-
-class ScenarioPlanner:
-    """Chooses each episode's scenario: from the world's sampler (with edge cases) or a catalogue."""
-
-    def __init__(self, world: str, edge_case_fraction: float = 0.0, catalogue: Sequence[dict[str, Any]] | None = None,
-                 sampler: ScenarioSampler | None = None):
-        if not 0.0 <= edge_case_fraction <= 1.0:
-            raise SpecError(f"--edge-case-fraction: must lie in [0, 1], got {edge_case_fraction}")
-        self.edge_case_fraction = edge_case_fraction
-        self.catalogue = list(catalogue or [])
-        self.sampler = sampler_for(world, sampler)
-        if self.sampler is None and (edge_case_fraction > 0 or self.catalogue):
-            option = "--scenarios" if self.catalogue else "--edge-case-fraction"
-            raise SpecError(f"{option}: world {world!r} has no scenario sampler")
-        if edge_case_fraction > 0 and not self.sampler.edge_case_names:
-            raise SpecError(f"--edge-case-fraction: world {world!r} declares no edge cases")
-
-    def plan(self, run_seed: int, index: int) -> EpisodePlan:
-        seeds = episode_seeds(run_seed, index)
-        if self.catalogue:  # replay: the catalogued scenario with the seeds it failed under
-            entry = self.catalogue[index % len(self.catalogue)]
-            seeds = replace(seeds, env=int(entry["seed"]), policy=int(entry.get("policy_seed", seeds.policy)))
-            return EpisodePlan(index, seeds, dict(entry["scenario"]), str(entry.get("edge_case", "")))
-        if self.sampler is None:
-            return EpisodePlan(index, seeds)
-        rng = np.random.default_rng(seeds.scenario)
-        edge_case = None
-        if rng.random() < self.edge_case_fraction:
-            names = list(self.sampler.edge_case_names)
-            edge_case = names[int(rng.integers(len(names)))]
-        return EpisodePlan(index, seeds, self.sampler.sample(rng, edge_case=edge_case), edge_case or "")
+    frames = frames_table(records, job.features, job.fps) if job.features is not None else pa.table({})
+    return ShardResult(job.shard, frames, episodes_table(records, metrics))
 
 
 # -- probing -----------------------------------------------------------------
 
 
 def probe_features(world: str, plan: EpisodePlan, policy: PolicySpec, *, camera: bool,
-                   max_steps: int | None) -> tuple[Features, float, dict]:
+                   max_steps: int | None) -> tuple[Features, float, dict, tuple[Metric, ...]]:
     """Play one step of the first episode to learn the columns (spaces, info entries, scenario,
-    image size) and to check that the policy can act in this world before anything is written."""
+    image size, the world's metrics) and to check that the policy can act in this world before
+    anything is written."""
+    from tutelage.rollouts.rollout import to_action
+
     env = make_env(world, camera=camera, max_steps=max_steps)
     try:
-        observation, info = reset_env(env, plan)
+        observation, info = env.reset(seed=plan.seeds.env, options=plan.reset_options())
         scenario = info.get("scenario", plan.scenario)
         image_shape = tuple(np.shape(env.render())) if camera else None
         actor = Policy(policy, env)
         actor.reset(plan.seeds.policy)
-        *_, step_info = env.step(actor.act(observation, info))
+        *_, step_info = env.step(to_action(env.action_space, actor.act(observation, info), where=policy.name))
         features = Features.from_spaces(env.observation_space, env.action_space, info=step_info,
                                         scenario=scenario, camera=camera)
         fps = float(env.metadata.get("render_fps") or 0) or 1.0 / float(getattr(env.unwrapped, "dt", 1.0))
+        metrics = world_metrics(env)
     finally:
         env.close()
     image = (image_shape[0], image_shape[1], 3) if image_shape else None
-    return features, fps, features.describe(image)
+    return features, fps, features.describe(image), metrics
 
 
 # -- backends ----------------------------------------------------------------
@@ -151,7 +123,7 @@ def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -
     context = multiprocessing.get_context("forkserver")
     entry_point = gymnasium.spec(jobs[0].world).entry_point
     world_module = [entry_point.partition(":")[0]] if isinstance(entry_point, str) else []
-    context.set_forkserver_preload(["tutelage.sim.generate", "pandas", *world_module])
+    context.set_forkserver_preload(["tutelage.rollouts.generate", "pandas", *world_module])
     with context.Pool(processes=min(workers, len(jobs))) as pool:
         yield from in_order(jobs, lambda job: pool.apply_async(play_shard, (job,)), lambda handle: handle.get(), workers)
 
@@ -201,20 +173,48 @@ RUNNERS: dict[str, Callable[[Sequence[ShardJob], int, str | None], Iterator[Shar
 }
 
 
+def run_jobs(jobs: Sequence[ShardJob], workers: int, backend: str, address: str | None) -> Iterator[ShardResult]:
+    """Shard results in order: in this process for one worker, else on the backend's workers."""
+    if not jobs:
+        return iter(())
+    runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
+    return runner(jobs, workers, address)
+
+
+def play_episodes(world: str, spec: PolicySpec, plans: Sequence[EpisodePlan], *, workers: int = 1,
+                  backend: str = "process", address: str | None = None, max_steps: int | None = None,
+                  per_shard: int = 4, description: str = "", quiet: bool = True) -> list[dict[str, Any]]:
+    """Play ``plans`` with ``spec`` (no frames kept) and return the episode records in plan order: the
+    same records whatever the number of workers or the backend."""
+    if backend not in BACKENDS:
+        raise SpecError(f"backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
+    jobs = [ShardJob(i, world, spec, tuple(plans[start: start + per_shard]), None, 0.0, False, max_steps)
+            for i, start in enumerate(range(0, len(plans), per_shard))]
+    records: list[dict[str, Any]] = []
+    with progress_bar(description or f"playing {spec.name}", len(plans), quiet, unit="episodes") as advance:
+        for result in run_jobs(jobs, workers, backend, address):
+            rows = result.episodes.to_pylist()
+            records.extend({**row, "scenario": json.loads(row["scenario"])} for row in rows)
+            advance(len(rows))
+    return records
+
+
 # -- the driver --------------------------------------------------------------
 
 
-def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers: int = 1, backend: str = "process",
-             seed: int = 0, edge_case_fraction: float = 0.0, episodes_per_shard: int = DEFAULT_EPISODES_PER_SHARD,
-             camera: bool = False, max_steps: int | None = None, scenarios: str | Path | None = None,
-             ray_address: str | None = None, progress: bool = False,
-             sampler: ScenarioSampler | None = None) -> DatasetInfo:
+def generate(world: str, policy: str, episodes: int, out: str | Path, *, host: Any = None, workers: int = 1,
+             backend: str = "process", seed: int = 0, edge_case_fraction: float = 0.0,
+             episodes_per_shard: int = DEFAULT_EPISODES_PER_SHARD, camera: bool = False, max_steps: int | None = None,
+             scenarios: str | Path | None = None, ray_address: str | None = None, progress: bool = False,
+             sampler: ScenarioSampler | None = None, policy_options: dict[str, Any] | None = None) -> DatasetInfo:
     """Write ``episodes`` episodes of ``world`` played by ``policy`` to the dataset ``out``.
 
-    ``policy`` is ``"random"``, ``"expert"``, a teacher name or a ``.safetensors``
-    file. ``scenarios`` replays a failure catalogue (see
-    :mod:`tutelage.sim.failure_search`); ``sampler`` replaces the world's default
-    scenario ranges and edge cases. Reruns with the same arguments resume.
+    ``policy`` is ``"random"``, ``"expert"``, a teacher name (built with
+    ``policy_options``) or a ``.safetensors`` file, looked up in ``host`` (a
+    :class:`tutelage.plugins.PluginHost`; by default the installed plugins).
+    ``scenarios`` replays a failure catalogue (see
+    :mod:`tutelage.rollouts.failure_search`); ``sampler`` replaces the world's
+    default scenario ranges and edge cases. Reruns with the same arguments resume.
     """
     started = time.perf_counter()
     _check_counts(episodes=episodes, workers=workers, episodes_per_shard=episodes_per_shard, seed=seed)
@@ -222,11 +222,19 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
         raise SpecError(f"--backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     if max_steps is not None and max_steps < 1:
         raise SpecError(f"--max-steps: must be at least 1, got {max_steps}")
-    catalogue, catalogue_sha = _load_scenarios(scenarios, world)
+    if host is None:
+        from tutelage.plugins import get_host
+
+        host = get_host()
     check_world(world)
-    spec = resolve_policy(policy, world)
-    planner = ScenarioPlanner(world, edge_case_fraction, catalogue, sampler)
-    features, fps, described = probe_features(world, planner.plan(seed, 0), spec, camera=camera, max_steps=max_steps)
+    catalogue, catalogue_sha = _load_scenarios(scenarios, world)
+    spec = resolve_policy(policy, world, host, policy_options)
+    planner = EpisodePlanner(sampler_for(world, sampler), edge_case_fraction=edge_case_fraction, catalogue=catalogue,
+                             where="--edge-case-fraction")
+    if edge_case_fraction > 0 and not planner.edge_case_names:
+        raise SpecError(f"--edge-case-fraction: world {world!r} declares no edge cases")
+    features, fps, described, metrics = probe_features(world, planner.plan(seed, 0), spec, camera=camera,
+                                                       max_steps=max_steps)
     generation = json.loads(json.dumps({
         "world": world, "policy": spec.fingerprint(), "episodes": episodes, "seed": seed,
         "episodes_per_shard": episodes_per_shard, "edge_case_fraction": edge_case_fraction,
@@ -234,7 +242,8 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
         **({"scenario_ranges": sampler.to_toml()} if sampler is not None else {}),
     }))
     root = Path(out)
-    info = start_or_resume(root, new_info(generation, spec.describe(), described, fps))
+    plugin_versions = {info.name: info.version for info in host.plugins()}
+    info = start_or_resume(root, new_info(generation, spec.describe(), described, fps, plugin_versions))
     shards = shard_count(episodes, episodes_per_shard)
     remove_temporaries(root)
     done, offset = finished_prefix(root, shards)
@@ -243,12 +252,12 @@ def generate(world: str, policy: str, episodes: int, out: str | Path, *, workers
                      tuple(planner.plan(seed, i) for i in shard_episodes(shard, episodes, episodes_per_shard)),
                      features, fps, camera, max_steps)
             for shard in range(done, shards)]
-    runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
-    with _progress_bar(progress, episodes, done_episodes=min(done * episodes_per_shard, episodes)) as advance:
-        for result in runner(jobs, workers, ray_address) if jobs else ():
+    done_episodes = min(done * episodes_per_shard, episodes)
+    with progress_bar("generating", episodes, not progress, completed=done_episodes, unit="episodes") as advance:
+        for result in run_jobs(jobs, workers, backend, ray_address):
             offset += commit_shard(root, result.shard, result.frames, result.episodes, offset)
             advance(result.episodes.num_rows)
-    totals = _totals(root, shards)
+    totals = _totals(root, shards, metrics)
     info = finish_info(root, info, totals)
     return DatasetInfo(root, episodes, totals["total_frames"], shards, done, totals["synthetic_share"],
                        time.perf_counter() - started, totals["total_frames"] - resumed_frames, info)
@@ -265,14 +274,15 @@ def _check_counts(**values: int) -> None:
 def _load_scenarios(path: str | Path | None, world: str) -> tuple[list[dict[str, Any]], str]:
     if path is None:
         return [], ""
-    from tutelage.sim.failure_search import load_catalogue
+    from tutelage.sim.catalogue import load_catalogue
 
     catalogue = load_catalogue(path, world=world)
     return catalogue.entries, catalogue.sha256
 
 
-def _totals(root: Path, shards: int) -> dict[str, Any]:
-    """Counts and statistics over every episode, read back from the episodes files."""
+def _totals(root: Path, shards: int, metrics: tuple[Metric, ...]) -> dict[str, Any]:
+    """Counts and statistics (the world's metrics included) over every episode, read back from the
+    episodes files."""
     episodes = read_episodes_meta(root)
     length = episodes.column("length").to_numpy()
     frames = int(length.sum())
@@ -280,33 +290,9 @@ def _totals(root: Path, shards: int) -> dict[str, Any]:
     stats = {
         "mean_return": float(np.mean(episodes.column("return").to_numpy())),
         "mean_length": float(np.mean(length)),
-        "collision_rate": float(np.mean(episodes.column("collision").to_numpy(zero_copy_only=False))),
-        "off_road_rate": float(np.mean(episodes.column("off_road").to_numpy(zero_copy_only=False))),
         "success_rate": float(np.mean(success)) if success.size else None,
+        **aggregate(metrics, episodes.to_pylist()),
     }
     synthetic = int(episodes.column("synthetic_frames").to_numpy().sum())
     return {"total_episodes": episodes.num_rows, "total_frames": frames, "total_shards": shards,
             "synthetic_share": synthetic / frames if frames else 0.0, "stats": stats}
-
-
-class _progress_bar:
-    """A rich progress bar over episodes with an ETA; a no-op when ``enabled`` is False."""
-
-    def __init__(self, enabled: bool, total: int, done_episodes: int = 0):
-        self.enabled, self.total, self.done = enabled, total, done_episodes
-        self.progress = None
-
-    def __enter__(self) -> Callable[[int], None]:
-        if not self.enabled:
-            return lambda count: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        self.progress = Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-        self.progress.start()
-        task = self.progress.add_task("generate", total=self.total, completed=self.done)
-        return lambda count: self.progress.advance(task, count)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.stop()

@@ -4,84 +4,38 @@ The search moves in the hull of the sampler's ranges (the default ranges and
 every edge case's). Its first round is random search (draws from the
 sampler's defaults, from random named edge cases, and uniform over the hull,
 a third each). Each later round refines the worst episodes so far (failures
-first, then the closest calls by time to collision): a child keeps a parent's
-reset seed, policy seed and seed-like parameters (the road layout), moves its
+first, then the closest calls by the world's margin metric): a child keeps a parent's
+reset seed, policy seed and seed-like parameters (a layout seed), moves its
 numeric parameters by a Gaussian step as wide as the elites' spread (the
 cross-entropy estimate) and redraws categorical ones from the elites'
 smoothed frequencies. Failures of a policy often hinge on one layout and one
 moment, which a fresh seed would lose; keeping them is what makes this a local
-search. An episode fails on a collision, on leaving the road, or when it ends
-without success. Failures go to a JSON catalogue (written atomically) that
-``tutelage generate --scenarios`` replays exactly, seeds included.
+search. An episode fails when it ends without success or with any failure
+flag the world declares (a metric reduced with ``any`` that is lower-is-better,
+e.g. a collision); near misses rank by the world's margin metric (e.g. the
+least time to collision). Failures go to a JSON catalogue (written atomically,
+:mod:`tutelage.sim.catalogue`) that ``tutelage generate --scenarios`` replays
+exactly, seeds included.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tutelage.errors import SpecError
-from tutelage.fileio import write_json
-from tutelage.sim.generate import ShardJob, probe_features, run_processes, run_serial
-from tutelage.sim.scenarios import sampler_for
-from tutelage.sim.rollout import EpisodePlan, EpisodeSeeds, check_world, episode_seeds, resolve_policy
+from tutelage.rollouts.generate import play_episodes
+from tutelage.rollouts.plan import EpisodePlan, EpisodeSeeds, episode_seeds
+from tutelage.rollouts.policy import resolve_policy
+from tutelage.rollouts.rollout import check_world
+from tutelage.sim.catalogue import Catalogue
+from tutelage.sim.metrics import Metric
+from tutelage.sim.scenarios import sampler_for, world_class
 
-FORMAT = "tutelage-failure-catalogue"
 MIN_STD = 0.05  # in units of a parameter's range: keeps every round exploring
 SEED_LIKE = 10_000  # an integer parameter with more values than this is a seed, not a quantity
 SMOOTHING = 0.1  # added to every category's count
-
-
-@dataclass
-class Catalogue:
-    """Failing scenarios of one world and policy, worst first."""
-
-    world: str
-    policy: dict[str, Any]
-    entries: list[dict[str, Any]]
-    search: dict[str, Any] = field(default_factory=dict)
-    sha256: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "world": self.world, "policy": self.policy, "search": self.search, "entries": self.entries}
-
-    def save(self, path: str | Path) -> None:
-        write_json(path, self.as_dict())
-
-
-def load_catalogue(path: str | Path, world: str | None = None) -> Catalogue:
-    """Read and check a catalogue; every scenario is validated against the world's bounds."""
-    try:
-        raw = Path(path).read_bytes()
-        data = json.loads(raw)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: scenario catalogue not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: not a JSON catalogue ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise SpecError(f"{path}: field 'format' must be {FORMAT!r}")
-    if world is not None and data.get("world") != world:
-        raise SpecError(f"{path}: field 'world' is {data.get('world')!r}, not {world!r}")
-    entries = data.get("entries")
-    if not isinstance(entries, list) or not entries:
-        raise SpecError(f"{path}: field 'entries' must be a non-empty list")
-    sampler = sampler_for(data["world"])
-    if sampler is None:
-        raise SpecError(f"{path}: field 'world': {data['world']!r} has no scenario sampler")
-    for i, entry in enumerate(entries):
-        where = f"{path}: entries[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("scenario"), dict):
-            raise SpecError(f"{where}.scenario: expected a table of parameters")
-        for key in ("seed", "policy_seed"):
-            if not isinstance(entry.get(key, 0), int) or entry.get(key, 0) < 0:
-                raise SpecError(f"{where}.{key}: expected a non-negative integer")
-        entry["scenario"] = sampler.validate(entry["scenario"], where=f"{where}.scenario")
-    return Catalogue(data["world"], data.get("policy", {}), entries, data.get("search", {}), hashlib.sha256(raw).hexdigest())
 
 
 class SearchSpace:
@@ -165,16 +119,18 @@ class SearchSpace:
         return self.sampler.validate(full, where="failure search")
 
 
-def failure_reasons(row: dict[str, Any]) -> list[str]:
-    """Why an episode (a row of the episodes table) failed; empty when it did not."""
-    reasons = [name for name in ("collision", "off_road") if row.get(name)]
+def failure_reasons(row: dict[str, Any], metrics: tuple[Metric, ...]) -> list[str]:
+    """Why an episode (a row of the episodes table) failed: the world's failure flags that are set,
+    or ``no_success``; empty when it did not fail."""
+    reasons = [m.name for m in metrics if m.is_flag and not m.higher_is_better and row.get(m.name)]
     if row.get("success") is False and not reasons:
         reasons.append("no_success")
     return reasons
 
 
-def search_failures(world: str, policy: str, *, budget: int = 64, population: int = 16, elite_fraction: float = 0.25,
-                    seed: int = 0, max_steps: int | None = None, workers: int = 1) -> Catalogue:
+def search_failures(world: str, policy: str, host: Any, *, budget: int = 64, population: int = 16,
+                    elite_fraction: float = 0.25, seed: int = 0, max_steps: int | None = None, workers: int = 1,
+                    policy_options: dict[str, Any] | None = None) -> Catalogue:
     """Spend ``budget`` episodes searching for scenarios where ``policy`` fails in ``world``."""
     if budget < 1 or population < 2 or not 0 < elite_fraction <= 1:
         raise SpecError("failure search: needs --budget ≥ 1, --population ≥ 2 and 0 < elite fraction ≤ 1")
@@ -182,11 +138,11 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
     sampler = sampler_for(world)
     if sampler is None:
         raise SpecError(f"WORLD: {world!r} has no scenario sampler to search")
-    spec = resolve_policy(policy, world)
+    spec = resolve_policy(policy, world, host, policy_options)
     space = SearchSpace(sampler)
     rng = np.random.default_rng(seed)
-    runner = run_serial if workers == 1 else run_processes
-    features = fps = None
+    metrics: tuple[Metric, ...] = tuple(getattr(world_class(world), "metrics", ()) or ())
+    margin = next((m.name for m in metrics if m.margin), None)
     evaluated: list[dict[str, Any]] = []
     rounds: list[dict[str, Any]] = []
     while len(evaluated) < budget:
@@ -200,17 +156,13 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
             parents = [worst[int(rng.integers(len(worst)))] for _ in range(size)]
             plans = [EpisodePlan(start + k, EpisodeSeeds(p["seed"], p["policy_seed"], 0), space.refine(rng, p["scenario"], model))
                      for k, p in enumerate(parents)]
-        if features is None:
-            features, fps, _ = probe_features(world, plans[0], spec, camera=False, max_steps=max_steps)
-        per_job = math.ceil(size / workers)
-        jobs = [ShardJob(i, world, spec, tuple(plans[i: i + per_job]), features, fps, False, max_steps)
-                for i in range(0, size, per_job)]
-        batch = [row for result in runner(jobs, workers, None) for row in result.episodes.to_pylist()]
+        batch = play_episodes(world, spec, plans, workers=workers, max_steps=max_steps,
+                              per_shard=math.ceil(size / workers))
         for plan, row in zip(plans, batch):
             evaluated.append({"scenario": plan.scenario, "seed": plan.seeds.env, "policy_seed": plan.seeds.policy,
                               "edge_case": plan.edge_case,
-                              "return": row["return"], "length": row["length"], "min_ttc": row["min_ttc"],
-                              "reasons": failure_reasons(row)})
+                              "return": row["return"], "length": row["length"],
+                              "margin": row.get(margin) if margin else None, "reasons": failure_reasons(row, metrics)})
         rounds.append({"episodes": size, "failures": sum(bool(row["reasons"]) for row in evaluated[-size:])})
     failures = sorted((row for row in evaluated if row["reasons"]), key=_badness, reverse=True)
     search = {"method": "random search, then local refinement with cross-entropy step sizes", "budget": budget, "population": population,
@@ -220,7 +172,7 @@ def search_failures(world: str, policy: str, *, budget: int = 64, population: in
 
 
 def _badness(row: dict[str, Any]) -> tuple[bool, float]:
-    """Failures first; then the closest call (least time to collision), or the least return per step."""
-    if row["min_ttc"] is not None:
-        return bool(row["reasons"]), -row["min_ttc"]
+    """Failures first; then the closest call (the world's margin metric), or the least return per step."""
+    if row["margin"] is not None:
+        return bool(row["reasons"]), -row["margin"]
     return bool(row["reasons"]), -row["return"] / max(row["length"], 1)
