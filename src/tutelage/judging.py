@@ -93,8 +93,6 @@ def safe_verdicts(judge: Any, contexts: Sequence[Any], pairs: Sequence[tuple[Any
                     for v in out]
     except Exception:  # noqa: BLE001 - any judge failure becomes abstentions below, pair by pair
         pass
-    if len(pairs) == 1:
-        return [_single(judge, contexts[0], pairs[0])]
     return [_single(judge, c, p) for c, p in zip(contexts, pairs)]
 
 
@@ -182,5 +180,13 @@ def rank(judge: Any, context: Any, candidates: Sequence[Any]) -> Ranking:
     return Ranking(order, [float(s) for s in scores], sum(j.abstained for j in judged))
 
 
-__all__ = ["JudgeStats", "JudgedPair", "Ranking", "agreement", "combine", "judge_pairs", "judge_stats",
-           "p_first_of", "rank", "safe_verdicts", "swap"]
+
+
+def calibration(p_first: Sequence[float], first_better: Sequence[bool], bins: int = 10) -> list[dict[str, float]]:
+    """Reliability diagram of ``p_first``: per bin of stated probability, its mean and how often the first
+    item really was better (by a reference such as the oracle), with the count."""
+    p, truth = np.asarray(p_first, dtype=float), np.asarray(first_better, dtype=float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    return [{"low": b / bins, "high": (b + 1) / bins, "p_first": float(p[which == b].mean()),
+             "observed": float(truth[which == b].mean()), "n": int(np.count_nonzero(which == b))}
+            for b in range(bins) if np.any(which == b)]

@@ -12,6 +12,7 @@ both trajectory ids, the combined verdict, both orders' raw verdicts) beside
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,13 @@ class Pair:
     context: dict[str, Any]
     first: Trajectory
     second: Trajectory
+
+    def digest(self) -> str:
+        """A fingerprint of both trajectories' steps (a resumed judge stage reuses a chunk only if they match)."""
+        sha = hashlib.sha256()
+        for t in (self.first, self.second):
+            sha.update(t.id.encode() + np.ascontiguousarray(t.observations).tobytes() + np.ascontiguousarray(t.actions).tobytes())
+        return sha.hexdigest()[:16]
 
 
 class _Recorder(gymnasium.Wrapper):
@@ -156,7 +164,7 @@ def perturbed(model: Any, scale: float, seed: int = 0) -> Any:
 
 def verdict_row(pair: Pair, judged: JudgedPair, judge_name: str) -> dict[str, Any]:
     """One dataset row: context, both ids and policies, the combined verdict and both raw verdicts."""
-    row = {"pair_id": pair.id, "world": pair.context["world"], "episode_index": pair.context["episode_index"],
+    row = {"pair_id": pair.id, "digest": pair.digest(), "world": pair.context["world"], "episode_index": pair.context["episode_index"],
            "env_seed": pair.context["env_seed"], "scenario": json.dumps(pair.context["scenario"], sort_keys=True),
            "first_id": pair.first.id, "second_id": pair.second.id, "first_policy": pair.first.meta.get("policy", ""),
            "second_policy": pair.second.meta.get("policy", ""), "judge": judge_name, "flipped": judged.flipped}
@@ -193,7 +201,8 @@ def judge_dataset(judge: Any, pairs: Sequence[Pair], out: str | Path, *, judge_n
                   on_chunk: Callable[[int], None] | None = None) -> Path:
     """Judge ``pairs`` (both orders) into ``out/preferences.parquet`` and ``out/trajectories.parquet``.
 
-    Chunks already judged (their part file exists) are kept, so a killed run resumes with identical data.
+    Chunks already judged (a part file of the same pairs exists) are kept, so a killed run resumes with
+    identical data.
     """
     out = Path(out)
     name = judge_name or str(getattr(judge, "name", type(judge).__name__))
@@ -201,7 +210,7 @@ def judge_dataset(judge: Any, pairs: Sequence[Pair], out: str | Path, *, judge_n
     for number, start in enumerate(range(0, len(pairs), chunk)):
         part = out / PARTS / f"part-{number:05d}.parquet"
         batch = pairs[start:start + chunk]
-        if part.is_file() and [r["pair_id"] for r in read_rows(part, "part")] == [p.id for p in batch]:
+        if part.is_file() and [r["digest"] for r in read_rows(part, "part")] == [p.digest() for p in batch]:
             rows += read_rows(part, "part")
         else:
             judged = judge_pairs(judge, [p.context for p in batch], [(p.first, p.second) for p in batch])

@@ -126,7 +126,8 @@ def train_reward_model(model: Any, rows: Sequence[dict[str, Any]], trajectories:
     report["train_accuracy"] = correct / max(compared, 1)
     if val_rows:
         correct, compared = pair_accuracy(reward, val_rows, trajectories)
-        report.update(val_pairs=compared, val_accuracy=correct / max(compared, 1), val_loss=history.val_loss)
+        report.update(val_pairs=compared, val_accuracy=correct / max(compared, 1), val_loss=history.val_loss,
+                      held_out=[r.get("pair_id") for r in val_rows])
     return reward, report
 
 
