@@ -115,7 +115,8 @@ def one_seed(args) -> dict:
     for name, reward in rewards.items():
         t0 = time.perf_counter()
         policy, rounds = improve(student, world, improve_plans, reward, method=args.method, n=args.n, sigma=args.sigma,
-                                 rounds=args.rounds, epochs=args.epochs, lr=args.lr, max_steps=steps, seed=seed)
+                                 rounds=args.rounds, epochs=args.epochs, lr=args.lr, max_steps=steps, seed=seed,
+                                 anchor=args.anchor)
         out[f"improve_{name}"] = {"rounds": rounds, "seconds": time.perf_counter() - t0,
                                   **win_rate(world, policy, student, eval_plans, oracle, max_steps=steps)}
     if args.curve_scenarios:
@@ -174,12 +175,13 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--held-out", type=int, default=200, help="held-out scenarios: test pairs, then win-rate episodes")
     parser.add_argument("--test-pairs", type=int, default=100)
-    parser.add_argument("--improve-scenarios", type=int, default=32)
+    parser.add_argument("--improve-scenarios", type=int, default=48)
     parser.add_argument("--method", default="best_of_n", choices=("best_of_n", "rwr"))
     parser.add_argument("--n", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--anchor", type=float, default=3.0, help="start-labelled states per kept step")
     parser.add_argument("--curve-scenarios", type=int, default=4)
     args = parser.parse_args()
     if args.combine:

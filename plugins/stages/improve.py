@@ -25,6 +25,7 @@ class ImproveStage:
         "epochs": Field(int, 30, minimum=1),
         "lr": Field(float, 1e-3, minimum=0.0),
         "beta": Field(float, 1.0, minimum=0.0, help="rwr temperature in units of the scores' spread"),
+        "anchor": Field(float, 1.0, minimum=0.0, help="states labelled with the start's actions per kept step"),
         "max_steps": Field(int, None, minimum=1),
         "episodes": Field(int, 60, minimum=1, help="held-out scenarios for the win rate"),
         "curve": Field(list, [1, 2, 4, 8, 16, 32, 64], items=int, help="best-of-n sizes of the over-optimization curve"),
@@ -51,7 +52,8 @@ class ImproveStage:
         held_out = EpisodePlanner(context.sampler, split="held-out").plans(seed, settings["episodes"])
         policy, rounds = improve(start, context.world, train, reward, method=settings["method"], n=settings["n"],
                                  sigma=settings["sigma"], rounds=settings["rounds"], epochs=settings["epochs"],
-                                 lr=settings["lr"], beta=settings["beta"], max_steps=settings["max_steps"], seed=seed)
+                                 lr=settings["lr"], beta=settings["beta"], max_steps=settings["max_steps"], seed=seed,
+                                 anchor=settings["anchor"])
         for record in rounds:
             context.log(kind="curve", panel=f"{context.stage.name}: KL from the start", series="kl", x=record["round"],
                         y=record["kl"], x_label="round")

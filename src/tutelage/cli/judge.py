@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     truth = [j.verdict for j in timed["oracle"][0]]
     agree, compared = agreement([j.verdict for j in judged], truth)
     stats = judge_stats(judged)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     a_wins = sum(v.choice == "first" for v in truth)
     console.print(f"{args.world}: {len(pairs)} pairs, {args.policies[0]} better by the oracle in {a_wins}")
     share = wilson(agree, compared).percent() if compared else "n/a (no strict preferences in common)"

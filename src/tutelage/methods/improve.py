@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import SpecError
-from tutelage.methods.preferences import GaussianPolicy, PerturbedPolicy, Trajectory, _Recorder, collect_pairs, samples
+from tutelage.methods.preferences import GaussianPolicy, Trajectory, _Recorder, collect_pairs, samples
 from tutelage.rollouts.plan import EpisodePlan
 from tutelage.rollouts.rollout import make_env
 from tutelage.stats import paired_win_rate
 
 METHODS = ("best_of_n", "rwr")
-EXPLORATION = {"action": GaussianPolicy, "parameter": PerturbedPolicy}
 Oracle = Callable[[Any], Any]
 
 
@@ -56,10 +55,11 @@ def divergence(policy: Any, reference: Any, states: np.ndarray, sigma: float) ->
 
 def improve(policy: Any, world: str, plans: Sequence[EpisodePlan], reward: Any, *, method: str = "best_of_n",
             n: int = 8, sigma: float = 0.1, rounds: int = 2, epochs: int = 30, lr: float = 1e-3, beta: float = 1.0,
-            max_steps: int | None = None, seed: int = 0, explore: str = "action") -> tuple[Any, list[dict[str, Any]]]:
+            max_steps: int | None = None, seed: int = 0, anchor: float = 1.0) -> tuple[Any, list[dict[str, Any]]]:
     """A fine-tuned copy of ``policy`` (a model) and one report per round; ``plans`` are shared evenly
-    among the rounds (each round meets new scenarios). ``explore`` samples with action noise (``sigma``
-    per step) or parameter noise (a copy with θ moved by ``sigma`` · std(θ) per trajectory)."""
+    among the rounds (each round meets new scenarios). ``anchor`` adds, per kept step, that many states of
+    the other samples labelled with the start's own actions: a trust region that keeps the policy where
+    the reward model said nothing (0: none)."""
     from tutelage.methods.bc import train_supervised
 
     if method not in METHODS:
@@ -73,15 +73,20 @@ def improve(policy: Any, world: str, plans: Sequence[EpisodePlan], reward: Any, 
     reports = []
     try:
         for r, part in enumerate(np.array_split(np.arange(len(plans)), rounds)):
-            stochastic = EXPLORATION[explore](current, sigma)
+            stochastic = GaussianPolicy(current, sigma)
             groups = [samples(world, stochastic, plans[i], n, env=env) for i in part]
             scores = reward.score([t for g in groups for t in g]).reshape(len(groups), n)
-            kept = [g[i] for g, s in zip(groups, scores) for i in keep(s, method, rng, beta)]
+            chosen = [(k, i) for k, s in enumerate(scores) for i in keep(s, method, rng, beta)]
+            kept = [groups[k][i] for k, i in chosen]
             X = np.concatenate([t.observations for t in kept])
             Y = np.concatenate([np.clip(t.actions, -1.0, 1.0) for t in kept])
-            train_supervised(current, X, Y, epochs=epochs, lr=lr, seed=seed + r, warm_start=True)
             visited = np.concatenate([t.observations for g in groups for t in g])
-            reports.append({"round": r, "scenarios": len(groups), "samples": len(groups) * n, "kept_steps": len(X),
+            others = np.concatenate([t.observations for k, g in enumerate(groups) for i, t in enumerate(g) if (k, i) not in chosen])
+            if anchor > 0 and len(others):
+                states = others[rng.choice(len(others), size=min(len(others), int(anchor * len(X))), replace=False)]
+                X, Y = np.concatenate([X, states]), np.concatenate([Y, reference.forward(states)])
+            train_supervised(current, X, Y, epochs=epochs, lr=lr, seed=seed + r, warm_start=True)
+            reports.append({"round": r, "scenarios": len(groups), "samples": len(groups) * n, "training_steps": len(X),
                             "mean_score": float(scores.mean()), "kept_score": float(np.mean(reward.score(kept))),
                             **divergence(current, reference, visited, sigma)})
     finally:
@@ -103,12 +108,12 @@ def win_rate(world: str, policy: Any, start: Any, plans: Sequence[EpisodePlan], 
 
 def overoptimization(world: str, policy: Any, plans: Sequence[EpisodePlan], reward: Any, oracle: Oracle, *,
                      ns: Sequence[int] = (1, 2, 4, 8, 16, 32, 64), sigma: float = 0.1,
-                     max_steps: int | None = None, explore: str = "action") -> list[dict[str, float]]:
+                     max_steps: int | None = None) -> list[dict[str, float]]:
     """Best-of-n by the reward model as n grows: mean reward-model score and oracle return of the pick
     (the first n of the same max(ns) samples per scenario, so the curve is nested)."""
     env = _Recorder(make_env(world, max_steps=max_steps))
     try:
-        groups = [samples(world, EXPLORATION[explore](policy, sigma), plan, max(ns), env=env) for plan in plans]
+        groups = [samples(world, GaussianPolicy(policy, sigma), plan, max(ns), env=env) for plan in plans]
     finally:
         env.close()
     scores = reward.score([t for g in groups for t in g]).reshape(len(groups), max(ns))

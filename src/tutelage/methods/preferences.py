@@ -151,21 +151,6 @@ class GaussianPolicy:
         return mean + self.sigma * self.rng.standard_normal(mean.shape)
 
 
-class PerturbedPolicy:
-    """A stochastic version of a model by parameter noise: each episode plays its own :func:`perturbed`
-    copy (seeded by the episode's policy seed), so actions stay smooth within an episode."""
-
-    def __init__(self, model: Any, scale: float):
-        self.model, self.scale = model, float(scale)
-        self.copy = model
-
-    def reset(self, seed: int | None = None) -> None:
-        self.copy = perturbed(self.model, self.scale, 0 if seed is None else seed)
-
-    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
-        return np.asarray(self.copy(observation_vector(observation)))
-
-
 def perturbed(model: Any, scale: float, seed: int = 0) -> Any:
     """A copy of ``model`` with θ moved by ``scale`` · std(θ) · N(0, 1) (a worse sibling to compare against)."""
     copy = model.copy()
