@@ -8,7 +8,7 @@ from tutelage import nn
 from tutelage.errors import DataError
 from tutelage.judging import judge_pairs
 from tutelage.methods.preferences import Trajectory
-from tutelage.methods.reward import (load_reward_model, pair_accuracy, save_reward_model, train_reward_model)
+from tutelage.methods.reward import pair_accuracy, save_reward_model, train_reward_model
 from tutelage.nn import losses, reference
 from tutelage.plugins import get_host
 from tutelage.train import fit
