@@ -9,7 +9,8 @@ Per seed: a deliberately unpolished student (BC on ``--demos`` short expert demo
 of two samples of its Gaussian version on the same scenario; AI labels from the ``expert`` judge,
 human-style labels from the oracle as a noisy rater (Boltzmann, temperature 0.1 of the returns'
 spread); a Bradley–Terry reward model from each at the same label budget (model size chosen on
-validation labels); iterated best-of-n against each; win rate of each improved policy against the
+validation labels); iterated best-of-n (or ``--method rwr``) against each, with a trust region of
+start-labelled states (``--anchor``); win rate of each improved policy against the
 start on held-out scenarios, judged by the oracle. Judges are scored on held-out pairs whose oracle
 returns differ by more than the noise level. The ``model`` judge is the AI reward model.
 """
