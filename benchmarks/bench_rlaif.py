@@ -33,7 +33,7 @@ from tutelage.plugins import get_host
 from tutelage.rollouts.plan import EpisodePlanner
 from tutelage.rollouts.rollout import make_env
 from tutelage.sim.scenarios import sampler_for
-from tutelage.stats import mean_interval, paired_win_rate, wilson
+from tutelage.stats import difference_of_proportions, mean_interval, paired_win_rate, wilson
 
 NOISE = 0.1  # the noisy rater's temperature, in units of the spread of oracle returns
 CANDIDATES = (("step", (32,)), ("trajectory", (8,)))  # reward-model shapes, chosen on validation labels
@@ -155,7 +155,9 @@ def combine(paths: list[str]) -> None:
         per_seed = ", ".join(f"{i['win_rate']:.2f}" for i in imp)
         print(f"  {name}: {rates[name].percent()}  (per seed {per_seed}; mean oracle gain "
               f"{mean_interval([i['mean_gain'] for i in imp])}; final KL {[round(i['rounds'][-1]['kl'], 2) for i in imp]})")
-    print(f"  RLAIF - RLHF: {100 * (rates['rlaif'].estimate - rates['rlhf'].estimate):+.1f} points")
+    won = {name: round(rates[name].estimate * rates[name].n) for name in rates}
+    gap = difference_of_proportions(won["rlaif"], rates["rlaif"].n, won["rlhf"], rates["rlhf"].n)
+    print(f"  RLAIF - RLHF: {100 * gap.estimate:+.1f} points [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]")
     curve = runs[0].get("overoptimization")
     if curve:
         print("\nover-optimization (seed 0, best-of-n by the AI reward model): n, reward-model score, oracle return")
