@@ -146,4 +146,8 @@ class ModelJudge(ScoreJudge):
         self.reward = reward
 
     def scores(self, contexts, items):
-        return self.reward.score(list(items))
+        """Reward-model scores; NaN (an abstention) for items that are not trajectories."""
+        scored = [i for i, item in enumerate(items) if hasattr(item, "steps")]
+        out = np.full(len(items), math.nan)
+        out[scored] = self.reward.score([items[i] for i in scored])
+        return out
