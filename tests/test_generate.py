@@ -58,7 +58,7 @@ def test_info_records_provenance(serial):
     assert info["total_episodes"] == 8 and info["total_shards"] == 3
     assert info["generation"]["seed"] == 7 and info["policy"]["kind"] == "random"
     assert info["synthetic_share"] == 0.0
-    assert info["fps"] > 0 and info["versions"]["pybullet"]
+    assert info["fps"] > 0 and "pybullet" in info["versions"]  # its version, or "" where it is not installed
     assert info["features"]["observation.state"]["shape"] == [3]
     assert info["total_frames"] == len(Dataset(serial)) == 8 * 40
 

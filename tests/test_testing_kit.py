@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tutelage.methods.reward import RewardModel
 from tutelage.plugins import get_host
 from tutelage.protocols import Critique, Verdict, WorldSpec
 from tutelage.runs.schema import Field
@@ -19,6 +20,12 @@ def builtin_subjects() -> list[Subject]:
     subjects = [subject for _, subject in host_subjects(get_host()) if subject.name != "model"]
     policy = MLPType().build((32,), 7, seed=0, output_activation="tanh")
     subjects.append(Subject(model_teacher, "teachers", "model", options={"model": policy}, world="tutelage/Reach-v0"))
+    judges = get_host().registry("judges")  # judges need a world, a score or a reward model to build
+    reward = RewardModel(MLPType().build((39,), 1, seed=0))
+    subjects = [s for s in subjects if s.kind != "judges"] + [
+        Subject(judges.get("oracle"), "judges", "oracle", options={"score": lambda context, output: len(output)}),
+        Subject(judges.get("expert"), "judges", "expert", options={"world": "tutelage/Reach-v0"}),
+        Subject(judges.get("model"), "judges", "model", options={"reward": reward})]
     return subjects
 
 

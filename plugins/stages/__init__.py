@@ -1,4 +1,4 @@
-"""Built-in stage types of run specs: generate, distill, evaluate, quantize.
+"""Built-in stage types of run specs: generate, distill, evaluate, quantize, judge, reward, improve.
 
 They register through the ``tutelage_stage_types`` hook like any plugin's;
 each declares a settings schema, checked before a run writes anything.
@@ -9,9 +9,13 @@ from tutelage import hookimpl
 from tutelage_plugins.stages.distill import DistillStage
 from tutelage_plugins.stages.evaluate import EvaluateStage
 from tutelage_plugins.stages.generate import GenerateStage
+from tutelage_plugins.stages.improve import ImproveStage
+from tutelage_plugins.stages.judge import JudgeStage
 from tutelage_plugins.stages.quantize import QuantizeStage
+from tutelage_plugins.stages.reward import RewardStage
 
 
 @hookimpl
 def tutelage_stage_types() -> dict:
-    return {stage.name: stage for stage in (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage())}
+    stages = (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(), JudgeStage(), RewardStage(), ImproveStage())
+    return {stage.name: stage for stage in stages}

@@ -29,6 +29,8 @@ class EvaluateStage:
         "workers": Field(int, 1, minimum=1, help="processes or Ray tasks playing episodes (same results for any count)"),
         "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0, help="share of named edge cases"),
+        "held_out_episodes": Field(int, 0, minimum=0,
+                                   help="episodes per policy on the world's held-out edge cases (never trained on)"),
         "max_steps": Field(int, None, minimum=1),
         "scenario_type": Field(dict, {}, help="bins of one scenario parameter: {parameter, edges, labels}"),
         "gif": Field(bool, True, help="record the last student beside the first teacher in an edge case"),
@@ -68,6 +70,12 @@ class EvaluateStage:
             metrics.update(self._describe(context, ref, policy, first))
             if settings["scenario_type"]:
                 metrics["by_scenario"] = by_scenario(context, result.episodes, settings, seed, fraction)
+            if settings["held_out_episodes"]:
+                held_out = evaluate(spec, context.world, episodes=settings["held_out_episodes"], seed=seed,
+                                    edge_case_fraction=1.0, edge_cases=context.sampler.held_out_names,
+                                    max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
+                                    workers=settings["workers"], backend=settings["backend"])
+                metrics["held_out"] = {**held_out.summary, "by_edge_case": held_out.by_edge_case}
             if metrics.get("model_id"):
                 context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
             context.log(kind="evaluation", policy=ref, **{k: v for k, v in _headline(metrics).items() if k != "by_edge_case"})

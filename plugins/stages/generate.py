@@ -7,6 +7,17 @@ from tutelage.runs.schema import Field
 from tutelage_plugins.stages.refs import EXPERT, check_policy, is_teacher
 
 
+def check_not_held_out(check: Any, path: Any) -> None:
+    """A training stage may not replay scenarios of the world's held-out edge cases."""
+    from tutelage.sim.catalogue import load_catalogue
+
+    sampler = check.sampler()
+    entries = load_catalogue(path, world=check.world).entries
+    held = sorted({e.get("edge_case", "") for e in entries if sampler is not None and sampler.is_held_out(e.get("edge_case"))})
+    if held:
+        raise check.error("scenarios", f"{path} replays held-out edge cases {held}: they are for evaluation only")
+
+
 class GenerateStage:
     """Parquet shards under ``datasets/<stage>/``; a resumed run continues after the last finished shard."""
 
@@ -31,6 +42,7 @@ class GenerateStage:
             catalogue = (check.spec_dir / settings["scenarios"]).resolve()
             if not catalogue.is_file():
                 raise check.error("scenarios", f"scenario catalogue {str(catalogue)!r} not found")
+            check_not_held_out(check, catalogue)
             settings = {**settings, "scenarios": str(catalogue)}
         return settings
 

@@ -1,8 +1,9 @@
 """Scripted experts: privileged teachers that read the ground truth in ``info``.
 
-Each is stateless (an action depends only on the current ``info``), so one
-instance serves any number of episodes; ``reset()`` exists for callers that
-expect it and does nothing.
+The driving and reach experts are stateless (an action depends only on the
+current ``info``); their ``reset()`` does nothing. The push expert keeps a
+mode and an integral within an episode: call ``reset()`` at each episode's
+start (rollouts, DAgger and evaluation do).
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ class DrivingExpert:
     """Follows the lane (Stanley steering), keeps speed and brakes for what may enter its lane.
 
     Steering: heading error plus ``atan(gain · lane offset / speed)`` plus the
-    curvature feed-forward. Speed: ``cruise`` m/s, lowered for the friction,
-    the curvature ahead, slower cars in the lane and actors whose path (their
-    lateral velocity over the next seconds) crosses the lane. To slow down by
+    curvature feed-forward. Speed: ``cruise`` m/s (default: the road's
+    ``speed_limit``), lowered for the friction, the curvature ahead, slower
+    cars in the lane and actors whose path (their lateral velocity over the
+    next seconds) crosses the lane; a unicyclist on the move is assumed to
+    cross it (its speed swings). To slow down by
     more than 0.2 m/s it brakes with a pedal the friction can take (no locked
     wheels); otherwise it commands a wheel speed within the slip the friction
     allows (no spinning wheels).
@@ -31,7 +34,7 @@ class DrivingExpert:
 
     def __init__(
         self,
-        cruise: float = 2.0,
+        cruise: float | None = None,
         gain: float = 2.5,
         traction: float = 1.5,
         wheelbase: float = 0.325,
@@ -63,7 +66,8 @@ class DrivingExpert:
         """The highest safe speed now (m/s)."""
         grip = 0.5 * float(info["friction"]) * GRAVITY  # tyre × ground friction
         brake = 0.6 * grip
-        target = min(self.cruise, math.sqrt(0.5 * grip / max(info["max_curvature_ahead"], 1e-3)))
+        cruise = float(info["speed_limit"]) if self.cruise is None else self.cruise
+        target = min(cruise, math.sqrt(0.5 * grip / max(info["max_curvature_ahead"], 1e-3)))
         actors = info["actors"]
         if len(actors["kind"]) == 0:
             return target
@@ -72,6 +76,8 @@ class DrivingExpert:
         ahead = actors["s"] - ego_s
         horizon = np.minimum(ahead / speed + 1.0, 4.0)
         d_now, d_then = actors["d"], actors["d"] + actors["vd"] * horizon
+        unsteady = np.array([kind == "unicyclist" for kind in actors["kind"]], dtype=bool) & (actors["vd"] != 0.0)
+        d_then = np.where(unsteady, d_now + np.sign(actors["vd"]) * 2.0 * info["lane_width"], d_then)  # it may speed up
         reach = 0.3 + actors["radius"]
         conflict = (
             actors["active"]
@@ -154,24 +160,57 @@ class ReachExpert(ArmExpert):
 
 
 class PushExpert(ArmExpert):
-    """Goes behind the cube (over the top), lowers the hand, and pushes the cube to the goal."""
+    """Pushes the cube to the goal: over the top to behind it, down a wide funnel, then through it.
+
+    Everything is relative to the cube (``u`` points from the cube to the
+    goal). Out of contact the hand heads for the point ``standoff`` behind the
+    cube and descends gradually as it nears it: the waypoint's height falls
+    from the transit height to the push height over the last ``funnel``
+    metres (a cone, not a switch); a hand far below the cone rises before it
+    moves across, blended, not switched. Push mode starts once the hand is low and
+    behind the cube within ``enter`` of the line through its centre, and
+    lasts until it strays ``leave`` from that line or passes the cube
+    (hysteresis); while pushing, the hand aims through the cube's centre
+    with proportional and (bounded) integral action on its lateral offset.
+    Stateful: :meth:`reset` clears the mode and the integral.
+    """
 
     name = "push-expert"
     height = 0.025  # hand height while pushing (m)
     standoff = 0.06  # hand centre behind the cube centre before a push (m)
+    funnel = 0.045  # the hand descends over this distance from the start of the push (m)
+    enter, leave = 0.03, 0.05  # lateral offsets that start and end push mode (m)
+    step = 8.0 / 240.0  # s per env step, for the integral
+
+    def __init__(self, *args: Any, integral_gain: float = 3.0, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.integral_gain = integral_gain
+        self.reset()
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start an episode: out of push mode, integral zero."""
+        self.pushing, self.integral = False, 0.0
 
     def waypoint(self, info: dict[str, Any]) -> tuple[np.ndarray, float]:
         hand, cube, goal = info["hand_position"], info["object_position"], info["goal"]
         to_goal = goal[:2] - cube[:2]
         u = to_goal / max(float(np.linalg.norm(to_goal)), 1e-9)
-        behind = cube[:2] - self.standoff * u
+        normal = np.array([-u[1], u[0]])
         relative = hand[:2] - cube[:2]
-        along, across = float(relative @ u), float(relative @ np.array([-u[1], u[0]]))
+        along, across = float(relative @ u), float(relative @ normal)
+        if self.pushing:
+            self.pushing = hand[2] < 0.06 and along < 0.0 and abs(across) < self.leave
+        else:
+            self.pushing = hand[2] < 0.05 and along < -0.02 and abs(across) < self.enter
+            self.integral = 0.0
+        if self.pushing:  # through the cube's centre, correcting the lateral offset
+            self.integral = float(np.clip(self.integral + across * self.step, -0.005, 0.005))
+            lateral = 0.5 * across + self.integral_gain * self.integral
+            return np.array([*(cube[:2] + 0.05 * u - lateral * normal), self.height]), 0.15
         transit = max(0.1, float((2.0 * info["obstacles"][:, 2]).max()) + 0.08 if len(info["obstacles"]) else 0.1)
-        if along < -0.02 and abs(across) < 0.02 and hand[2] < 0.045:  # aligned: push through the cube's centre
-            return np.array([*(cube[:2] + 0.05 * u - 0.5 * across * np.array([-u[1], u[0]])), self.height]), 0.15
-        if float(np.linalg.norm(hand[:2] - behind)) < 0.015:  # above the start of the push: go down
-            return np.array([*behind, self.height]), 0.25
-        if hand[2] > transit - 0.02:  # high enough: go across to above the start of the push
-            return np.array([*behind, transit]), self.speed
-        return np.array([hand[0], hand[1], transit]), self.speed  # too low and misplaced: rise
+        behind = cube[:2] - self.standoff * u
+        distance = float(np.linalg.norm(hand[:2] - behind))
+        lift = min(max((distance - 0.01) / (self.funnel - 0.01), 0.0), 1.0)
+        z = self.height + (transit - self.height) * lift
+        across_weight = min(max((hand[2] - z + 0.04) / 0.03, 0.0), 1.0)  # far below the cone: rise before going across
+        return np.array([*(hand[:2] + across_weight * (behind - hand[:2])), z]), 0.25 + (self.speed - 0.25) * lift

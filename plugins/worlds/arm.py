@@ -278,9 +278,10 @@ class PushEnv(ArmEnv):
     See :class:`ArmEnv`: seven joint velocity commands in [-1, 1].
 
     ## Observation Space
-    ``Box(float32, (38,))``: as :class:`ReachEnv` (the goal is on the table)
-    plus the cube's position as a noisy camera sees it (3) and cube minus goal
-    (3), before the obstacle positions.
+    ``Box(float32, (43,))``: as :class:`ReachEnv` (the goal is on the table)
+    plus the cube's position as a noisy camera sees it (3), cube minus goal
+    (3), hand minus cube (3) and the hand's offset from the seen cube along
+    and across the direction to the goal (2), before the obstacle positions.
 
     ## Rewards
     Minus the cube–goal distance (m) every step; +1 on success, −1 on a
@@ -300,7 +301,7 @@ class PushEnv(ArmEnv):
     """
 
     task = "push"
-    extra_size = 6
+    extra_size = 11
     bounds: ClassVar[dict[str, Bounds]] = {
         "object_x": Bounds(0.25, 0.75),
         "object_y": Bounds(-0.4, 0.4),
@@ -359,4 +360,8 @@ class PushEnv(ArmEnv):
         info["object_position"], info["object_velocity"] = position, np.array(velocity)
         info["goal_distance"] = float(np.linalg.norm(position[:2] - self.goal[:2]))
         seen = position + self.np_random.normal(0.0, self.scenario["sensor_noise"], 3)
-        return np.concatenate([seen, seen - self.goal])
+        to_goal = self.goal[:2] - seen[:2]
+        u = to_goal / max(float(np.linalg.norm(to_goal)), 1e-9)
+        relative = info["hand_position"] - seen
+        frame = [relative[:2] @ u, relative[0] * -u[1] + relative[1] * u[0]]  # along and across the push
+        return np.concatenate([seen, seen - self.goal, relative, frame])

@@ -1,4 +1,4 @@
-"""``tutelage/Driving-v0``: the PyBullet racecar on a procedural road with traffic and crossing pedestrians."""
+"""``tutelage/Driving-v0``: the PyBullet racecar on a procedural road with traffic, crossing pedestrians and weather."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from tutelage.sim.world import pybullet  # first, so that pybullet loads without
 from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
-from tutelage.sim.sensors import Camera, Lidar
+from tutelage.sim.sensors import Camera, Lidar, Perception
 from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours, mesh_visual_shape, ragged
 from tutelage_plugins.worlds.metrics import DRIVING_METRICS
 from tutelage_plugins.worlds.road import STEP, Road
@@ -32,9 +32,12 @@ ACTOR_SHAPES = {
     "pedestrian": ("cylinder", (0.08, 0.35), 0.175, 0.08, (0.9, 0.6, 0.2)),
     "cyclist": ("box", (0.18, 0.05, 0.17), 0.17, 0.18, (0.2, 0.7, 0.3)),
     "obstacle": ("box", (0.18, 0.18, 0.15), 0.15, 0.25, (0.8, 0.2, 0.2)),
+    "unicyclist": ("cylinder", (0.06, 0.4), 0.2, 0.08, (0.9, 0.2, 0.7)),
 }
 #: segmentation classes in the camera observation
-SEGMENTATION_CLASSES = ("background", "ground", "road", "marking", "ego", "car", "pedestrian", "cyclist", "obstacle")
+SEGMENTATION_CLASSES = ("background", "ground", "road", "marking", "ego", "car", "pedestrian", "cyclist", "obstacle", "unicyclist")
+ROAD_TYPES = {"two-lane": 1, "highway": 3}  # road type -> lanes each way
+FLASH = 0.12  # s a lightning flash blinds the camera and the lane detector
 
 BOUNDS = {
     "road_length": Bounds(5.0, 1000.0),
@@ -55,6 +58,12 @@ BOUNDS = {
     "actuation_latency": Bounds(0, 20, kind=int),
     "ego_mass_scale": Bounds(0.25, 4.0),
     "layout_seed": Bounds(0, 2**31 - 1, kind=int),
+    "road_type": Bounds(options=tuple(ROAD_TYPES)),
+    "speed_limit": Bounds(0.5, 4.0),
+    "unicyclist_count": Bounds(0, 6, kind=int),
+    "odometry_drift": Bounds(0.0, 1.0),
+    "rain": Bounds(0.0, 1.0),
+    "lightning": Bounds(0.0, 5.0),
 }
 DEFAULTS = {
     "road_length": {"low": 30.0, "high": 45.0},
@@ -75,11 +84,17 @@ DEFAULTS = {
     "actuation_latency": {"low": 0, "high": 1},
     "ego_mass_scale": {"low": 0.9, "high": 1.1},
     "layout_seed": {"low": 0, "high": 2**31 - 1},
+    "road_type": "two-lane",
+    "speed_limit": 2.0,
+    "unicyclist_count": 0,
+    "odometry_drift": {"low": 0.0, "high": 0.05},
+    "rain": 0.0,
+    "lightning": 0.0,
 }
 EDGE_CASES = {
     "pedestrian-crossing": {"pedestrian_count": {"low": 2, "high": 4}, "pedestrian_crossing_prob": 1.0, "cyclist_fraction": 0.0},
     "cyclist-crossing": {"pedestrian_count": {"low": 1, "high": 3}, "pedestrian_crossing_prob": 1.0, "cyclist_fraction": 1.0},
-    "wet": {"friction": {"low": 0.35, "high": 0.55}},
+    "wet": {"friction": {"low": 0.35, "high": 0.55}, "rain": {"low": 0.3, "high": 0.6}},
     "ice": {"friction": {"low": 0.1, "high": 0.2}},
     "heavy-sensor-noise": {"sensor_noise": {"low": 0.1, "high": 0.3}, "sensor_dropout": {"low": 0.1, "high": 0.25}},
     "night": {"light": {"low": 0.1, "high": 0.25}},
@@ -87,17 +102,42 @@ EDGE_CASES = {
     "sharp-curves": {"road_curvature": {"low": 0.3, "high": 0.4}},
     "actuation-lag": {"actuation_latency": {"low": 3, "high": 5}},
     "heavy-load": {"ego_mass_scale": {"low": 2.0, "high": 3.0}},
+    "odometry-drift": {"odometry_drift": {"low": 0.2, "high": 0.4}},
+    "unicyclist-crossing": {"unicyclist_count": {"low": 1, "high": 2}},
+    "highway": {
+        "road_type": "highway",
+        "speed_limit": {"low": 2.6, "high": 3.0},
+        "road_length": {"low": 50.0, "high": 70.0},
+        "road_curvature": {"low": 0.0, "high": 0.08},
+        "traffic_count": {"low": 4, "high": 8},
+        "traffic_speed": {"low": 2.2, "high": 2.8},
+        "pedestrian_count": 0,
+    },
+    "thunderstorm": {
+        "rain": {"low": 0.8, "high": 1.0},
+        "friction": {"low": 0.35, "high": 0.5},
+        "light": {"low": 0.05, "high": 0.15},
+        "lightning": {"low": 0.5, "high": 1.5},
+        "sensor_noise": {"low": 0.15, "high": 0.3},
+        "sensor_dropout": {"low": 0.05, "high": 0.15},
+    },
 }
-COMBOS = ["pedestrian-crossing + ice + heavy-sensor-noise + night", "dense-traffic + wet + night"]
+SEED_EDGE_CASE = "unicyclist-crossing + highway + thunderstorm"
+COMBOS = ["pedestrian-crossing + ice + heavy-sensor-noise + night", "dense-traffic + wet + night", SEED_EDGE_CASE]
+#: never in training: the unicyclist, the highway and the thunderstorm (and every combination with one)
+HELD_OUT = ["unicyclist-crossing", "highway", "thunderstorm"]
 
 
 class DrivingEnv(PyBulletEnv):
-    """Drive the racecar along a procedural two-lane road to its end.
+    """Drive the racecar along a procedural road to its end.
 
-    The ego keeps to the right lane of a road of straights and curves. Other
-    cars drive in both lanes (kinematic boxes), pedestrians and cyclists wait
-    at the kerb and some cross in front of the ego, and static obstacles stand
-    beside the road. Everything is drawn from a scenario (see
+    The ego keeps to its lane (next to the centre line) of a road of straights
+    and curves: a two-lane road or a six-lane highway (``road_type``). Other
+    cars drive in every lane (kinematic boxes), pedestrians and cyclists wait
+    at the kerb and some cross in front of the ego, unicyclists always cross
+    (wobbling: their speed swings by up to ±80 %), and static obstacles stand
+    beside the road. Rain and darkness blur the lane markings; lightning
+    flashes blind the camera and the lane detector for 0.12 s. Everything is drawn from a scenario (see
     :meth:`default_scenarios`); ``reset(options={"scenario": s})`` replays one,
     ``reset(options={"edge_case": "ice + night"})`` samples a named edge case.
 
@@ -111,11 +151,16 @@ class DrivingEnv(PyBulletEnv):
     With ``actuation_latency = k`` an action takes effect ``k`` steps later.
 
     ## Observation Space
-    ``Box(float32, (6 + rays,))``: speed (m/s), offset from the ego lane's
-    centre (m, left positive), heading error (rad), road curvature 0.5, 2 and
-    4 m ahead (1/m), then the lidar: ``rays`` (default 32) distances in metres
-    (max ``lidar_range``), starting straight ahead and turning left, with the
-    scenario's sensor noise and dropout. With ``camera=True`` the observation
+    ``Box(float32, (6 + rays,))``: as the car's own estimators report them,
+    speed (m/s, odometry), offset from the ego lane's centre (m, left
+    positive), heading error (rad) and road curvature 0.5, 2 and 4 m ahead
+    (1/m) (lane detection), then the lidar: ``rays`` (default 32) distances
+    in metres (max ``lidar_range``), starting straight ahead and turning
+    left, with the scenario's sensor noise and dropout. The estimates are
+    never the truth: each carries white noise, a bias drawn per episode, a
+    slow drift (``odometry_drift`` for the speed) and dropouts (the last
+    reading held); the lane's grow with darkness, rain and ``sensor_noise``
+    (see :meth:`_perception_model`). The truth is in ``info``. With ``camera=True`` the observation
     is a ``Dict`` with ``state`` (that vector), ``rgb`` (H, W, 3) uint8 and
     ``segmentation`` (H, W) int32 class ids (:data:`SEGMENTATION_CLASSES`)
     from the front camera.
@@ -142,7 +187,9 @@ class DrivingEnv(PyBulletEnv):
     ``radius``, ``active``), ``distances`` (gap to each actor, m), ``ttc``
     (time to collision per actor, s, inf when not closing), ``min_ttc``,
     ``collision``, ``collided_with``, ``off_road``, ``is_success``,
-    ``frame`` and ``time``; at reset also ``scenario``.
+    ``speed_limit``, ``lanes`` (each way), ``lane_visibility`` (0–1),
+    ``lightning`` (a flash now), ``frame`` and ``time``; at reset also
+    ``scenario``.
     """
 
     metrics = DRIVING_METRICS
@@ -166,6 +213,7 @@ class DrivingEnv(PyBulletEnv):
         self.camera = Camera(*camera_size) if camera else None
         self.render_camera = Camera(*render_size, fov=60.0, far=60.0)
         self.dt = self.time_step * self.substeps
+        self.perception = Perception(6, tau=2.0 / self.dt)  # drifts wander over about 2 s
         state = spaces.Box(
             low=np.array([-MAX_SPEED * 3, -10.0, -math.pi, -5.0, -5.0, -5.0] + [0.0] * lidar_rays, dtype=np.float32),
             high=np.array([MAX_SPEED * 3, 10.0, math.pi, 5.0, 5.0, 5.0] + [lidar_range] * lidar_rays, dtype=np.float32),
@@ -184,17 +232,21 @@ class DrivingEnv(PyBulletEnv):
             )
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.lookahead_points = np.round(CURVATURE_LOOKAHEAD / STEP).astype(int)
+        self.observation_limits = (state.low[:6].astype(float), state.high[:6].astype(float))
 
     @classmethod
     def default_scenarios(cls) -> ScenarioSampler:
-        return ScenarioSampler.declare("tutelage/Driving-v0", BOUNDS, DEFAULTS, EDGE_CASES, COMBOS)
+        return ScenarioSampler.declare("tutelage/Driving-v0", BOUNDS, DEFAULTS, EDGE_CASES, COMBOS, HELD_OUT)
 
     # -- building ----------------------------------------------------------------
 
     def build(self, scenario: dict[str, Any]) -> None:
         c = self.client
         layout = np.random.default_rng(scenario["layout_seed"])
-        self.road = road = Road(layout, scenario["road_length"] + START_S, scenario["road_curvature"], scenario["lane_width"], lead_in=START_S)
+        self.road = road = Road(
+            layout, scenario["road_length"] + START_S, scenario["road_curvature"], scenario["lane_width"],
+            lead_in=START_S, lanes=ROAD_TYPES[scenario["road_type"]],
+        )
         self.goal_s = road.length
         colour = jittered_colours(layout, scenario["color_jitter"])
 
@@ -210,16 +262,18 @@ class DrivingEnv(PyBulletEnv):
         self.segmentation_of: dict[int, int] = {ground: 1}
         w = road.half_width
         marking = 0.04
+        separators = [k * road.lane_width * side for k in range(1, road.lanes) for side in (-1.0, 1.0)]
         for d_right, d_left, z, dash, rgb, klass in (
             (-w, w, 0.003, 0.0, (0.3, 0.3, 0.32), 2),
             (-w, -w + marking, 0.005, 0.0, (0.95, 0.95, 0.95), 3),
             (w - marking, w, 0.005, 0.0, (0.95, 0.95, 0.95), 3),
             (-marking / 2, marking / 2, 0.005, 1.0, (0.95, 0.8, 0.1), 3),
+            *((d - marking / 2, d + marking / 2, 0.005, 0.5, (0.95, 0.95, 0.95), 3) for d in separators),
         ):
             shape = mesh_visual_shape(c, *road.strip(d_right, d_left, z, dash=dash), colour(rgb))
             self.segmentation_of[pybullet.createMultiBody(0, -1, shape, physicsClientId=c)] = klass
 
-        x, y, heading = road.pose(np.array([START_S]), np.array([-w / 2]))
+        x, y, heading = road.pose(np.array([START_S]), np.array([-road.lane_width / 2]))
         yaw = float(heading[0])
         base = [float(x[0]) - CENTRE_AHEAD * math.cos(yaw), float(y[0]) - CENTRE_AHEAD * math.sin(yaw), 0.03]
         self.ego = pybullet.loadURDF("racecar/racecar.urdf", base, pybullet.getQuaternionFromEuler([0, 0, yaw]), physicsClientId=c)
@@ -232,6 +286,8 @@ class DrivingEnv(PyBulletEnv):
 
         self._place_actors(scenario, layout, colour)
         self.lidar.reset(self.np_random, scenario["sensor_noise"], scenario["sensor_dropout"])
+        self.visibility = min(scenario["light"], 1.0) * (1.0 - 0.6 * scenario["rain"])
+        self.perception.reset(self.np_random, **self._perception_model(scenario))
         latency = scenario["actuation_latency"]
         self.pending = deque([np.zeros(2, np.float32)] * latency) if latency else None
         self.steering = 0.0
@@ -247,36 +303,46 @@ class DrivingEnv(PyBulletEnv):
 
     def _place_actors(self, scenario: dict[str, Any], layout: np.random.Generator, colour) -> None:
         """Traffic, crossing pedestrians/cyclists and roadside obstacles, in road coordinates."""
-        road, w = self.road, self.road.half_width
-        rows = []  # (kind, s, d, vs, trigger_s, target_d, walk_speed)
+        road, w, lane_width = self.road, self.road.half_width, self.road.lane_width
+        rows = []  # (kind, s, d, vs, trigger_s, target_d, walk_speed, wobble, phase)
         speed, free = scenario["traffic_speed"], START_S + 8.0
         for _ in range(scenario["traffic_count"]):
-            if layout.random() < 0.4:  # same lane, ahead, at least 3 m apart; all drive at the lane's speed
-                position = free + layout.uniform(0.0, 0.25 * road.length)
-                rows.append(("car", position, -w / 2, speed, math.inf, 0.0, 0.0))
-                free = position + 3.0
+            lane = int(layout.integers(road.lanes)) if road.lanes > 1 else 0
+            centre = (lane + 0.5) * lane_width
+            if layout.random() < 0.4:  # same direction, ahead; in the ego's lane at least 3 m apart
+                position = (free if lane == 0 else START_S + 4.0) + layout.uniform(0.0, 0.25 * road.length)
+                rows.append(("car", position, -centre, speed, math.inf, 0.0, 0.0, 0.0, 0.0))
+                free = position + 3.0 if lane == 0 else free
             else:  # oncoming
                 position = layout.uniform(START_S + 4.0, road.end)
-                rows.append(("car", position, w / 2, -speed * layout.uniform(0.9, 1.1), math.inf, 0.0, 0.0))
+                rows.append(("car", position, centre, -speed * layout.uniform(0.9, 1.1), math.inf, 0.0, 0.0, 0.0, 0.0))
+        lead = scenario["speed_limit"] * 0.5  # crossings start 1.5-3.5 s ahead of the ego at the speed limit
         for _ in range(scenario["pedestrian_count"]):
             kind = "cyclist" if layout.random() < scenario["cyclist_fraction"] else "pedestrian"
             side = float(layout.choice([-1.0, 1.0]))
             kerb = side * (w + layout.uniform(0.35, 0.8))
             crossing = layout.random() < scenario["pedestrian_crossing_prob"]
             position = layout.uniform(START_S + 8.0, road.length - 3.0)
-            trigger = position - layout.uniform(3.0, 7.0) if crossing else math.inf  # starts when the ego gets there
+            trigger = position - lead * layout.uniform(3.0, 7.0) if crossing else math.inf  # starts when the ego gets there
             walk = scenario["pedestrian_speed"] * (2.5 if kind == "cyclist" else 1.0)
-            rows.append((kind, position, kerb, 0.0, trigger, -side * (w + 0.6) if crossing else kerb, walk))
+            rows.append((kind, position, kerb, 0.0, trigger, -side * (w + 0.6) if crossing else kerb, walk, 0.0, 0.0))
+        for _ in range(scenario["unicyclist_count"]):  # always crossing, unsteadily
+            side = float(layout.choice([-1.0, 1.0]))
+            position = layout.uniform(START_S + 8.0, road.length - 3.0)
+            trigger = position - lead * layout.uniform(3.0, 7.0)
+            walk = scenario["pedestrian_speed"] * 1.5
+            rows.append(("unicyclist", position, side * (w + layout.uniform(0.3, 0.6)), 0.0, trigger, -side * (w + 0.6), walk,
+                         layout.uniform(0.4, 0.8), layout.uniform(0.0, 2.0 * math.pi)))
         for _ in range(scenario["obstacle_count"]):
             position = layout.uniform(START_S + 3.0, road.end)
-            rows.append(("obstacle", position, float(layout.choice([-1.0, 1.0])) * (w + layout.uniform(0.45, 1.5)), 0.0, math.inf, 0.0, 0.0))
+            rows.append(("obstacle", position, float(layout.choice([-1.0, 1.0])) * (w + layout.uniform(0.45, 1.5)), 0.0, math.inf, 0.0, 0.0, 0.0, 0.0))
 
         c = self.client
         kinds = [row[0] for row in rows]
         self.kinds = tuple(kinds)
-        s, d, vs, trigger, target, walk = (np.array([row[i] for row in rows], dtype=float) for i in range(1, 7))
+        s, d, vs, trigger, target, walk, wobble, phase = (np.array([row[i] for row in rows], dtype=float) for i in range(1, 9))
         self.actor_s, self.actor_d, self.actor_vs, self.actor_vd = s, d, vs, np.zeros(len(rows))
-        self.trigger_s, self.target_d, self.walk_speed = trigger, target, walk
+        self.trigger_s, self.target_d, self.walk_speed, self.wobble, self.phase = trigger, target, walk, wobble, phase
         self.radius = np.array([ACTOR_SHAPES[k][3] for k in kinds])
         self.reach = self.radius + EGO_RADIUS
         self.height = np.array([ACTOR_SHAPES[k][2] for k in kinds])
@@ -323,7 +389,8 @@ class DrivingEnv(PyBulletEnv):
             pybullet.resetBasePositionAndOrientation(bodies[i], position, (0.0, 0.0, math.sin(0.5 * h), math.cos(0.5 * h)), physicsClientId=c)
 
     def _advance_actors(self) -> None:
-        """Move traffic along the road; start, walk and stop the crossing pedestrians and cyclists."""
+        """Move traffic along the road; start, walk and stop the crossing pedestrians, cyclists and
+        unicyclists (whose speed swings by ``wobble`` at 1.3 Hz)."""
         moving = self.driving
         if self.ego_s >= self.next_trigger:  # someone steps onto the road
             starting = self.ego_s >= self.trigger_s
@@ -333,6 +400,8 @@ class DrivingEnv(PyBulletEnv):
             self.walking = np.nonzero(self.actor_vd)[0]
         if len(self.walking):
             walking = self.walking
+            swing = 1.0 + self.wobble[walking] * np.sin(2.6 * math.pi * self.frame * self.dt + self.phase[walking])
+            self.actor_vd[walking] = np.sign(self.actor_vd[walking]) * self.walk_speed[walking] * swing
             d = self.actor_d[walking] + self.actor_vd[walking] * self.dt
             target = self.target_d[walking]
             arrived = (d - target) * np.sign(self.actor_vd[walking]) >= 0.0
@@ -412,18 +481,40 @@ class DrivingEnv(PyBulletEnv):
 
     def observe(self) -> tuple[Any, dict[str, Any]]:
         road = self.road
-        lane_offset = self.ego_d + 0.5 * road.half_width
+        lane_offset = self.ego_d + 0.5 * road.lane_width
         curvature = road.curvature_ahead(self.hint, self.lookahead_points)
         state = np.empty(6 + self.lidar.rays, dtype=np.float32)
         self.lidar.scan(self.client, *self.ego_centre, self.ego_yaw, out=state[6:])
-        limit = 3.0 * MAX_SPEED  # the lidar and the road's curvature stay inside their bounds by construction
-        state[:3] = (min(max(self.speed, -limit), limit), min(max(lane_offset, -10.0), 10.0), self.heading_error)
-        state[3:6] = curvature
+        estimate = self.perception.read(np.array([self.speed, lane_offset, self.heading_error, *curvature]))
+        np.clip(estimate, self.observation_limits[0], self.observation_limits[1], out=state[:6], casting="same_kind")
         info = self._privileged(lane_offset, curvature)
         if self.camera is None:
             return state, info
         rgb, segmentation = self._front_camera()
         return {"state": state, "rgb": rgb, "segmentation": segmentation}, info
+
+    def _perception_model(self, scenario: dict[str, Any]) -> dict[str, Any]:
+        """The estimators' errors (:class:`~tutelage.sim.sensors.Perception`) in this scenario.
+
+        Channels: speed (odometry), lane offset, heading error, curvature 0.5,
+        2 and 4 m ahead (lane detection). The lane detector's errors grow by
+        3× as the markings fade (``lane_visibility``: the light, dimmed by
+        rain) and by 10× ``sensor_noise``; it drops a reading with
+        ``sensor_dropout`` plus 0.3 × the lost visibility, and a lightning
+        flash blinds it for 0.12 s.
+        """
+        lane = 1.0 + 3.0 * (1.0 - self.visibility) + 10.0 * scenario["sensor_noise"]
+        odometry = 1.0 + 10.0 * scenario["sensor_noise"]
+        dropout = scenario["sensor_dropout"]
+        return {
+            "noise": [0.03 * odometry, *(lane * np.array([0.02, 0.01, 0.004, 0.008, 0.015]))],
+            "bias": [0.02, 0.01 * lane, 0.005 * lane, 0.0, 0.0, 0.0],
+            "drift": [scenario["odometry_drift"], *(lane * np.array([0.01, 0.005, 0.002, 0.004, 0.008]))],
+            "dropout": [dropout] + [min(dropout + 0.3 * (1.0 - self.visibility), 1.0)] * 5,
+            "blind": [False] + [True] * 5,
+            "blind_rate": scenario["lightning"] * self.dt,
+            "blind_steps": round(FLASH / self.dt),
+        }
 
     def _privileged(self, lane_offset: float, curvature: np.ndarray) -> dict[str, Any]:
         road = self.road
@@ -474,6 +565,10 @@ class DrivingEnv(PyBulletEnv):
             "collided_with": self.collided_with,
             "off_road": off_road,
             "is_success": (not collision) and (not off_road) and self.ego_s >= self.goal_s,
+            "speed_limit": self.scenario["speed_limit"],
+            "lanes": road.lanes,
+            "lane_visibility": self.visibility,
+            "lightning": self.perception.blinded > 0,
         }
 
     def _front_camera(self) -> tuple[np.ndarray, np.ndarray]:
@@ -482,6 +577,8 @@ class DrivingEnv(PyBulletEnv):
         rgb, bodies = self.camera.capture(
             self.client, [cx + 0.32 * c, cy + 0.32 * s, 0.2], [cx + 2.0 * c, cy + 2.0 * s, 0.08], self.scenario["light"]
         )
+        if self.perception.blinded:  # a lightning flash: the image washes out to white
+            rgb = 255 - (255 - rgb) // 8
         return rgb, self.segmentation_lookup[np.clip(bodies, -1, len(self.segmentation_lookup) - 2) + 1]
 
     def render(self) -> np.ndarray | None:

@@ -1,8 +1,9 @@
-"""A procedurally built two-lane road: its centreline, road coordinates and meshes.
+"""A procedurally built road of ``lanes`` lanes each way: its centreline, road coordinates and meshes.
 
 Road coordinates are ``(s, d)``: ``s`` the distance along the centreline,
 ``d`` the signed lateral offset (left positive). Traffic drives on the right:
-the ego lane's centre is at ``d = -lane_width / 2``. No PyBullet here.
+lane ``k`` of the ego's direction (0 next to the centre line) has its centre
+at ``d = -(k + 1/2) lane_width``; the ego keeps to lane 0. No PyBullet here.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Road:
 
     The first ``lead_in`` metres are straight; the centreline continues
     ``extension`` metres past ``length`` (the goal) so traffic can drive on.
+    ``lanes`` lanes run each way (1: a two-lane road; 3: a six-lane highway).
     """
 
     def __init__(
@@ -32,9 +34,10 @@ class Road:
         lane_width: float,
         lead_in: float = 6.0,
         extension: float = 15.0,
+        lanes: int = 1,
     ):
-        self.length, self.lane_width = float(length), float(lane_width)
-        self.half_width = self.lane_width  # two lanes
+        self.length, self.lane_width, self.lanes = float(length), float(lane_width), int(lanes)
+        self.half_width = self.lane_width * self.lanes
         total = self.length + extension + lead_in
         n = int(math.ceil(total / STEP)) + 1
         curvature = np.zeros(n)

@@ -22,10 +22,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}.")
-    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file a normal file's mode
     os.close(fd)
     tmp_path = Path(tmp)
     try:
+        # mkstemp makes 0600; give the file a normal file's mode (by path: os.fchmod is POSIX-only before 3.13)
+        os.chmod(tmp_path, 0o666 & ~_UMASK)
         yield tmp_path
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -65,7 +66,9 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
     Raises :class:`OSError` whose ``strerror`` says what is wrong: missing, a
     directory, not a regular file, permission denied, a symbolic link loop.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    # O_NONBLOCK (POSIX: opening a FIFO must not wait for a writer) and O_BINARY (Windows: no newline
+    # translation) exist only where they apply
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)

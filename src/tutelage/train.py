@@ -62,8 +62,14 @@ def _take(Y: np.ndarray | tuple, idx: np.ndarray | slice) -> np.ndarray | tuple:
     return Y[idx]
 
 
-def _inputs(model: Any, X: Any, what: str) -> np.ndarray:
+def _inputs(model: Any, X: Any, what: str, pairwise: bool = False) -> np.ndarray:
     X = np.ascontiguousarray(X, dtype=np.float32)
+    if pairwise:  # (N, 2, ..., *input_shape): pairs of items (or of segments of steps)
+        k = len(model.input_shape)
+        if X.ndim < 2 + k or X.shape[1] != 2 or X.shape[X.ndim - k:] != tuple(model.input_shape):
+            raise DataError(f"{what}: pairwise inputs have shape {X.shape}, the model needs "
+                            f"(N, 2, ..., {', '.join(map(str, model.input_shape))})")
+        return X
     if X.shape[1:] != tuple(model.input_shape):
         raise DataError(f"{what}: inputs have shape {X.shape}, the model needs (N, {', '.join(map(str, model.input_shape))})")
     return X
@@ -84,6 +90,18 @@ def _split(X: np.ndarray, Y: Any, validation: Any, rng: np.random.Generator):
     return X, Y, Xv, Yv
 
 
+def _forward(model: Any, X: np.ndarray, loss: _losses.Loss, training: bool = False) -> np.ndarray:
+    """The model's outputs; for a pairwise loss one reward per item, shaped like X's leading axes."""
+    if not loss.pairwise:
+        return model.forward(X, training=training)
+    lead = X.shape[:X.ndim - len(model.input_shape)]
+    return model.forward(X.reshape(-1, *model.input_shape), training=training).reshape(lead)
+
+
+def _loss(loss: _losses.Loss, pred: np.ndarray, target: Any) -> tuple[float, np.ndarray]:
+    return loss.pairs(pred, target) if loss.pairwise else loss(pred, target)
+
+
 def _labels_of(loss: _losses.Loss, Y: Any) -> np.ndarray | None:
     """Integer labels to score accuracy against, when the loss is a classification loss that has them."""
     if not loss.classification:
@@ -97,14 +115,14 @@ def _labels_of(loss: _losses.Loss, Y: Any) -> np.ndarray | None:
 def evaluate(model: Any, X: Any, Y: Any, loss: str | _losses.Loss = "mse") -> dict[str, float]:
     """Mean loss (and accuracy for classification with integer labels) over a dataset, in batches."""
     loss = _losses.get(loss)
-    X = _inputs(model, X, "evaluate")
+    X = _inputs(model, X, "evaluate", loss.pairwise)
     Y = _as_targets(Y, X.shape[0], "evaluate")
     total, correct = 0.0, 0
     labels = _labels_of(loss, Y)
     for start in range(0, X.shape[0], VALIDATION_BATCH):
         part = slice(start, start + VALIDATION_BATCH)
-        pred = model.forward(X[part])
-        total += loss(pred, _take(Y, part))[0] * pred.shape[0]
+        pred = _forward(model, X[part], loss)
+        total += _loss(loss, pred, _take(Y, part))[0] * pred.shape[0]
         if labels is not None:
             correct += int(np.count_nonzero(pred.reshape(pred.shape[0], -1).argmax(axis=1) == labels[part]))
     out = {"loss": total / max(X.shape[0], 1)}
@@ -171,11 +189,11 @@ def fit(
     opt = _optim.get(optimizer, lr)
     rng = np.random.default_rng(seed)
     model.reseed(seed)
-    X = _inputs(model, X, "fit")
+    X = _inputs(model, X, "fit", loss_fn.pairwise)
     Y = _as_targets(Y, X.shape[0], "fit")
     X, Y, Xv, Yv = _split(X, Y, validation, rng)
     if Xv is not None:
-        Xv = _inputs(model, Xv, "validation")
+        Xv = _inputs(model, Xv, "validation", loss_fn.pairwise)
         Yv = _as_targets(Yv, Xv.shape[0], "validation")
     n = X.shape[0]
     if n == 0:
@@ -195,10 +213,10 @@ def fit(
                 where = f"at epoch {epoch}, batch {first // batch_size}"
                 idx = order[first:first + batch_size]
                 model.zero_grad()
-                pred = model.forward(X[idx], training=True)
-                value, dpred = loss_fn(pred, _take(Y, idx))
+                pred = _forward(model, X[idx], loss_fn, training=True)
+                value, dpred = _loss(loss_fn, pred, _take(Y, idx))
                 _stop_unless_finite(model, good, "loss", value, where)
-                model.backward(dpred, input_grad=False)
+                model.backward(dpred.reshape(-1, 1) if loss_fn.pairwise else dpred, input_grad=False)
                 norm = _optim.grad_norm(model) if clip_norm is None else _optim.clip_grad_norm(model, clip_norm)
                 _stop_unless_finite(model, good, "gradient", norm, where)
                 opt.step(model)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from runs_helpers import HERE, only_run_dir, summary_of
@@ -47,6 +48,10 @@ def test_every_stage_leaves_what_the_report_needs(driving_run):
         assert 0.0 <= metrics["success_rate"] <= 1.0 and metrics["inference_us"] > 0
         assert sum(v["episodes"] for v in metrics["by_scenario"].values()) == 2
     assert policies["int8"]["file_bytes"] < policies["dagger"]["file_bytes"]
+    for metrics in policies.values():  # the held-out edge cases, reported apart from the in-distribution ones
+        held_out = metrics["held_out"]
+        assert held_out["episodes"] == 3 and set(held_out["by_edge_case"]) <= set(load_spec(str(SPEC), get_host()).sampler().held_out_names)
+        assert set(held_out["by_edge_case"]).isdisjoint(metrics["by_edge_case"])
     records = [json.loads(line) for line in (driving_run / "metrics.jsonl").read_text().splitlines()]
     assert {r["panel"] for r in records if r["kind"] == "curve"} >= {"bc: loss", "dagger: loss", "dagger: success rate"}
     evaluations = {r["policy"]: r for r in records if r["kind"] == "evaluation"}
@@ -59,6 +64,28 @@ def test_the_specs_scenario_ranges_reach_the_stages(driving_run):
     lengths = Dataset(driving_run / "datasets" / "demos").to_arrays(["scenario.road_length"])["scenario.road_length"]
     assert 31.0 <= lengths.min() and lengths.max() <= 32.0  # the world's default range is 30–45 m
     assert load_spec(str(SPEC), get_host()).sampler().parameters["road_length"].values() == [31.0, 32.0]
+
+
+def test_a_spec_cannot_train_on_held_out_edge_cases(tmp_path):
+    from tutelage.errors import SpecError
+    from tutelage.sim.catalogue import FORMAT
+
+    scenario_file = tmp_path / "all_in.toml"  # the world's scenarios with nothing held out
+    scenario_file.write_text("\n".join("held_out = []" if line.startswith("held_out") else line for line in
+                                      (HERE.parents[1] / "sims" / "scenarios" / "driving.toml").read_text().splitlines()))
+    spec = tmp_path / "spec.toml"
+    spec.write_text(SPEC.read_text().replace("[scenarios]", f'[scenarios]\nfile = "{scenario_file.name}"', 1))
+    with pytest.raises(SpecError, match="held out of training by tutelage/Driving-v0"):
+        load_spec(str(spec), get_host())
+    sampler = load_spec(str(SPEC), get_host()).sampler()
+    scenario = sampler.sample(np.random.default_rng(0), edge_case="thunderstorm")
+    catalogue = tmp_path / "storms.json"
+    catalogue.write_text(json.dumps({"format": FORMAT, "world": "tutelage/Driving-v0", "policy": {}, "search": {},
+                                     "entries": [{"scenario": scenario, "seed": 1, "edge_case": "thunderstorm"}]}))
+    spec.write_text(SPEC.read_text().replace("max_steps = 150\n", f'max_steps = 150\nscenarios = "{catalogue.name}"\n', 1))
+    with pytest.raises(SpecError, match="held-out edge cases .'thunderstorm'.: they are for evaluation only"):
+        load_spec(str(spec), get_host())
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("scenarios, words", [
@@ -129,7 +156,12 @@ def test_a_scenario_catalogue_is_found_beside_the_spec(tmp_path):
     spec.write_text(SPEC.read_text().replace("max_steps = 150\n", 'max_steps = 150\nscenarios = "hard.json"\n', 1))
     with pytest.raises(UserError, match=r"stages\[0\] \(demos\)\.scenarios: scenario catalogue .*hard\.json' not found"):
         load_spec(str(spec), get_host())
-    (tmp_path / "hard.json").write_text("{}")
+    (tmp_path / "hard.json").write_text("{}")  # read and checked at spec time, before anything is written
+    with pytest.raises(UserError, match="hard.json: field 'format'"):
+        load_spec(str(spec), get_host())
+    scenario = load_spec(str(SPEC), get_host()).sampler().sample(np.random.default_rng(0), edge_case="ice")
+    (tmp_path / "hard.json").write_text(json.dumps({"format": "tutelage-failure-catalogue", "world": "tutelage/Driving-v0",
+                                                    "entries": [{"scenario": scenario, "seed": 1, "edge_case": "ice"}]}))
     assert load_spec(str(spec), get_host()).stages[0].settings["scenarios"] == str(tmp_path / "hard.json")
 
 

@@ -40,7 +40,7 @@ def test_observation_and_privileged_info():
         assert isinstance(info["is_success"], bool) and isinstance(info["collision"], bool)
     assert 0.5 < info["distance_m"] < 3.0
     assert total == pytest.approx(info["progress"], abs=1e-6)  # reward is progress along the road
-    assert observation[0] == pytest.approx(info["speed"], rel=1e-5)
+    assert observation[0] == pytest.approx(info["speed"], abs=0.3) and observation[0] != np.float32(info["speed"])
     assert np.all(observation[6:] <= 8.0) and np.all(observation[6:] > 0.0)
     env.close()
 
@@ -133,7 +133,7 @@ def test_night_is_darker_than_day():
 
 
 
-def test_sensor_noise_and_dropout_reach_the_lidar_only():
+def test_sensor_noise_and_dropout_reach_the_lidar():
     env = gymnasium.make(WORLD)
     scenario, seed = car_ahead_scenario(env)
     readings = {}
@@ -141,6 +141,5 @@ def test_sensor_noise_and_dropout_reach_the_lidar_only():
         readings[name], _, _ = close_behind(env, {**scenario, "sensor_noise": noise, "sensor_dropout": dropout}, seed)
     env.close()
     clean, noisy, dropped = readings["clean"], readings["noisy"], readings["dropped"]
-    assert np.array_equal(clean[:6], noisy[:6])  # the ego state is not the lidar
     assert 0.05 < np.std(noisy[6:] - clean[6:]) < 0.4
     assert np.all(dropped[6:] == 8.0) and clean[6:].min() < 8.0

@@ -39,6 +39,32 @@ def test_driving_expert_completes_95_percent_of_default_scenarios():
     assert np.mean([info["is_success"] for info in finals]) >= 0.95
 
 
+def test_driving_expert_handles_a_unicyclist_crossing_a_highway_in_a_thunderstorm():
+    env = gymnasium.make("tutelage/Driving-v0")
+    expert = registry("teachers").get("driving-expert")()
+    finals = [run_episode(env, expert, seed, {"edge_case": "unicyclist-crossing + highway + thunderstorm"}) for seed in range(3)]
+    env.close()
+    assert all(info["is_success"] for info in finals)
+    assert all(info["lanes"] == 3 and "unicyclist" in list(info["actors"]["kind"]) for info in finals)
+
+
+def test_push_expert_enters_push_mode_with_hysteresis_and_resets():
+    env = gymnasium.make("tutelage/Push-v0")
+    expert = registry("teachers").get("push-expert")()
+    observation, info = env.reset(seed=3)
+    modes = []
+    for _ in range(150):
+        observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+        modes.append(expert.pushing)
+        if terminated or truncated:
+            break
+    env.close()
+    assert info["is_success"] and modes[-1] and not modes[0]
+    assert sum(a != b for a, b in zip(modes, modes[1:])) <= 3  # few switches: no chattering at the funnel's edge
+    expert.reset()
+    assert not expert.pushing and expert.integral == 0.0
+
+
 def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
     env = gymnasium.make("tutelage/Driving-v0")
     expert = registry("teachers").get("driving-expert")()
@@ -47,11 +73,10 @@ def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
     assert sum(info["is_success"] for info in finals) >= 3
 
 
-@pytest.mark.parametrize(("world", "expert", "episodes", "required"), [("tutelage/Reach-v0", "reach-expert", 10, 10), ("tutelage/Push-v0", "push-expert", 6, 5)])
+@pytest.mark.parametrize(("world", "expert", "episodes", "required"), [("tutelage/Reach-v0", "reach-expert", 10, 10), ("tutelage/Push-v0", "push-expert", 10, 9)])
 def test_arm_experts_reach_their_goals(world, expert, episodes, required):
     env = gymnasium.make(world)
     teacher = registry("teachers").get(expert)()
     finals = [run_episode(env, teacher, seed) for seed in range(episodes)]
     env.close()
-    assert not any(info["collision"] for info in finals)
-    assert sum(info["is_success"] for info in finals) >= required
+    assert sum(info["is_success"] for info in finals) >= required  # a collision is a failure

@@ -70,7 +70,7 @@ def test_to_toml_round_trips(sampler, tmp_path):
         ("[parameters]\nfriction = { low = 0.5, high = 9.0 }\n", r"parameters\.friction\.high: 9\.0 is outside the supported range"),
         ("[parameters]\ntraffic_count = { low = 1, high = 2.5 }\n", r"parameters\.traffic_count\.high: expected an integer"),
         ("[parameters]\nfriction = { lo = 0.1 }\n", r"parameters\.friction: expected a value"),
-        ("[edge_cases.storm]\nrain = 1.0\n", r"edge_cases\.storm\.rain.*unknown scenario parameter"),
+        ("[edge_cases.blizzard]\nsnow = 1.0\n", r"edge_cases\.blizzard\.snow.*unknown scenario parameter"),
         ('combos = ["ice + fog"]\n', r"bad\.toml: combos: unknown edge case.*'fog'"),
         ("wheels = 3\n", r"bad\.toml: unknown key 'wheels'"),
     ],
@@ -101,3 +101,43 @@ def test_validate_rejects_incomplete_or_out_of_range_scenarios(sampler):
         sampler.validate({**scenario, "friction": -1})
     with pytest.raises(SpecError, match="unknown scenario parameter"):
         sampler.validate({**scenario, "gravity": 3.0})
+
+
+def test_held_out_cases_and_their_combinations_stay_out_of_training(sampler):
+    seed_case = "unicyclist-crossing + highway + thunderstorm"
+    assert seed_case in sampler.held_out_names and seed_case not in sampler.edge_case_names
+    assert sampler.is_held_out(seed_case) and "highway" in sampler.held_out_names
+    assert sampler.is_held_out("thunderstorm") and sampler.is_held_out("ice + highway")
+    assert not sampler.is_held_out("ice") and not sampler.is_held_out(None)
+    training = sampler.in_distribution()
+    assert not any(sampler.is_held_out(name) for name in training.edge_case_names)
+    assert "ice" in training.edge_case_names and "dense-traffic + wet + night" in training.edge_case_names
+    with pytest.raises(UnknownNameError, match="'highway'"):
+        training.sample(np.random.default_rng(0), "highway")
+    rng = np.random.default_rng(3)
+    assert all(s["unicyclist_count"] == 0 and s["road_type"] == "two-lane" and s["lightning"] == 0.0
+               for s in (training.sample(rng) for _ in range(50)))
+    scenario = sampler.sample(rng, seed_case)
+    assert scenario["road_type"] == "highway" and scenario["unicyclist_count"] >= 1 and scenario["lightning"] > 0
+
+
+def test_held_out_is_read_from_a_scenario_file(tmp_path):
+    path = tmp_path / "study.toml"
+    path.write_text(
+        f'world = "{DRIVING}"\ncombos = ["ice + night"]\nheld_out = ["ice + night", "sharp-curves"]\n'
+        '[edge_cases.fog]\nlight = { low = 0.3, high = 0.5 }\n'
+    )
+    study = ScenarioSampler.from_toml(path)
+    assert study.held_out == ("ice + night", "sharp-curves")
+    assert study.is_held_out("ice + night") and not study.is_held_out("ice")
+    assert study.is_held_out("fog + sharp-curves") and not study.is_held_out("thunderstorm")
+    assert "sharp-curves" not in study.in_distribution().edge_case_names
+    again = tmp_path / "again.toml"
+    again.write_text(study.to_toml())
+    assert ScenarioSampler.from_toml(again) == study
+    path.write_text(f'world = "{DRIVING}"\nheld_out = ["ice + fgo"]\n')
+    with pytest.raises(SpecError, match=r"study\.toml: held_out: unknown edge case.*'fgo'"):
+        ScenarioSampler.from_toml(path)
+    path.write_text(f'world = "{DRIVING}"\nheld_out = true\n')
+    with pytest.raises(SpecError, match=r"study\.toml: held_out: expected a list"):
+        ScenarioSampler.from_toml(path)

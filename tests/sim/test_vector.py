@@ -33,6 +33,8 @@ def test_ragged_info_arrays_behave_like_arrays():
     assert len(r) == 3 and r[1, 1] == 3.0 and np.asarray(r).shape == (3, 2)
     np.testing.assert_allclose(np.linalg.norm(r - np.ones(2), axis=1), np.linalg.norm(np.asarray(r) - 1, axis=1))
     assert (2 * r).shape == (3, 2) and float(np.min(r)) == 0.0
+    kinds = Ragged(["car", "pedestrian"])
+    assert np.asarray(kinds).tolist() == ["car", "pedestrian"] and list(kinds == "car") == [True, False]
 
 
 def test_two_ragged_arrays_compare_as_wholes_and_arrays_elementwise():

@@ -16,6 +16,7 @@ from PIL import Image
 import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.plugins import registry
 from tutelage.sim.render import save_gif
+from tutelage_plugins.worlds.driving import DrivingEnv
 
 WORLDS = ["tutelage/Driving-v0", "tutelage/Reach-v0", "tutelage/Push-v0"]
 
@@ -52,6 +53,26 @@ def test_check_env_driving_with_camera():
     env = gymnasium.make("tutelage/Driving-v0", camera=True, camera_size=(32, 24), lidar_rays=8).unwrapped
     check_env(env)
     env.close()
+
+
+def test_check_env_driving_unicyclists_on_a_highway_in_a_thunderstorm():
+    sampler = DrivingEnv.default_scenarios().with_overrides(
+        road_type="highway", unicyclist_count=3, rain=1.0, light=0.1, lightning=2.0, pedestrian_count=0, road_curvature=0.05
+    )
+    env = gymnasium.make("tutelage/Driving-v0", scenarios=sampler, lidar_rays=8).unwrapped
+    check_env(env)
+    observation, info = env.reset(seed=2)
+    assert info["lanes"] == 3 and list(info["actors"]["kind"]).count("unicyclist") == 3 and info["lane_visibility"] < 0.1
+    walked = []
+    for _ in range(300):
+        observation, _, terminated, truncated, info = env.step(np.array([0.0, 0.4], np.float32))
+        walked.append(np.asarray(info["actors"]["vd"])[[kind == "unicyclist" for kind in info["actors"]["kind"]]])
+        if terminated or truncated:
+            break
+    env.close()
+    speeds = np.abs(np.array(walked))
+    moving = speeds[:, speeds.max(axis=0) > 0]
+    assert moving.shape[1] >= 1 and np.all(np.ptp(moving[moving.max(axis=1) > 0], axis=0) > 0.1)  # unsteady
 
 
 @pytest.mark.parametrize("world", WORLDS)

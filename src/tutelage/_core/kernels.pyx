@@ -4,60 +4,14 @@
 Large products go through BLAS (``scipy.linalg.cython_blas``). The batch-1
 dense product of a small layer and tanh are short C loops (below), since a
 BLAS call costs more than the arithmetic there and libm's tanhf does not
-vectorize.
+vectorize; both run from the SIMD table chosen at import (``simd.pyx``).
 """
 from libc.math cimport erff, expf, logf, sqrtf
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport sgemm, sgemv
 
-cdef extern from *:
-    """
-    /* The two hottest small loops, cloned for AVX2+FMA where the compiler and loader
-       support function multi-versioning (chosen once at load time), plain elsewhere. */
-    #if defined(__GNUC__) && __GNUC__ >= 11 && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define TT_SIMD __attribute__((target_clones("default", "arch=x86-64-v3")))
-    #else
-    #define TT_SIMD
-    #endif
-
-    /* y += x·W for one row x (n_in) and W (n_in × n_out) row-major; four rows of W per pass. */
-    static TT_SIMD void tt_matvec(const float *restrict x, const float *restrict w, float *restrict y,
-                                  Py_ssize_t n_in, Py_ssize_t n_out) {
-        Py_ssize_t i = 0, j;
-        for (; i + 4 <= n_in; i += 4) {
-            const float x0 = x[i], x1 = x[i + 1], x2 = x[i + 2], x3 = x[i + 3];
-            const float *w0 = w + i * n_out, *w1 = w0 + n_out, *w2 = w1 + n_out, *w3 = w2 + n_out;
-            for (j = 0; j < n_out; j++) y[j] += x0 * w0[j] + x1 * w1[j] + x2 * w2[j] + x3 * w3[j];
-        }
-        for (; i < n_in; i++) {
-            const float xi = x[i], *wi = w + i * n_out;
-            for (j = 0; j < n_out; j++) y[j] += xi * wi[j];
-        }
-    }
-
-    /* tanh as Eigen's 13/6-degree rational interpolant on [-9, 9] (a couple of ulp). */
-    static TT_SIMD void tt_tanh(const float *restrict x, float *restrict y, Py_ssize_t n) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            float v = x[i];
-            v = v > 9.0f ? 9.0f : v;
-            v = v < -9.0f ? -9.0f : v;
-            const float v2 = v * v;
-            float p = v2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-            p = v2 * p + -8.60467152213735e-11f;
-            p = v2 * p + 5.12229709037114e-08f;
-            p = v2 * p + 1.48572235717979e-05f;
-            p = v2 * p + 6.37261928875436e-04f;
-            p = v2 * p + 4.89352455891786e-03f;
-            float q = v2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-            q = v2 * q + 2.26843463243900e-03f;
-            q = v2 * q + 4.89352518554385e-03f;
-            y[i] = v * p / q;
-        }
-    }
-    """
-    void tt_matvec(float* x, float* w, float* y, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil
-    void tt_tanh(float* x, float* y, Py_ssize_t n) noexcept nogil
+from tutelage._core cimport simd
 
 # Below this many weights a batch-1 dense layer is a C loop, above it sgemv.
 cdef Py_ssize_t SMALL_MATVEC = 32768
@@ -84,7 +38,7 @@ cdef void dense_forward(float* x, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n
     for r in range(rows):
         memcpy(y + r * n_out, b, n_out * sizeof(float))
     if rows == 1 and n_in * n_out <= SMALL_MATVEC:
-        tt_matvec(x, w, y, n_in, n_out)
+        simd.matvec(x, w, y, n_in, n_out)
     elif rows == 1:
         sgemv(b'N', &m, &n, &alpha, w, &m, x, &one, &beta, y, &one)
     else:
@@ -108,7 +62,7 @@ cdef void dense_backward(float* x, float* dy, Py_ssize_t rows, Py_ssize_t n_in, 
 # -- element-wise activations -------------------------------------------------
 
 cdef void tanh_forward(float* x, float* y, Py_ssize_t n) noexcept nogil:
-    tt_tanh(x, y, n)
+    simd.tanh(x, y, n)
 
 
 cdef void tanh_backward(float* y, float* dy, float* dx, Py_ssize_t n) noexcept nogil:

@@ -5,9 +5,9 @@ A dense layer stores ``q`` (n_in × n_out, int8, the float weights' layout) and
 ``scale`` (n_out) with ``W[:, j] ≈ q[:, j] · scale[j]``; activations stay
 float32 and the int8 weights are widened inside the product, so a layer reads
 a quarter of the bytes of its float32 twin at the same arithmetic. Activations
-reuse the core's kernels. The product is written in C for x86 with AVX2 and
-FMA (chosen at run time, so one wheel runs everywhere) and
-as a portable C loop for every other CPU.
+reuse the core's kernels. The product runs from the SIMD table chosen at
+import (``simd.pyx``: AVX2+FMA or NEON where the CPU has it, portable C
+everywhere), so one wheel runs everywhere.
 """
 import numpy as np
 
@@ -16,123 +16,35 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t
 from libc.string cimport memcpy
 
+from tutelage._core import simd as simd_paths
 from tutelage._core.arrays cimport as_f32, dims_match, sample_dims
 from tutelage._core.kernels cimport (
     gelu_forward, layer_norm_forward, log_softmax_forward, relu_forward, sigmoid_forward, softmax_forward,
     tanh_forward,
 )
+from tutelage._core.simd cimport q8_dense
 
 cnp.import_array()
 
-cdef extern from *:
-    """
-    #include <stdint.h>
-    #define TUTELAGE_Q8_BLOCK 16
-
-    /* y = (x · q) * scale + bias for a dense layer whose int8 weights q are stored (n_in × width), the
-       output columns padded with zeros to ``width``, a multiple of TUTELAGE_Q8_BLOCK. */
-    static void tutelage_q8_dense_c(const int8_t* q, const float* x, const float* scale, const float* bias,
-                                    Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
-        for (Py_ssize_t j = 0; j < n_out; ++j) y[j] = 0.0f;
-        for (Py_ssize_t i = 0; i < n_in; ++i) {
-            const float xi = x[i];
-            const int8_t* row = q + i * width;
-            for (Py_ssize_t j = 0; j < n_out; ++j) y[j] += xi * (float)row[j];
-        }
-        for (Py_ssize_t j = 0; j < n_out; ++j) y[j] = y[j] * scale[j] + bias[j];
-    }
-
-    #if defined(__GNUC__) && defined(__x86_64__)
-    #include <immintrin.h>
-    #define TUTELAGE_HAVE_AVX2_PATH 1
-    #define TUTELAGE_CVT8(p) _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(p))))
-
-    /* The same product in AVX2 registers: blocks of 64 outputs (eight accumulators, one 64-byte line of
-       q per input) or, for narrow layers, 16 outputs two inputs at a time; the int8 weights are widened
-       to float right before the multiply-add and scaled once per channel at the end. */
-    __attribute__((target("avx2,fma")))
-    static void tutelage_q8_dense_avx2(const int8_t* q, const float* x, const float* scale, const float* bias,
-                                       Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
-        float out[64];
-        for (Py_ssize_t j0 = 0; j0 < width; ) {
-            Py_ssize_t block = width - j0 >= 64 ? 64 : 16;
-            const int8_t* r = q + j0;
-            if (block == 64) {
-                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-                for (Py_ssize_t i = 0; i < n_in; ++i, r += width) {
-                    __m256 xi = _mm256_broadcast_ss(x + i);
-                    a0 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r), a0);      a1 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 8), a1);
-                    a2 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 16), a2); a3 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 24), a3);
-                    a4 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 32), a4); a5 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 40), a5);
-                    a6 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 48), a6); a7 = _mm256_fmadd_ps(xi, TUTELAGE_CVT8(r + 56), a7);
-                }
-                _mm256_storeu_ps(out, a0);      _mm256_storeu_ps(out + 8, a1);  _mm256_storeu_ps(out + 16, a2);
-                _mm256_storeu_ps(out + 24, a3); _mm256_storeu_ps(out + 32, a4); _mm256_storeu_ps(out + 40, a5);
-                _mm256_storeu_ps(out + 48, a6); _mm256_storeu_ps(out + 56, a7);
-            } else {
-                __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
-                Py_ssize_t i = 0;
-                for (; i + 2 <= n_in; i += 2, r += 2 * width) {
-                    __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + i + 1);
-                    a0 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r), a0);         a1 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r + 8), a1);
-                    b0 = _mm256_fmadd_ps(x1, TUTELAGE_CVT8(r + width), b0); b1 = _mm256_fmadd_ps(x1, TUTELAGE_CVT8(r + width + 8), b1);
-                }
-                if (i < n_in) {
-                    __m256 x0 = _mm256_broadcast_ss(x + i);
-                    a0 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r), a0);         a1 = _mm256_fmadd_ps(x0, TUTELAGE_CVT8(r + 8), a1);
-                }
-                _mm256_storeu_ps(out, _mm256_add_ps(a0, b0)); _mm256_storeu_ps(out + 8, _mm256_add_ps(a1, b1));
-            }
-            Py_ssize_t m = n_out - j0 < block ? n_out - j0 : block;
-            for (Py_ssize_t k = 0; k < m; ++k) y[j0 + k] = out[k] * scale[j0 + k] + bias[j0 + k];
-            j0 += block;
-        }
-    }
-    static int tutelage_use_avx2 = -1;
-    #endif
-
-    static int tutelage_q8_avx2_supported(void) {
-    #ifdef TUTELAGE_HAVE_AVX2_PATH
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    #else
-        return 0;
-    #endif
-    }
-
-    static void tutelage_q8_dense(const int8_t* q, const float* x, const float* scale, const float* bias,
-                                  Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) {
-    #ifdef TUTELAGE_HAVE_AVX2_PATH
-        if (tutelage_use_avx2 < 0) tutelage_use_avx2 = tutelage_q8_avx2_supported();
-        if (tutelage_use_avx2) { tutelage_q8_dense_avx2(q, x, scale, bias, n_in, n_out, width, y); return; }
-    #endif
-        tutelage_q8_dense_c(q, x, scale, bias, n_in, n_out, width, y);
-    }
-
-    /* choose the product: 1 = AVX2 when supported, 0 = portable; returns whether AVX2 is now used */
-    static int tutelage_q8_select(int avx2) {
-    #ifdef TUTELAGE_HAVE_AVX2_PATH
-        tutelage_use_avx2 = avx2 && tutelage_q8_avx2_supported();
-        return tutelage_use_avx2;
-    #else
-        return 0;
-    #endif
-    }
-    """
+cdef extern from "simd_kernels.h":
     int Q8_BLOCK "TUTELAGE_Q8_BLOCK"
-    int q8_select "tutelage_q8_select"(int avx2)
-    int q8_avx2_supported "tutelage_q8_avx2_supported"()
-    void q8_dense "tutelage_q8_dense"(const int8_t* q, const float* x, const float* scale, const float* bias,
-                                      Py_ssize_t n_in, Py_ssize_t n_out, Py_ssize_t width, float* y) noexcept nogil
+
 
 def use_kernel(str path="best"):
-    """Choose the int8 product: ``"avx2"`` (where the CPU has it), ``"c"`` (portable) or ``"best"``; returns the choice."""
+    """Choose the kernels: ``"avx2"`` (where the CPU has it), ``"c"`` (the portable baseline) or ``"best"``
+    (the choice made at import); returns ``"avx2"`` or ``"c"``. This switches every SIMD kernel of the core
+    (:func:`tutelage._core.simd.use_path`)."""
     if path not in ("best", "avx2", "c"):
         raise ValueError(f"kernel path must be 'best', 'avx2' or 'c', got {path!r}")
-    return "avx2" if q8_select(path != "c") else "c"
+    if path == "best":
+        simd_paths.use_path("auto")
+    else:
+        simd_paths.use_path("avx2" if path == "avx2" and "avx2" in simd_paths.available() else "baseline")
+    return "avx2" if simd_paths.simd_path() == "avx2" else "c"
 
 
-#: the product this CPU runs by default
-KERNEL = "avx2" if q8_avx2_supported() else "c"
+#: the product this process runs by default (``TUTELAGE_SIMD=baseline`` makes it ``"c"``)
+KERNEL = "avx2" if simd_paths.DEFAULT == "avx2" else "c"
 
 
 cdef enum QKind:

@@ -101,6 +101,7 @@ def evaluate(
     on_episode_end: Any = None,
     workers: int = 1,
     backend: str = "process",
+    edge_cases: Sequence[str] | None = None,
 ) -> EvalResult:
     """Run ``policy`` for ``episodes`` held-out episodes of ``world_id`` and summarize.
 
@@ -108,7 +109,9 @@ def evaluate(
     model (``model(observation)``). A share ``edge_case_fraction`` of the
     episodes gets a named edge case (each name equally often); ``scenarios``
     replays given scenarios instead; ``sampler`` replaces the world's default
-    scenario ranges. ``max_steps`` caps an episode's length.
+    scenario ranges; ``edge_cases`` names the edge cases to draw from instead
+    of its in-distribution ones (``sampler.held_out_names`` for the held-out
+    evaluation). ``max_steps`` caps an episode's length.
     ``on_episode_end(world=, episode_index=, info=)`` is called after each
     episode (the plugin host's ``tutelage_episode_end`` notifier).
 
@@ -118,7 +121,8 @@ def evaluate(
     there the workers' plugin hosts fire ``tutelage_episode_end``.
     """
     planner = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=0.0 if scenarios else edge_case_fraction,
-                             split="held-out", catalogue=[{"scenario": s} for s in scenarios or []])
+                             split="held-out", catalogue=[{"scenario": s} for s in scenarios or []],
+                             edge_cases=edge_cases)
     plans = planner.plans(seed, len(scenarios) if scenarios else episodes)
     if isinstance(policy, PolicySpec):
         if env_kwargs or observation_keys:

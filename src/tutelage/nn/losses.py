@@ -43,10 +43,12 @@ def _labels(labels: Any, rows: int, classes: int) -> np.ndarray:
 
 
 class Loss:
-    """Base class: ``name`` for lookup, ``classification`` when accuracy makes sense."""
+    """Base class: ``name`` for lookup, ``classification`` when accuracy makes sense, ``pairwise`` when
+    ``fit`` feeds it pairs (inputs ``(N, 2, ..., *input_shape)``, loss ``pairs(pred, target)``)."""
 
     name = ""
     classification = False
+    pairwise = False
 
     def __call__(self, pred: Any, target: Any) -> tuple[float, np.ndarray]:
         raise NotImplementedError
@@ -235,6 +237,7 @@ class BradleyTerry(Loss):
     """Pairwise preference loss ``-log σ(r_chosen − r_rejected)``; returns ``(value, d_chosen, d_rejected)``."""
 
     name = "bradley_terry"
+    pairwise = True  # fit trains it through :meth:`pairs`
 
     def __call__(self, r_chosen, r_rejected):
         chosen = _f32(r_chosen, "r_chosen")
@@ -243,6 +246,31 @@ class BradleyTerry(Loss):
             raise DataError(f"r_chosen {chosen.shape} and r_rejected {rejected.shape} differ in shape")
         d_chosen, d_rejected = np.empty_like(chosen), np.empty_like(rejected)
         return _k.bradley_terry(chosen, rejected, d_chosen, d_rejected), d_chosen, d_rejected
+
+    def pairs(self, pred: Any, target: Any) -> tuple[float, np.ndarray]:
+        """The loss of pairs, as ``fit`` trains it: ``pred`` holds rewards ``(N, 2)`` or per-step rewards
+        ``(N, 2, T)`` (summed over the segment); ``target`` is ``p_first`` ``(N,)`` (1 first better, 0 second,
+        0.5 a tie, or soft) or ``(p_first, margin, mask)``: the preferred item must win by ``margin`` ``(N,)``
+        and ``mask`` ``(N, 2, T)`` marks real steps. ``-[p·log σ(d') + (1 − p)·log σ(−d')]`` with
+        ``d' = r₁ − r₂ − margin·(2p − 1)``, through the core kernel: ``−log σ(−x) = −log σ(x) + x``."""
+        p, margin, mask = target if isinstance(target, tuple) else (target, None, None)
+        pred = _f32(pred, "pred")
+        if pred.ndim not in (2, 3) or pred.shape[1] != 2:
+            raise DataError(f"pairwise rewards must be (N, 2) or (N, 2, T), got {pred.shape}")
+        weights = np.ones_like(pred) if mask is None else _f32(mask, "mask").reshape(pred.shape)
+        p = _f32(p, "p_first").reshape(-1)
+        if p.shape[0] != pred.shape[0] or not np.all((p >= 0) & (p <= 1)):
+            raise DataError(f"p_first must be {pred.shape[0]} values in [0, 1]")
+        totals = (pred * weights).reshape(pred.shape[0], 2, -1).sum(axis=2)
+        d = totals[:, 0] - totals[:, 1]
+        if margin is not None:
+            d = d - _f32(margin, "margin").reshape(-1) * (2.0 * p - 1.0)
+        d = np.ascontiguousarray(d, dtype=np.float32)
+        d_first, unused = np.empty_like(d), np.empty_like(d)
+        value = _k.bradley_terry(d, np.zeros_like(d), d_first, unused) + float(np.mean((1.0 - p) * d))
+        g = d_first + (1.0 - p) / d.shape[0]
+        sign = np.array([1.0, -1.0], dtype=np.float32).reshape(1, 2, *([1] * (pred.ndim - 2)))
+        return value, (g.reshape(-1, 1, *([1] * (pred.ndim - 2))) * sign * weights).astype(np.float32)
 
 
 LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, CrossEntropy, Distillation, GaussianNLL, BernoulliNLL, MixtureNLL,

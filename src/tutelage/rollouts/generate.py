@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_o
 from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
+from tutelage.processes import pool_context
 from tutelage.progress import progress as progress_bar
 from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
 from tutelage.rollouts.policy import Policy, PolicySpec, resolve_policy
@@ -117,13 +117,13 @@ def run_serial(jobs: Sequence[ShardJob], workers: int, address: str | None) -> I
 
 
 def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
-    """One process (and one simulator client) per worker, forked from a server that has
+    """One process (and one simulator client) per worker, forked from a server (spawned where the
+    platform has no forkserver: the same results) that has
     already imported this module, the world's, and pandas when installed (which pyarrow
     would otherwise import on a worker's first table, at about 0.15 s per worker)."""
-    context = multiprocessing.get_context("forkserver")
     entry_point = gymnasium.spec(jobs[0].world).entry_point
     world_module = [entry_point.partition(":")[0]] if isinstance(entry_point, str) else []
-    context.set_forkserver_preload(["tutelage.rollouts.generate", "pandas", *world_module])
+    context = pool_context(["tutelage.rollouts.generate", "pandas", *world_module])
     with context.Pool(processes=min(workers, len(jobs))) as pool:
         yield from in_order(jobs, lambda job: pool.apply_async(play_shard, (job,)), lambda handle: handle.get(), workers)
 

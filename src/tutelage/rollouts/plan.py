@@ -61,18 +61,21 @@ class EpisodePlanner:
 
     ``sampler`` is a :class:`~tutelage.sim.scenarios.ScenarioSampler` (None for a
     world without scenarios: plain seeds, and no edge cases whatever the
-    fraction); ``catalogue`` replays catalogued
-    scenarios with the seeds they were found under.
+    fraction); ``catalogue`` replays ``{"scenario": ..., "seed": ...,
+    "policy_seed": ...}`` entries (seeds optional: the planner's own seeds
+    otherwise). ``edge_cases`` replaces the sampler's in-distribution names
+    (e.g. its ``held_out_names``, for evaluation).
     """
 
     def __init__(self, sampler: Any = None, *, edge_case_fraction: float = 0.0, split: str = "train",
-                 catalogue: Sequence[dict[str, Any]] | None = None, where: str = "edge_case_fraction"):
+                 catalogue: Sequence[dict[str, Any]] | None = None, where: str = "edge_case_fraction",
+                 edge_cases: Sequence[str] | None = None):
         if not (isinstance(edge_case_fraction, (int, float)) and 0.0 <= edge_case_fraction <= 1.0):
             raise SpecError(f"{where}: must lie in [0, 1], got {edge_case_fraction!r}")
         if split not in SPLITS:
             raise SpecError(f"unknown split {split!r} (available: {', '.join(SPLITS)})")
         self.sampler, self.split, self.catalogue = sampler, split, list(catalogue or [])
-        names = list(sampler.edge_case_names) if sampler is not None else []
+        names = list(edge_cases if edge_cases is not None else sampler.edge_case_names) if sampler is not None else []
         if self.catalogue and sampler is None:
             raise SpecError("scenarios: the world declares no scenarios to replay")
         self.edge_case_fraction, self.edge_case_names = float(edge_case_fraction), names

@@ -127,6 +127,42 @@ def _rate(value: Any) -> float:
     return float(value["success_rate"] if isinstance(value, dict) else value)
 
 
+def reliability(stages: list[dict[str, Any]], path: Path) -> Path | None:
+    """Reliability diagram of each judge stage's ``p_first`` against the oracle's preference."""
+    judged = [(s["name"], s["result"]["calibration"]) for s in stages if s["type"] == "judge" and s["result"].get("calibration")]
+    if not judged:
+        return None
+    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="calibrated")
+    for name, bins in judged:
+        ax.plot([b["p_first"] for b in bins], [b["observed"] for b in bins], marker="o", markersize=3, label=name)
+    ax.set_xlabel("stated P(first is better)")
+    ax.set_ylabel("share the oracle prefers first")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def overoptimization(stages: list[dict[str, Any]], path: Path) -> Path | None:
+    """Best-of-n by the reward model as n grows: its own score against the oracle return."""
+    curves = [(s["name"], s["result"]["overoptimization"]) for s in stages if s["result"].get("overoptimization")]
+    if not curves:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(8.8, 3.4))
+    for name, points in curves:
+        for ax, key in zip(axes, ("reward", "oracle")):
+            ax.plot([p["n"] for p in points], [p[key] for p in points], marker="o", markersize=3, label=name)
+    for ax, title, y_label in zip(axes, ("reward-model score of the pick", "oracle return of the pick"),
+                                  ("reward-model score (no unit)", "oracle return (sum of rewards)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("best of n")
+        ax.set_ylabel(y_label, fontsize=9)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: Path) -> list[tuple[str, Path]]:
     """Every plot this run has data for, as ``(title, path)``."""
     policies = teachers_first(summary["policies"])
@@ -136,5 +172,7 @@ def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: P
                                             folder / "success_by_edge_case.png", "edge case")),
         ("Success by scenario type", success_by(policies, "by_scenario", "Success by scenario type",
                                                 folder / "success_by_scenario.png", "scenario type")),
+        ("Calibration of the judges' p_first", reliability(summary["stages"], folder / "reliability.png")),
+        ("Over-optimization: best-of-n", overoptimization(summary["stages"], folder / "overoptimization.png")),
     ]
     return [(title, path) for title, path in candidates if path is not None]

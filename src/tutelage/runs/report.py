@@ -90,6 +90,36 @@ def _stage_table(summary: dict[str, Any]) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
+def _preferences(summary: dict[str, Any]) -> str:
+    """Judges (agreement with the oracle, flips, abstentions, speed), reward models, improved policies."""
+    def row(cells: list[str]) -> str:
+        return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+    def interval(value: Any) -> str:
+        return f" [{100 * value['low']:.1f}, {100 * value['high']:.1f}] (n={value['n']})" if value else ""
+
+    tables = {"judge": ("stage", "judge", "pairs", "agreement with the oracle", "position consistency", "abstain rate",
+                        "pairs/s"),
+              "reward": ("stage", "labels", "held-out accuracy (judge's labels)", "held-out accuracy (oracle)"),
+              "improve": ("stage", "method", "win rate vs the start (oracle)", "KL from the start", "action RMS")}
+    rows: dict[str, list[str]] = {kind: [] for kind in tables}
+    for stage in summary["stages"]:
+        r, kind = stage["result"], stage["type"]
+        if kind == "judge":
+            rows[kind].append(row([stage["name"], r["judge"], str(r["pairs"]), f"{100 * r['agreement']:.1f} %"
+                                   + interval(r.get("agreement_interval")), f"{100 * r['position_consistency']:.1f} %",
+                                   f"{100 * r['abstain_rate']:.1f} %", f"{r['pairs_per_second']:.1f}"]))
+        elif kind == "reward":
+            rows[kind].append(row([stage["name"], str(r["labels"]), f"{100 * r.get('val_accuracy', float('nan')):.1f} %",
+                                   f"{100 * r['val_oracle_accuracy']:.1f} %"]))
+        elif kind == "improve":
+            rows[kind].append(row([stage["name"], r["method"], f"{100 * r['win_rate']:.1f} %" + interval(r["win_interval"]),
+                                   f"{r['kl']:.3g}", f"{r['action_rms']:.3g}"]))
+    html_tables = [f"<table><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in tables[kind])}</tr></thead>"
+                   f"<tbody>{''.join(rows[kind])}</tbody></table>" for kind in tables if rows[kind]]
+    return "".join(html_tables) or '<p class="empty">No judge, reward or improve stage ran.</p>'
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -120,7 +150,7 @@ def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]]
         summary_table=_summary_table(summary), notes=_notes(summary), how_to_read=_how_to_read(summary),
         plots="".join(_figure(path, title) for title, path in plots) or '<p class="empty">Nothing to plot.</p>',
         gifs="".join(gifs) or '<p class="empty">No GIF was recorded.</p>',
-        stage_table=_stage_table(summary), artifacts=_artifacts(summary),
+        stage_table=_stage_table(summary), artifacts=_artifacts(summary), preferences=_preferences(summary),
         spec=html.escape(json.dumps(spec, indent=2)),
     )
 

@@ -143,6 +143,10 @@ class SpecCheck:
     def error(self, key: str, message: str) -> SpecError:
         return SpecError(f"{self.where}.{key}: {message}")
 
+    def sampler(self) -> Any:
+        """The run's scenario sampler (None for a world without scenarios)."""
+        return build_sampler(self.world, self.scenarios, self.source)
+
 
 def packaged_specs() -> dict[str, Any]:
     """Run specs shipped inside the package, by name (``driving``, ``reach``)."""
@@ -222,7 +226,8 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
             raise SpecError(f"{source}.scenarios.file: scenario file {str(path)!r} not found")
         scenarios = {**scenarios, "file": str(path)}
     if any(scenarios[key] for key in ("file", "parameters", "edge_cases", "combos")):
-        build_sampler(top["world"], scenarios, source)  # every range and edge case checked before anything is written
+        # every range and edge case checked before anything is written
+        _check_held_out(build_sampler(top["world"], scenarios, source), top["world"], f"{source}.scenarios")
     if not top["stages"]:
         raise SpecError(f"{source}.stages: a run needs at least one [[stages]] table")
     tables = [_stage_table(t, i, source) for i, t in enumerate(top["stages"])]
@@ -262,6 +267,17 @@ def validate_settings(stage_type: Any, settings: dict[str, Any], check: SpecChec
     return settings
 
 
+def _check_held_out(sampler: Any, world: str, where: str) -> None:
+    """A spec's scenarios may hold more edge cases out of training than the world does, never fewer."""
+    from tutelage.sim.scenarios import sampler_for
+
+    declared = sampler_for(world)
+    dropped = sorted(set(declared.held_out) - set(sampler.held_out)) if sampler is not None and declared else []
+    if dropped:
+        raise SpecError(f"{where}: {', '.join(dropped)} held out of training by {world}; "
+                        "a spec may hold more edge cases out, never fewer (they are for evaluation only)")
+
+
 def _check_scenario_names(settings: Mapping[str, Any], check: SpecCheck) -> None:
     """``gif_edge_case`` and ``scenario_type.parameter`` must name an edge case and a parameter of the run's scenarios."""
     edge_case = settings.get("gif_edge_case")
@@ -269,7 +285,7 @@ def _check_scenario_names(settings: Mapping[str, Any], check: SpecCheck) -> None
     parameter = kind.get("parameter") if isinstance(kind, Mapping) else None
     if not edge_case and not parameter:
         return
-    sampler = build_sampler(check.world, check.scenarios, check.source)
+    sampler = check.sampler()
     if sampler is None:
         return
     if edge_case:

@@ -18,7 +18,11 @@ hard bounds — and a TOML file may narrow the ranges and declare edge cases::
     friction = { low = 0.1, high = 0.2 }
 
 An edge case replaces the distributions of the parameters it names; several
-combine with ``" + "`` (later ones win). Sampling is deterministic given the
+combine with ``" + "`` (later ones win). ``held_out = ["thunderstorm"]`` (a
+top-level key) marks edge cases or combinations as held out: kept for
+evaluation, never for training; a combination with a held-out part is held
+out too. ``edge_case_names`` (what rollouts cycle through) leaves them out;
+``held_out_names`` lists them (see also :meth:`ScenarioSampler.in_distribution`). Sampling is deterministic given the
 state of the ``numpy.random.Generator`` passed in.
 """
 from __future__ import annotations
@@ -148,13 +152,15 @@ class ScenarioSampler:
         parameters: Mapping[str, Distribution],
         edge_cases: Mapping[str, Mapping[str, Distribution]] | None = None,
         combos: list[str] | tuple[str, ...] = (),
+        held_out: list[str] | tuple[str, ...] = (),
     ):
         self.world = world
         self.bounds = dict(bounds)
         self.parameters = {name: parameters[name] for name in bounds}
         self.edge_cases = {name: dict(case) for name, case in (edge_cases or {}).items()}
         self.combos = tuple(combos)
-        for combo in self.combos:
+        self.held_out = tuple(held_out)
+        for combo in (*self.combos, *self.held_out):
             self.split_edge_case(combo)
 
     # -- construction ----------------------------------------------------------
@@ -162,7 +168,7 @@ class ScenarioSampler:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str, base: ScenarioSampler | None = None) -> ScenarioSampler:
         """Build from a TOML-shaped dict; ``base`` gives bounds and defaults the dict may override."""
-        allowed = {"world", "parameters", "edge_cases", "combos"}
+        allowed = {"world", "parameters", "edge_cases", "combos", "held_out"}
         for key in data:
             if key not in allowed:
                 raise SpecError(f"{source}: unknown key {key!r} (expected {sorted(allowed)})")
@@ -187,8 +193,14 @@ class ScenarioSampler:
         combos = data.get("combos", list(base.combos))
         if not isinstance(combos, list) or not all(isinstance(c, str) for c in combos):
             raise SpecError(f"{source}: combos: expected a list of strings like 'ice + night'")
+        held_out = data.get("held_out", list(base.held_out))
+        if not isinstance(held_out, list) or not all(isinstance(c, str) for c in held_out):
+            raise SpecError(f"{source}: held_out: expected a list of edge cases or combinations like 'ice + night'")
+        for part in (part.strip() for name in held_out for part in name.split("+")):
+            if part not in edge_cases:
+                raise SpecError(f"{source}: held_out: {unknown_name_message(f'edge case of {base.world}', part, list(edge_cases))}")
         try:  # the constructor checks that every combo names declared edge cases
-            return cls(base.world, base.bounds, parameters, edge_cases, combos)
+            return cls(base.world, base.bounds, parameters, edge_cases, combos, held_out)
         except UnknownNameError as exc:
             raise SpecError(f"{source}: combos: {exc}") from None
 
@@ -220,13 +232,14 @@ class ScenarioSampler:
         parameters: Mapping[str, Any],
         edge_cases: Mapping[str, Mapping[str, Any]] | None = None,
         combos: list[str] | tuple[str, ...] = (),
+        held_out: list[str] | tuple[str, ...] = (),
     ) -> ScenarioSampler:
         """A world's defaults, written in the TOML shape (checked like a file)."""
         missing = sorted(set(bounds) - set(parameters))
         if missing:
             raise SpecError(f"defaults of {world}: no distribution for {missing}")
         blank = cls(world, bounds, {name: Distribution(value=0) for name in bounds})
-        data = {"parameters": dict(parameters), "edge_cases": dict(edge_cases or {}), "combos": list(combos)}
+        data = {"parameters": dict(parameters), "edge_cases": dict(edge_cases or {}), "combos": list(combos), "held_out": list(held_out)}
         return cls.from_dict(data, f"defaults of {world}", base=blank)
 
     def with_overrides(self, **ranges: Any) -> ScenarioSampler:
@@ -235,7 +248,18 @@ class ScenarioSampler:
         parameters = dict(self.parameters)
         for name, raw in ranges.items():
             parameters[name] = self._distribution(name, raw, f"override {name}")
-        return ScenarioSampler(self.world, self.bounds, parameters, self.edge_cases, self.combos)
+        return ScenarioSampler(self.world, self.bounds, parameters, self.edge_cases, self.combos, self.held_out)
+
+    def is_held_out(self, edge_case: str | None) -> bool:
+        """Whether ``edge_case`` (``"ice + night"``) is held out: listed, or with a held-out part."""
+        names = self.split_edge_case(edge_case)
+        return bool(names) and (COMBINE.join(names) in self.held_out or any(name in self.held_out for name in names))
+
+    def in_distribution(self) -> ScenarioSampler:
+        """A copy without the held-out edge cases and combinations: what training may sample."""
+        edge_cases = {name: case for name, case in self.edge_cases.items() if not self.is_held_out(name)}
+        combos = [combo for combo in self.combos if not self.is_held_out(combo)]
+        return ScenarioSampler(self.world, self.bounds, self.parameters, edge_cases, combos)
 
     def _distribution(self, name: str, raw: Any, where: str) -> Distribution:
         if name not in self.bounds:
@@ -250,8 +274,13 @@ class ScenarioSampler:
 
     @property
     def edge_case_names(self) -> list[str]:
-        """Declared edge cases, then declared combinations (``"ice + night"``)."""
-        return [*self.edge_cases, *self.combos]
+        """Declared edge cases, then declared combinations (``"ice + night"``), less the held-out ones."""
+        return [name for name in (*self.edge_cases, *self.combos) if not self.is_held_out(name)]
+
+    @property
+    def held_out_names(self) -> list[str]:
+        """The declared edge cases and combinations that are held out (for evaluation only)."""
+        return [name for name in (*self.edge_cases, *self.combos) if self.is_held_out(name)]
 
     def split_edge_case(self, edge_case: str | None) -> list[str]:
         """``"ice + night"`` → ``["ice", "night"]``; unknown names raise UnknownNameError."""
@@ -289,7 +318,9 @@ class ScenarioSampler:
 
     def to_toml(self) -> str:
         """This sampler as a scenario file that :meth:`from_toml` reads back to an equal sampler."""
-        lines = [f"world = {_toml(self.world)}", f"combos = {_toml(list(self.combos))}", "", "[parameters]"]
+        lines = [f"world = {_toml(self.world)}", f"combos = {_toml(list(self.combos))}"]
+        lines += [f"held_out = {_toml(list(self.held_out))}"] if self.held_out else []
+        lines += ["", "[parameters]"]
         lines += [f"{name} = {_toml(d.as_toml_value())}" for name, d in self.parameters.items()]
         for case, table in self.edge_cases.items():
             lines += ["", f'[edge_cases."{case}"]']
@@ -299,11 +330,12 @@ class ScenarioSampler:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ScenarioSampler):
             return NotImplemented
-        return (self.world, self.parameters, self.edge_cases, self.combos) == (
+        return (self.world, self.parameters, self.edge_cases, self.combos, self.held_out) == (
             other.world,
             other.parameters,
             other.edge_cases,
             other.combos,
+            other.held_out,
         )
 
     def __repr__(self) -> str:

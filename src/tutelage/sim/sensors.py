@@ -1,4 +1,5 @@
-"""Sensors: a planar lidar from ``rayTestBatch`` and a camera from the tiny renderer."""
+"""Sensors: a planar lidar from ``rayTestBatch``, a camera from the tiny renderer, and a
+perception model that turns ground-truth estimates into what a vehicle's own estimators report."""
 from __future__ import annotations
 
 import math
@@ -61,6 +62,78 @@ class Lidar:
             return distances.astype(np.float32)
         out[:] = distances
         return out
+
+
+class Perception:
+    """Noisy, biased, drifting estimates of ``channels`` ground-truth quantities, with dropouts.
+
+    Per channel (arrays of ``channels`` values, given to :meth:`reset`):
+    ``noise`` (std of white noise), ``bias`` (std of a constant offset drawn
+    per episode), ``drift`` (stationary std of a slowly wandering offset, an
+    Ornstein–Uhlenbeck process with time constant ``tau`` steps) and
+    ``dropout`` (probability per reading that the estimator reports its last
+    output again). ``blind_rate`` is the probability per reading that a
+    ``blind_steps``-long blackout starts (a lightning flash), during which
+    the ``blind`` channels hold their last output too. Everything is drawn
+    from the generator given to :meth:`reset`, in blocks of ``BLOCK``
+    readings, so an episode replays exactly from its seed.
+    """
+
+    BLOCK = 64
+
+    def __init__(self, channels: int, tau: float = 100.0):
+        self.channels, self.decay = int(channels), math.exp(-1.0 / tau)
+        self.blinded = 0
+        self.reset(None)
+
+    def reset(
+        self,
+        rng: np.random.Generator | None,
+        noise: np.ndarray | float = 0.0,
+        bias: np.ndarray | float = 0.0,
+        drift: np.ndarray | float = 0.0,
+        dropout: np.ndarray | float = 0.0,
+        blind: np.ndarray | None = None,
+        blind_rate: float = 0.0,
+        blind_steps: int = 5,
+    ) -> None:
+        """Start an episode (perfect readings when ``rng`` is None)."""
+        shape = (self.channels,)
+        self._rng = rng
+        self._noise, self._drift, self._dropout = (np.broadcast_to(np.asarray(v, float), shape).copy() for v in (noise, drift, dropout))
+        self._blind = np.zeros(shape, bool) if blind is None else np.asarray(blind, bool)
+        self._blind_rate, self._blind_steps = float(blind_rate), int(blind_steps)
+        bias = np.broadcast_to(np.asarray(bias, float), shape)
+        self._offset = np.zeros(shape) if rng is None else rng.standard_normal(self.channels) * bias
+        self._wander = np.zeros(shape) if rng is None else rng.standard_normal(self.channels) * self._drift
+        self._kick = self._drift * math.sqrt(1.0 - self.decay**2)
+        self._last: np.ndarray | None = None
+        self._row = self.BLOCK
+        self.blinded = 0
+
+    def read(self, truth: np.ndarray) -> np.ndarray:
+        """The estimate of ``truth`` (channels,) now: truth + offsets + noise, or held readings."""
+        if self._rng is None:
+            return np.array(truth, dtype=float)
+        if self._row == self.BLOCK:
+            self._gauss = self._rng.standard_normal((self.BLOCK, 2, self.channels))
+            self._uniform = self._rng.random((self.BLOCK, self.channels + 1))
+            self._row = 0
+        gauss, uniform = self._gauss[self._row], self._uniform[self._row]
+        self._row += 1
+        self._wander = self.decay * self._wander + self._kick * gauss[1]
+        reading = truth + self._offset + self._wander + self._noise * gauss[0]
+        if self.blinded:
+            self.blinded -= 1
+        elif uniform[-1] < self._blind_rate:
+            self.blinded = self._blind_steps
+        if self._last is not None:
+            hold = uniform[:-1] < self._dropout
+            if self.blinded:
+                hold |= self._blind
+            reading = np.where(hold, self._last, reading)
+        self._last = reading
+        return reading
 
 
 class Camera:

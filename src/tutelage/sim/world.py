@@ -113,7 +113,7 @@ class Ragged(np.lib.mixins.NDArrayOperatorsMixin):
     __hash__ = None  # type: ignore[assignment]
 
     def __getattr__(self, name: str) -> Any:  # shape, dtype, copy(), min(), ...: the array's
-        if name == "array":
+        if name == "array" or name.startswith("__"):  # numpy's protocols (__array_interface__...) go through __array__
             raise AttributeError(name)
         return getattr(self.array, name)
 

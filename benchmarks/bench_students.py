@@ -1,0 +1,210 @@
+"""Students that earn their results: DAgger against the expert and against BC at equal budgets, over seeds.
+
+    python benchmarks/bench_students.py train --world tutelage/Driving-v0 --seed 0 --out students   # one seed
+    python benchmarks/bench_students.py expert --world tutelage/Driving-v0 --out students            # the teacher
+    python benchmarks/bench_students.py report --out students                                       # the tables
+
+``train`` runs one training seed: DAgger (``--rounds`` × ``--episodes-per-round``
+training episodes, β falling linearly to 0 over ``--rampdown`` rounds) and
+behavior cloning on the *same number of expert labels* (expert-driven
+episodes on the same training seeds, cut to DAgger's label count) trained for
+the *same number of gradient steps* (batch 64). Training samples only
+in-distribution scenarios (:meth:`ScenarioSampler.in_distribution`: no
+held-out edge case or combination). Both students are evaluated on the same
+``--episodes`` held-out in-distribution scenarios (seeds disjoint from
+training, ``--edge-case-fraction`` of them in-distribution edge cases) and,
+with ``--held-out-episodes``, on the world's held-out combination. ``expert``
+evaluates the teacher on the same scenarios. ``report`` pools the seeds:
+Wilson intervals per policy, the mean over seeds with a Student-t interval
+(clipped to the possible range), DAgger − BC (Newcombe) and DAgger's paired
+win rate over BC.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
+from tutelage.fileio import write_text
+from tutelage.methods.bc import behavior_cloning
+from tutelage.methods.dagger import collect, dagger
+from tutelage.methods.evaluate import evaluate
+from tutelage.methods.schedules import LinearBetaSchedule
+from tutelage.plugins import registry
+from tutelage.rollouts.plan import EpisodePlanner, episode_seeds
+from tutelage.rollouts.rollout import make_env
+from tutelage.sim.scenarios import ScenarioSampler
+from tutelage.sim.spaces import io_sizes
+from tutelage.stats import difference_of_proportions, mean_interval, paired_win_rate, wilson
+
+BATCH = 64
+EVAL_SEED = 0  # every policy meets the same held-out scenarios
+
+
+def held_out_combination(sampler: ScenarioSampler) -> str | None:
+    """The world's held-out combination with the most parts (the seed's edge case for driving)."""
+    combos = [combo for combo in sampler.combos if sampler.is_held_out(combo)]
+    return max(combos, key=lambda c: c.count("+"), default=None)
+
+
+def evaluations(policy, world: str, sampler: ScenarioSampler, args) -> dict[str, list[bool]]:
+    """Successes per episode: in-distribution held-out scenarios, and the held-out combination."""
+    train = sampler.in_distribution()
+    out = {"in-distribution": [r["success"] for r in evaluate(
+        policy, world, episodes=args.episodes, seed=EVAL_SEED, edge_case_fraction=args.edge_case_fraction,
+        sampler=train, quiet=True).episodes]}
+    combo = held_out_combination(sampler)
+    if combo and args.held_out_episodes:
+        scenarios = [sampler.sample(np.random.default_rng(episode_seeds(EVAL_SEED, i, "held-out").scenario), combo)
+                     for i in range(args.held_out_episodes)]
+        out[combo] = [r["success"] for r in evaluate(policy, world, scenarios=scenarios, seed=EVAL_SEED, quiet=True).episodes]
+    return out
+
+
+def train_students(world: str, expert, sampler: ScenarioSampler, args) -> tuple[dict, dict]:
+    """DAgger and BC students for ``args.seed`` at equal labels and gradient steps; their budgets."""
+    mlp = registry("model_types").get("mlp")
+    inputs, outputs = io_sizes(world)
+    build = lambda: mlp.build((inputs,), outputs, seed=args.seed, hidden=(64, 64), activation="tanh")  # noqa: E731
+    train = sampler.in_distribution()
+    started = time.perf_counter()
+    student, derivation = dagger(
+        world, expert, build(), rounds=args.rounds, episodes_per_round=args.episodes_per_round, seed=args.seed,
+        beta_schedule=LinearBetaSchedule(args.rampdown), edge_case_fraction=args.edge_case_fraction, sampler=train,
+        epochs=args.epochs, batch_size=BATCH, standardize=True, quiet=True,
+    )
+    labels = derivation.metrics["samples"]
+    dagger_steps = sum(args.epochs * math.ceil(r["samples"] / BATCH) for r in derivation.history)
+    dagger_s = time.perf_counter() - started
+    started = time.perf_counter()
+    X, Y = expert_labels(world, expert, labels, train, args)
+    bc_epochs = max(1, round(dagger_steps / math.ceil(labels / BATCH)))
+    bc_student, _ = behavior_cloning(build(), (X, Y), teacher=expert.name, quiet=True, seed=args.seed,
+                                     epochs=bc_epochs, batch_size=BATCH, standardize=True)
+    budgets = {
+        "labels": {"dagger": labels, "bc": len(X)},
+        "gradient_steps": {"dagger": dagger_steps, "bc": bc_epochs * math.ceil(len(X) / BATCH)},
+        "seconds": {"dagger": dagger_s, "bc": time.perf_counter() - started},
+        "dagger_rounds": [{k: r[k] for k in ("round", "beta", "samples", "success_rate")} for r in derivation.history],
+    }
+    return {"dagger": student, "bc": bc_student}, budgets
+
+
+def expert_labels(world: str, expert, labels: int, sampler: ScenarioSampler, args) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``labels`` states of expert-driven episodes on the training seeds DAgger used (and on)."""
+    X, Y, start = [], [], 0
+    planner = EpisodePlanner(sampler, edge_case_fraction=args.edge_case_fraction)
+    with contextlib.closing(make_env(world)) as env:
+        while sum(len(x) for x in X) < labels:
+            x, y, _ = collect(env, expert, planner.plans(args.seed, args.episodes_per_round, start=start))
+            X.append(x)
+            Y.append(y)
+            start += args.episodes_per_round
+    return np.concatenate(X)[:labels], np.concatenate(Y)[:labels]
+
+
+def command_train(args) -> None:
+    world, sampler = args.world, ScenarioSampler.for_world(args.world)
+    expert = registry("teachers").get(registry("worlds").get(world).expert)()
+    started = time.perf_counter()
+    students, budgets = train_students(world, expert, sampler, args)
+    results = {name: evaluations(policy, world, sampler, args) for name, policy in students.items()}
+    record = {"world": world, "seed": args.seed, "settings": vars(args) | {"func": None}, "budgets": budgets,
+              "results": results, "seconds": time.perf_counter() - started}
+    save(args, f"{slug(world)}-seed{args.seed}.json", record)
+    print(json.dumps({k: record[k] for k in ("world", "seed", "budgets", "seconds")}, indent=1, default=str))
+    for name, result in results.items():
+        for split, successes in result.items():
+            print(f"{name:7s} {split:45s} {wilson(sum(successes), len(successes)).percent()}")
+
+
+def command_expert(args) -> None:
+    world, sampler = args.world, ScenarioSampler.for_world(args.world)
+    expert = registry("teachers").get(registry("worlds").get(world).expert)()
+    results = evaluations(expert, world, sampler, args)
+    save(args, f"{slug(world)}-expert.json", {"world": world, "settings": vars(args) | {"func": None}, "results": results})
+    for split, successes in results.items():
+        print(f"expert {split:45s} {wilson(sum(successes), len(successes)).percent()}")
+
+
+def command_report(args) -> None:
+    out = Path(args.out)
+    for expert_file in sorted(out.glob("*-expert.json")):
+        expert = json.loads(expert_file.read_text())
+        runs = [json.loads(p.read_text()) for p in sorted(out.glob(expert_file.name.replace("-expert", "-seed*")))]
+        print(f"\n### {expert['world']}: {len(runs)} training seeds ({', '.join(str(r['seed']) for r in runs)})\n")
+        if not runs:
+            continue
+        budgets = runs[0]["budgets"]
+        print(f"per seed: {budgets['labels']['dagger']:,} expert labels each (DAgger {budgets['labels']['dagger']:,}, BC "
+              f"{budgets['labels']['bc']:,}), gradient steps DAgger {budgets['gradient_steps']['dagger']:,}, BC "
+              f"{budgets['gradient_steps']['bc']:,} (seed {runs[0]['seed']})\n")
+        for split, expert_successes in expert["results"].items():
+            reference = wilson(sum(expert_successes), len(expert_successes))
+            print(f"{split}: expert {reference.percent()}\n")
+            print("| policy | pooled success (Wilson) | mean over seeds (t) | of expert | per seed |\n|---|---|---|---|---|")
+            per_seed = {}
+            for name in ("dagger", "bc"):
+                rates = [np.mean(r["results"][name][split]) for r in runs if split in r["results"][name]]
+                pooled = sum((r["results"][name][split] for r in runs if split in r["results"][name]), [])
+                per_seed[name] = pooled
+                if not pooled:
+                    continue
+                mean = mean_interval(rates)
+                print(f"| {name} | {wilson(sum(pooled), len(pooled)).percent()} | {100 * mean.estimate:.1f} % "
+                      f"[{100 * max(mean.low, 0.0):.1f}, {100 * min(mean.high, 1.0):.1f}] | "
+                      f"{100 * mean.estimate / reference.estimate:.1f} % | "
+                      + ", ".join(f"{100 * x:.1f}" for x in rates) + " |")
+            a, b = per_seed["dagger"], per_seed["bc"]
+            if a and len(a) == len(b):
+                difference = difference_of_proportions(sum(a), len(a), sum(b), len(b))
+                wins = sum(x and not y for x, y in zip(a, b))
+                losses = sum(y and not x for x, y in zip(a, b))
+                seeds = mean_interval([np.mean(r["results"]["dagger"][split]) - np.mean(r["results"]["bc"][split]) for r in runs])
+                print(f"\nDAgger − BC: pooled {100 * difference.estimate:+.1f} points [{100 * difference.low:+.1f}, "
+                      f"{100 * difference.high:+.1f}] (Newcombe, n={len(a)} each); over seeds {100 * seeds.estimate:+.1f} "
+                      f"[{100 * max(seeds.low, -1.0):+.1f}, {100 * min(seeds.high, 1.0):+.1f}] (t, {seeds.n} seeds); paired by scenario: DAgger "
+                      f"alone succeeds {wins}, BC alone {losses}, win rate {paired_win_rate(wins, losses, len(a) - wins - losses).percent()}\n")
+
+
+def slug(world: str) -> str:
+    return world.split("/")[-1].lower()
+
+
+def save(args, name: str, record: dict) -> None:
+    path = Path(args.out) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps(record, indent=1, default=str))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True)
+    for name, func in (("train", command_train), ("expert", command_expert), ("report", command_report)):
+        sub = commands.add_parser(name)
+        sub.set_defaults(func=func)
+        sub.add_argument("--out", default="students", help="folder of the per-seed result files")
+        if name == "report":
+            continue
+        sub.add_argument("--world", default="tutelage/Driving-v0")
+        sub.add_argument("--episodes", type=int, default=120, help="held-out in-distribution evaluation episodes")
+        sub.add_argument("--held-out-episodes", type=int, default=50, help="episodes of the held-out combination")
+        sub.add_argument("--edge-case-fraction", type=float, default=0.3)
+        if name == "train":
+            sub.add_argument("--seed", type=int, default=0)
+            sub.add_argument("--rounds", type=int, default=8)
+            sub.add_argument("--episodes-per-round", type=int, default=12)
+            sub.add_argument("--rampdown", type=int, default=4, help="rounds over which β falls from 1 to 0")
+            sub.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Perception, not ground truth: what the driving student sees is an estimate, the truth stays in info."""
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
+from tutelage.sim.sensors import Perception
+from tutelage_plugins.teachers.experts import DrivingExpert
+
+WORLD = "tutelage/Driving-v0"
+SEED_EDGE_CASE = "unicyclist-crossing + highway + thunderstorm"
+
+
+def truth(info):
+    """The privileged quantities behind the first six observation entries."""
+    return np.array([info["speed"], info["lane_offset"], info["heading_error"], *info["curvature"]])
+
+
+def drive(env, seed, steps, options=None):
+    """The expert drives; return (observations (steps, 6), truths (steps, 6), infos)."""
+    expert = DrivingExpert()
+    observation, info = env.reset(seed=seed, options=options)
+    seen, true, infos = [observation[:6]], [truth(info)], [info]
+    for _ in range(steps):
+        observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+        seen.append(observation[:6])
+        true.append(truth(info))
+        infos.append(info)
+        if terminated or truncated:
+            break
+    return np.array(seen), np.array(true), infos
+
+
+@pytest.mark.parametrize(("seed", "edge_case"), [(0, None), (1, "night"), (2, "odometry-drift"), (3, SEED_EDGE_CASE)])
+def test_no_privileged_quantity_reaches_the_student_exactly(seed, edge_case):
+    env = gymnasium.make(WORLD)
+    seen, true, _ = drive(env, seed, 400, {"edge_case": edge_case} if edge_case else None)
+    env.close()
+    assert len(seen) > 300
+    assert not np.any(seen == true.astype(np.float32))  # not one entry, not one step
+    error = seen - true
+    assert np.all(np.abs(error.mean(axis=0)) < 0.3) and np.all(error.std(axis=0) < 0.3)  # estimates, not noise
+
+
+def test_perception_replays_exactly_from_the_seed():
+    env = gymnasium.make(WORLD)
+    first, _, _ = drive(env, 7, 150, {"edge_case": SEED_EDGE_CASE})
+    second, _, _ = drive(env, 7, 150, {"edge_case": SEED_EDGE_CASE})
+    other, _, _ = drive(env, 8, 150, {"edge_case": SEED_EDGE_CASE})
+    env.close()
+    assert np.array_equal(first, second) and not np.array_equal(first[:50], other[:50])
+
+
+def test_lane_estimates_degrade_in_darkness_and_rain():
+    env = gymnasium.make(WORLD).unwrapped
+    scenario = env.scenarios.sample(np.random.default_rng(4))
+    errors = {}
+    for name, light, rain in (("day", 1.0, 0.0), ("storm", 0.1, 1.0)):
+        seen, true, infos = drive(env, 4, 300, {"scenario": {**scenario, "light": light, "rain": rain}})
+        held = np.mean(np.diff(seen[:, 1]) == 0.0)  # lane readings held over by dropouts
+        errors[name] = (np.std(seen[:, 1] - true[:, 1]), held, infos[-1]["lane_visibility"])
+    env.close()
+    assert errors["storm"][0] > 2.5 * errors["day"][0]
+    assert errors["storm"][1] > 0.2 > errors["day"][1]
+    assert errors["day"][2] == 1.0 and errors["storm"][2] < 0.1
+
+
+def test_perception_model_noise_bias_dropout_and_blindness():
+    truth_value = np.array([1.0, 2.0])
+    exact = Perception(2)
+    assert np.array_equal(exact.read(truth_value), truth_value)  # no generator: perfect readings
+    held = Perception(2)
+    held.reset(np.random.default_rng(0), noise=0.1, dropout=[0.0, 1.0])
+    first = held.read(truth_value)
+    later = np.array([held.read(truth_value + 1.0) for _ in range(200)])
+    assert np.all(later[:, 1] == first[1])  # always dropped: the first reading held
+    assert abs(later[:, 0].mean() - 2.0) < 0.05 and 0.07 < later[:, 0].std() < 0.13
+    biased = Perception(1)
+    biased.reset(np.random.default_rng(1), bias=0.5)
+    assert np.ptp([biased.read(np.zeros(1)) for _ in range(10)]) == 0.0 and biased.read(np.zeros(1))[0] != 0.0
+    blind = Perception(2)
+    blind.reset(np.random.default_rng(2), noise=0.1, blind=[False, True], blind_rate=1.0, blind_steps=5)
+    readings = np.array([blind.read(truth_value) for _ in range(20)])
+    assert len(np.unique(readings[:, 0])) == 20  # the unblinded channel reads afresh every time
+    assert np.ptp(readings[:5, 1]) == 0.0 and len(np.unique(readings[:, 1])) <= 5  # a fresh reading between flashes
+
+
+def test_lightning_blinds_the_camera():
+    env = gymnasium.make(WORLD, camera=True, camera_size=(32, 24), lidar_rays=8).unwrapped
+    scenario = env.scenarios.sample(np.random.default_rng(5), SEED_EDGE_CASE)
+    observation, info = env.reset(seed=5, options={"scenario": {**scenario, "lightning": 5.0}})
+    brightness = {True: [], False: []}
+    for _ in range(120):
+        observation, _, terminated, _, info = env.step(np.array([0.0, 0.3], np.float32))
+        brightness[info["lightning"]].append(observation["rgb"].mean())
+        if terminated:
+            break
+    env.close()
+    assert brightness[True] and brightness[False]
+    assert min(brightness[True]) > 200 > 2 * max(brightness[False])
