@@ -75,6 +75,8 @@ def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
         values = [y for points in series.values() for _, y in points]
         if all("loss" in name for name in series) and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_yscale("log")
+        elif min(values) >= 0:
+            ax.set_ylim(bottom=0)  # from zero, so a small wobble does not look like a swing
         if all(name.endswith("_rate") for name in series):  # a share: the whole 0-1 range, so noise stays small
             ax.set_ylim(-0.02, 1.02)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and rounds are whole numbers
