@@ -6,12 +6,15 @@ each declares a settings schema, checked before a run writes anything.
 from __future__ import annotations
 
 from tutelage import hookimpl
+from tutelage_plugins.stages.critique import CritiqueStage
 from tutelage_plugins.stages.distill import DistillStage
 from tutelage_plugins.stages.evaluate import EvaluateStage
 from tutelage_plugins.stages.generate import GenerateStage
 from tutelage_plugins.stages.quantize import QuantizeStage
+from tutelage_plugins.stages.revise import ReviseStage
 
 
 @hookimpl
 def tutelage_stage_types() -> dict:
-    return {stage.name: stage for stage in (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage())}
+    return {stage.name: stage for stage in (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(),
+                                        CritiqueStage(), ReviseStage())}

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tutelage.errors import SpecError, UnknownNameError
+from tutelage.errors import SpecError, UnknownNameError, unknown_name_message
 
 TOP_KEYS = {"name": str, "version": str, "description": str, "world": str, "principles": list}
 PRINCIPLE_KEYS = {"id": str, "text": str, "critique": str, "revision": str, "severity": (int, float), "check": dict}
@@ -171,7 +171,7 @@ def _check_keys(table: Any, schema: Mapping[str, Any], where: str) -> None:
         raise SpecError(f"{where}: must be a table, got {type(table).__name__}")
     for key, value in table.items():
         if key not in schema:
-            raise UnknownNameError("key", key, schema, where)
+            raise SpecError(unknown_name_message("key", key, sorted(schema), where))
         if not isinstance(value, schema[key]) or isinstance(value, bool) and schema[key] is not bool:
             raise SpecError(f"{where}: key {key!r}: expected {_type_name(schema[key])}, got {type(value).__name__}")
 
@@ -192,12 +192,12 @@ def _principle(entry: Any, index: int, path: Path, kinds: Mapping[str, Callable[
     if not isinstance(kind, str):
         raise SpecError(f"{where}: key 'check.rule': name a rule kind (available: {', '.join(sorted(kinds))})")
     if kind not in kinds:
-        raise UnknownNameError("rule kind", kind, kinds, f"{where}: key 'check.rule'")
+        raise SpecError(unknown_name_message("rule kind", kind, sorted(kinds), f"{where}: key 'check.rule'"))
     factory = kinds[kind]
     accepted = _options_of(factory)
     for key in check:
         if accepted is not None and key not in accepted:
-            raise UnknownNameError(f"option of rule {kind!r}", key, accepted, f"{where}: key 'check.{key}'")
+            raise SpecError(unknown_name_message(f"option of rule {kind!r}", key, sorted(accepted), f"{where}: key 'check.{key}'"))
     try:
         rule = factory(**check)
     except (TypeError, ValueError) as exc:

@@ -296,6 +296,7 @@ def constitutional_training(
         record = {"round": round_num, "episodes": summary["episodes"], "violations": summary["violations"],
                   "violations_per_unit": summary["violations_per_unit"], "unit": summary["unit"],
                   "weighted_per_unit": summary["weighted_per_unit"], "success_rate": summary["success_rate"],
+                  "violating_share": summary["violating_steps"] / max(summary["steps"], 1),
                   "loss": float(history.loss[-1]) if history.epochs else None}
         derivation.history.append(record)
         if on_round is not None:
