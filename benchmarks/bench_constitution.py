@@ -29,7 +29,9 @@ import tutelage.worlds  # noqa: F401  (registers the worlds)
 OUT = Path(__file__).resolve().parent / ".out" / "constitution"
 WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
 HELD_OUT = {"driving": 200, "reach": 300}
-ROUNDS = {"driving": (3, 8), "reach": (3, 30)}  # K rounds x training episodes per round
+ROUNDS = {"driving": (4, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+CRITIC_EPOCHS = {"driving": 15, "reach": 30}
+WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
 EDGE = 0.3
 WORKERS = 2
 
@@ -144,8 +146,7 @@ def phase_student(world: str) -> None:
 
 
 def phase_baseline(world: str) -> None:
-    out = OUT / world / "baseline"
-    shutil.rmtree(out, ignore_errors=True)
+    out = OUT / world / "baseline"  # an interrupted baseline resumes: episodes already critiqued are kept
     started = time.perf_counter()
     result = rates(held_out(world, OUT / world / "student.safetensors", out))
     result["seconds"] = time.perf_counter() - started
@@ -168,7 +169,8 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     started = time.perf_counter()
     student, derivation = constitutional_training(
         WORLDS[world][0], student, critic, constitution, work / "train", rounds=rounds, episodes_per_round=per_round,
-        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=20,
+        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=30,
+        violation_weight=WEIGHT[world],
     )
     trained = time.perf_counter() - started
     path = work / "finetuned.safetensors"
@@ -181,18 +183,20 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
 
 
 def phase_learned(world: str) -> None:
-    """Train the learned critic on the rules critic's records of seed 0's training rounds; F1 on held-out."""
+    """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
+    training episodes only); F1 against the rules critic on the original student's held-out records."""
     from tutelage.methods.constitution import Records, agreement, train_critic_model
     from tutelage.methods.lineage import Derivation, save_derived
     from tutelage.plugins import get_host
 
     host, constitution = host_and_constitution(world)
-    train = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "rules-seed0" / "train").glob("round-*"))])
+    rounds = sorted((OUT / world).glob("rules-seed*/train/round-*"))
+    train = Records.concat([Records.read(d, constitution) for d in rounds])
     n_in = train.matrix("observation").shape[1] + 2 * train.matrix("action").shape[1]
     n_out = len(constitution.ids) + train.matrix("action").shape[1]
     model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
     started = time.perf_counter()
-    train_critic_model(model, train, epochs=60, seed=0)
+    train_critic_model(model, train, epochs=CRITIC_EPOCHS[world], seed=0)
     path = OUT / world / "critic.safetensors"
     save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
                  metadata={"principles": constitution.ids, **constitution.lineage()})

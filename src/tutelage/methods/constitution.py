@@ -323,10 +323,15 @@ def critic_dataset(records: Records) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_critic_model(model: Any, records: Records, *, epochs: int = 40, batch_size: int = 128, lr: float = 1e-3,
-                       seed: int = 0, callbacks: Any = ()) -> Any:
+                       seed: int = 0, balance: bool = True, callbacks: Any = ()) -> Any:
     """Fit ``model`` (inputs: :func:`critic_features`; outputs: a score per principle, then the change
-    of the action) to a rules critic's ``records``; return the fit History."""
+    of the action) to a rules critic's ``records``; return the fit History. With ``balance`` the
+    violating steps repeat until they weigh about as much as the others (violations are rare)."""
     X, Y = critic_dataset(records)
+    violating = Y[:, : len(records.constitution.ids)].max(axis=1) > 0
+    if balance and 0 < violating.sum() < len(Y) / 2:
+        repeat = np.where(violating, int(round((len(Y) - violating.sum()) / violating.sum())), 1)
+        X, Y = np.repeat(X, repeat, axis=0), np.repeat(Y, repeat, axis=0)
     return train_supervised(model, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, standardize=True,
                             callbacks=callbacks)
 
