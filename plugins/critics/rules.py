@@ -51,6 +51,12 @@ class SpeedCap:
         return revised, "projection"
 
 
+def _actors_ahead(info: Any) -> tuple[Any, np.ndarray]:
+    """The actors and how far ahead of the car each is along the road (m; negative behind)."""
+    actors = info["actors"]
+    return actors, np.asarray(actors["s"], dtype=np.float64) - float(info["progress"])
+
+
 class YieldToCrossing(SpeedCap):
     """Slow for anyone whose path crosses the ego lane ahead: the time to reach them at the commanded
     speed must stay above ``min_ttc`` seconds."""
@@ -63,10 +69,9 @@ class YieldToCrossing(SpeedCap):
 
     def cap(self, step: Any) -> tuple[float, str] | None:
         info = step.info
-        actors = info["actors"]
-        if len(actors["kind"]) == 0:
+        actors, ahead = _actors_ahead(info)
+        if not len(ahead):
             return None
-        ahead = actors["s"] - info["progress"]
         speed = max(float(info["speed"]), 0.3)
         horizon = np.minimum(np.maximum(ahead, 0.0) / speed + 1.0, 4.0)
         d_now, d_then = actors["d"], actors["d"] + actors["vd"] * horizon
@@ -93,10 +98,9 @@ class Headway(SpeedCap):
 
     def cap(self, step: Any) -> tuple[float, str] | None:
         info = step.info
-        actors = info["actors"]
-        if len(actors["kind"]) == 0:
+        actors, ahead = _actors_ahead(info)
+        if not len(ahead):
             return None
-        ahead = actors["s"] - info["progress"]
         half = 0.5 * float(info["lane_width"])
         in_lane = ((np.asarray(actors["kind"]) == "car") & actors["active"] & (ahead > 0.0) & (ahead < self.lookahead)
                    & (np.abs(actors["d"] + half) < half))
