@@ -61,7 +61,7 @@ def test_history_validation_and_callbacks():
     assert history.epochs[-1]["val_accuracy"] > 0.8
 
 
-def test_epoch_end_hook_reaches_plugins():
+def test_epoch_end_hook_reaches_plugins_through_the_host_callbacks():
     calls = []
 
     class Logger:
@@ -69,14 +69,22 @@ def test_epoch_end_hook_reaches_plugins():
         def tutelage_epoch_end(self, model, epoch, logs):
             calls.append((epoch, logs["loss"]))
 
+    class Broken:
+        @hookimpl
+        def tutelage_epoch_end(self, model, epoch, logs):
+            raise RuntimeError("logger down")
+
     host = get_host()
-    logger = Logger()
+    logger, broken = Logger(), Broken()
     host.pm.register(logger, name="test-logger")
+    host.pm.register(broken, name="broken-logger")
     try:
         X, y = small_problem()
-        fit(small_model(), X, y, loss="cross_entropy", epochs=2, quiet=True)
+        with pytest.warns(RuntimeWarning, match="broken-logger.*logger down"):  # reported, never a stop
+            fit(small_model(), X, y, loss="cross_entropy", epochs=2, quiet=True, callbacks=host.callbacks())
     finally:
         host.pm.unregister(logger)
+        host.pm.unregister(broken)
     assert [epoch for epoch, _ in calls] == [0, 1]
 
 

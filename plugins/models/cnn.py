@@ -5,7 +5,7 @@ from typing import Any
 
 from tutelage import nn
 from tutelage.errors import SpecError
-from tutelage_plugins.models.common import output_layers, sizes
+from tutelage_plugins.models.common import OUTPUTS, check_option, output_layers, sizes
 
 
 class CNNType:
@@ -13,6 +13,17 @@ class CNNType:
 
     name = "cnn"
     description = "convolutional network for images (channels, height, width)"
+
+    def validate_options(self, options: dict[str, Any], where: str = "cnn") -> None:
+        """Raise :class:`~tutelage.errors.SpecError` naming ``where`` and the option unless ``build`` can take them."""
+        sizes(options.get("channels", 8), "channels", where)
+        for field, default in (("hidden", 64), ("kernel", 3)):
+            value = options.get(field, default)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise SpecError(f"{where}: {field!r} must be an integer, got {value!r}")
+        sizes(options.get("hidden", 64), "hidden", where)
+        check_option(options, "kernel", where, low=1, high=15)
+        check_option(options, "output_activation", where, choices=OUTPUTS)
 
     def build(self, input_shape: tuple[int, ...], output_size: int, *, seed: int = 0, channels: Any = (8, 16),
               kernel: int = 3, hidden: int = 64, output_activation: str | None = None) -> nn.Model:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from tutelage import nn
-from tutelage_plugins.models.common import activation_layer, output_layers, sizes
+from tutelage_plugins.models.common import ACTIVATIONS, OUTPUTS, activation_layer, check_option, output_layers, sizes
 
 
 class MLPType:
@@ -12,6 +12,13 @@ class MLPType:
 
     name = "mlp"
     description = "multi-layer perceptron (predictive models and policies)"
+
+    def validate_options(self, options: dict[str, Any], where: str = "mlp") -> None:
+        """Raise :class:`~tutelage.errors.SpecError` naming ``where`` and the option unless ``build`` can take them."""
+        sizes(options.get("hidden", (64,)), "hidden", where)
+        check_option(options, "activation", where, choices=ACTIVATIONS)
+        check_option(options, "output_activation", where, choices=OUTPUTS)
+        check_option(options, "dropout", where, low=0.0, high=0.99)
 
     def build(self, input_shape: tuple[int, ...], output_size: int, *, seed: int = 0, hidden: Any = (64, 64),
               activation: str = "tanh", output_activation: str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from tutelage.errors import UnknownNameError
+from tutelage.errors import NumericalError, UnknownNameError
 from tutelage.runs.schema import Field, check_table
 from tutelage_plugins.stages.refs import EXPERT, check_policy, is_teacher, load_policy, teacher_name
 
@@ -58,6 +58,7 @@ class DistillStage:
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
         from tutelage.methods.lineage import save_derived
+        from tutelage.train import save_last_good
 
         seed = context.stage_seed()
         student = build_student(context, settings["student"], seed)
@@ -65,21 +66,13 @@ class DistillStage:
         train = {"epochs": settings["epochs"], "batch_size": settings["batch_size"], "lr": settings["lr"], "seed": seed,
                  "callbacks": context.host.callbacks()}
         method = settings["method"]
-        if method == "dagger":
-            student, derivation = self._dagger(context, settings, teacher, student, train)
-        else:
-            data = context.resolve(context.output(settings["data"])["dataset"])
-            if method == "bc":
-                from tutelage.methods.bc import behavior_cloning
-
-                student, derivation = behavior_cloning(student, data, teacher=teacher_label(context, settings["teacher"]),
-                                                       quiet=context.quiet, **train)
-            else:
-                student, derivation = knowledge_distillation(context, settings, teacher, student, data, train)
-            log_history(context, derivation.history)
-        derivation.dataset = context.output(settings["data"])["dataset_id"] if settings["data"] else derivation.dataset
         path = context.path("models", f"{context.stage.name}.safetensors")
         model_type = settings["student"]["model_type"]
+        try:
+            student, derivation = self._train(context, settings, method, teacher, student, train)
+        except NumericalError as exc:  # the intended file is never written; the last good θ is, beside it
+            raise save_last_good(exc, path, model_type=model_type) from None
+        derivation.dataset = context.output(settings["data"])["dataset_id"] if settings["data"] else derivation.dataset
         model_id = save_derived(student, path, derivation, model_type=model_type,
                                 metadata={"run": context.run_id, "stage": context.stage.name, "world": context.world})
         context.lineage.add_model(
@@ -89,6 +82,21 @@ class DistillStage:
         )
         return {"model": context.relative(path), "model_id": model_id, "method": method, "teacher": derivation.teacher,
                 "n_params": int(student.n_params), **{k: v for k, v in derivation.metrics.items() if _scalar(v)}}
+
+    def _train(self, context: Any, settings: dict[str, Any], method: str, teacher: Any, student: Any,
+               train: dict[str, Any]) -> Any:
+        if method == "dagger":
+            return self._dagger(context, settings, teacher, student, train)
+        data = context.resolve(context.output(settings["data"])["dataset"])
+        if method == "bc":
+            from tutelage.methods.bc import behavior_cloning
+
+            trained = behavior_cloning(student, data, teacher=teacher_label(context, settings["teacher"]),
+                                       quiet=context.quiet, **train)
+        else:
+            trained = knowledge_distillation(context, settings, teacher, student, data, train)
+        log_history(context, trained[1].history)
+        return trained
 
     def _dagger(self, context: Any, settings: dict[str, Any], teacher: Any, student: Any, train: dict[str, Any]) -> Any:
         from tutelage.methods.dagger import dagger

@@ -41,7 +41,7 @@ class DrivingExpert:
         self.cruise, self.gain, self.traction = cruise, gain, traction
         self.wheelbase, self.max_steer, self.max_speed = wheelbase, max_steer, max_speed
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         """Nothing to reset: the expert keeps no state between steps."""
 
     def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
@@ -103,7 +103,7 @@ class ArmExpert:
     def __init__(self, gain: float = 6.0, speed: float = 0.5, damping: float = 0.05, max_joint_speed: float = 1.5):
         self.gain, self.speed, self.damping, self.max_joint_speed = gain, speed, damping, max_joint_speed
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         """Nothing to reset: the expert keeps no state between steps."""
 
     def waypoint(self, info: dict[str, Any]) -> tuple[np.ndarray, float]:

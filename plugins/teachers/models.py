@@ -41,7 +41,7 @@ class ModelTeacher:
     def n_params(self) -> int:
         return int(self.model.n_params)
 
-    def reset(self) -> None:
+    def reset(self, seed: int | None = None) -> None:
         """Nothing to reset: a model keeps no state between steps."""
 
     def act(self, observation: Any, info: dict[str, Any] | None = None) -> np.ndarray:

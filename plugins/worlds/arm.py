@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera
-from tutelage.sim.world import PyBulletEnv, jittered_colours
+from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours
 from tutelage_plugins.worlds.metrics import ARM_METRICS
 
 ARM_JOINTS = list(range(7))
@@ -186,7 +186,7 @@ class ArmEnv(PyBulletEnv):
             "hand_position": hand,
             "hand_velocity": hand_velocity,
             "goal": self.goal.copy(),
-            "obstacles": self.obstacles.copy(),
+            "obstacles": Ragged(self.obstacles.copy()),
             "jacobian": self._jacobian(q),
             "collision": bool(self.collided_with),
             "collided_with": self.collided_with,

@@ -11,7 +11,7 @@ from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera, Lidar
-from tutelage.sim.world import PyBulletEnv, jittered_colours, mesh_visual_shape
+from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours, mesh_visual_shape, ragged
 from tutelage_plugins.worlds.metrics import DRIVING_METRICS
 from tutelage_plugins.worlds.road import STEP, Road
 
@@ -456,7 +456,7 @@ class DrivingEnv(PyBulletEnv):
             "lane_width": road.lane_width,
             "friction": self.scenario["friction"],
             "distance_m": self.distance,
-            "actors": {
+            "actors": ragged({
                 "kind": self.kinds,
                 "position": position.copy(),
                 "velocity": velocity.copy(),
@@ -466,9 +466,9 @@ class DrivingEnv(PyBulletEnv):
                 "vd": self.actor_vd.copy(),
                 "radius": self.radius.copy(),
                 "active": self.active.copy(),
-            },
-            "distances": gap,
-            "ttc": ttc,
+            }),
+            "distances": Ragged(gap),
+            "ttc": Ragged(ttc),
             "min_ttc": min_ttc,
             "collision": collision,
             "collided_with": self.collided_with,

@@ -26,6 +26,10 @@ class DataError(UserError, ValueError):
     """A dataset file is missing fields or has the wrong shapes."""
 
 
+class DatasetError(DataError):
+    """A dataset directory is incomplete, unreadable or does not match its ``meta/info.json``."""
+
+
 class UnknownNameError(UserError, LookupError):
     """A lookup by name failed; the message lists what exists and the closest match."""
 
@@ -35,8 +39,23 @@ class UnknownNameError(UserError, LookupError):
         super().__init__(unknown_name_message(kind, name, self.available, where))
 
 
-class NumericalError(RuntimeError):
-    """Training produced a NaN or infinite loss or gradient."""
+class NumericalError(UserError, RuntimeError):
+    """Training produced a NaN or infinite loss, gradient, parameter or validation loss.
+
+    ``theta`` holds a copy of the last θ whose values and results were finite
+    and ``model`` the model it belongs to (None when not from training);
+    callers write it beside the file they meant to write
+    (:func:`tutelage.train.save_last_good`).
+    """
+
+    def __init__(self, message: str, theta: object = None, model: object = None):
+        super().__init__(message)
+        self.theta, self.model = theta, model
+
+
+def os_reason(exc: OSError) -> str:
+    """What went wrong with a path, in a few words (``permission denied``, ``is a directory``...)."""
+    return exc.strerror.lower() if exc.strerror else str(exc) or type(exc).__name__
 
 
 def closest(name: str, options: Iterable[str]) -> str | None:

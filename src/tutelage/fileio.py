@@ -6,12 +6,14 @@ stray ``.tmp-*`` file that the next write ignores.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 @contextlib.contextmanager
@@ -55,3 +57,36 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open a regular file for reading, never blocking on a pipe.
+
+    Raises :class:`OSError` whose ``strerror`` says what is wrong: missing, a
+    directory, not a regular file, permission denied, a symbolic link loop.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", os.fspath(path))
+        raise OSError(errno.EINVAL, "Not a regular file", os.fspath(path))
+    return os.fdopen(fd, "rb")
+
+
+def read_limited(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (:func:`open_regular`'s errors, or EFBIG)."""
+    with open_regular(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"Larger than {limit} bytes", os.fspath(path))
+    return data
+
+
+def nesting_depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests lists and dicts, counting no further than ``limit + 1`` (parsed JSON)."""
+    if limit < 0 or not isinstance(value, (list, dict)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((nesting_depth(item, limit - 1) for item in items), default=0)

@@ -138,8 +138,9 @@ class PluginHost:
 
     @property
     def hook(self) -> Any:
-        """Call lifecycle hooks: ``host.hook.tutelage_run_start(run_dir=..., spec=...)``."""
-        return self.pm.hook
+        """Call lifecycle hooks: ``host.hook.tutelage_run_start(run_dir=..., spec=...)`` is
+        ``host.notify("tutelage_run_start", ...)`` (an implementation that raises is a warning)."""
+        return _Notifier(self)
 
     def registry(self, kind: str) -> Registry:
         """The registry of one kind (``"model_types"``, ``"worlds"``, ...)."""
@@ -228,6 +229,8 @@ class PluginHost:
             info.add_error(f"failed to import local plugin {target!r}: {type(exc).__name__}: {exc}")
             self.infos[name] = info
             return
+        if self.pm.is_registered(module):  # an installed plugin named again with --plugin: loaded once
+            return
         info.version = str(getattr(module, "__version__", ""))
         self._register(module, info)
 
@@ -274,6 +277,17 @@ class PluginHost:
                         registry._items[name] = obj
                         registry.owner[name] = impl.plugin_name
                         info.contributions[kind].append(name)
+
+
+class _Notifier:
+    """``host.hook``: each attribute is :meth:`PluginHost.notify` bound to that lifecycle hook."""
+
+    def __init__(self, host: PluginHost):
+        self._host = host
+
+    def __getattr__(self, hook_name: str) -> Any:
+        getattr(self._host.pm.hook, hook_name)  # an unknown hook is an AttributeError
+        return lambda **kwargs: self._host.notify(hook_name, **kwargs)
 
 
 _HOSTS: dict[tuple[str, ...], PluginHost] = {}

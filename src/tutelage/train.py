@@ -1,16 +1,20 @@
 """``fit``: mini-batch training of a :class:`tutelage.nn.Model` with shuffling, validation and early stopping.
 
 The loop is Python, each step a handful of C calls (forward, loss, backward,
-optimizer). A NaN or infinite loss or gradient stops training with
-:class:`~tutelage.errors.NumericalError` and θ restored to the last values
-whose loss and gradient were finite.
+optimizer). A NaN or infinite loss, gradient, parameter (after every step,
+the last included) or validation loss stops training with
+:class:`~tutelage.errors.NumericalError`, θ restored to the last finite values
+and a copy of them on the error; :func:`save_last_good` writes that copy
+beside the file the caller meant to write.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -160,6 +164,9 @@ def fit(
     """
     if epochs < 0 or batch_size < 1:
         raise DataError(f"epochs must be >= 0 and batch_size >= 1, got {epochs} and {batch_size}")
+    for name, value in (("lr", lr), ("clip_norm", clip_norm)):
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise DataError(f"{name} must be a finite number, got {value}")
     loss_fn = _losses.get(loss)
     opt = _optim.get(optimizer, lr)
     rng = np.random.default_rng(seed)
@@ -175,7 +182,8 @@ def fit(
         raise DataError("fit: no training samples")
     callbacks = list(callbacks)
     history = History()
-    good = model.theta.copy()  # θ whose loss and gradient were finite
+    good = model.theta.copy()  # the last θ that was finite and gave a finite loss and gradient
+    epoch_good = good.copy()  # the last θ whose epoch (and validation) losses were finite
     best_theta, best, waited = None, math.inf, 0
     progress = _Progress(epochs, quiet)
     try:
@@ -184,27 +192,27 @@ def fit(
             order = rng.permutation(n)
             total = 0.0
             for first in range(0, n, batch_size):
+                where = f"at epoch {epoch}, batch {first // batch_size}"
                 idx = order[first:first + batch_size]
                 model.zero_grad()
                 pred = model.forward(X[idx], training=True)
                 value, dpred = loss_fn(pred, _take(Y, idx))
-                if not math.isfinite(value):
-                    model.theta[:] = good
-                    raise NumericalError(f"loss became {value} at epoch {epoch}, batch {first // batch_size}; "
-                                         "θ restored to the last good values")
+                _stop_unless_finite(model, good, "loss", value, where)
                 model.backward(dpred, input_grad=False)
                 norm = _optim.grad_norm(model) if clip_norm is None else _optim.clip_grad_norm(model, clip_norm)
-                if not math.isfinite(norm):
-                    model.theta[:] = good
-                    raise NumericalError(f"gradient became {norm} at epoch {epoch}, batch {first // batch_size}; "
-                                         "θ restored to the last good values")
-                np.copyto(good, model.theta)
+                _stop_unless_finite(model, good, "gradient", norm, where)
                 opt.step(model)
+                if not np.isfinite(model.theta).all():
+                    _stop_unless_finite(model, good, "a parameter", math.nan, f"after the step {where}")
+                np.copyto(good, model.theta)
                 total += value * idx.shape[0]
             logs: dict[str, float] = {"epoch": epoch, "loss": total / n}
+            _stop_unless_finite(model, epoch_good, "the epoch's mean loss", logs["loss"], f"at epoch {epoch}")
             if Xv is not None:
                 scores = evaluate(model, Xv, Yv, loss_fn)
+                _stop_unless_finite(model, epoch_good, "the validation loss", scores["loss"], f"at epoch {epoch}")
                 logs.update({f"val_{k}": v for k, v in scores.items()})
+            np.copyto(epoch_good, model.theta)
             logs["seconds"] = time.perf_counter() - start
             history.epochs.append(logs)
             progress.update(logs)
@@ -225,10 +233,41 @@ def fit(
     return history
 
 
+def _stop_unless_finite(model: Any, good: np.ndarray, what: str, value: float, where: str) -> None:
+    """Restore θ to ``good`` and raise :class:`NumericalError` (carrying a copy of it) unless ``value`` is finite."""
+    if math.isfinite(value):
+        return
+    model.theta[:] = good
+    shown = "non-finite" if what == "a parameter" else str(value)
+    raise NumericalError(f"{what} became {shown} {where}; θ restored to the last good values", theta=good.copy(),
+                         model=model)
+
+
+def last_good_path(path: str | os.PathLike) -> Path:
+    """Where the last good θ goes when training for ``path`` stops: ``<path>.last-good.safetensors``."""
+    return Path(f"{os.fspath(path)}.last-good.safetensors")
+
+
+def save_last_good(error: NumericalError, path: str | os.PathLike, *, model_type: str,
+                   lineage: dict[str, Any] | None = None) -> NumericalError:
+    """Write the error's last good θ (finite) beside ``path``; return the error to raise, naming that file.
+
+    The intended ``path`` itself is never written, so nothing downstream mistakes the stopped model for a trained one.
+    """
+    from tutelage import nn
+
+    if error.theta is None or error.model is None:
+        return error
+    error.model.theta[:] = error.theta
+    target = last_good_path(path)
+    nn.save(error.model, target, model_type=model_type, lineage=lineage, metadata={"stopped": str(error)})
+    return NumericalError(f"{error}; {path} was not written, the last good θ is in {target}", error.theta, error.model)
+
+
 def predict_classes(model: Any, X: Any) -> np.ndarray:
     """``argmax`` of the model's outputs for each row of ``X``."""
     out = model.forward(_inputs(model, X, "predict"))
     return out.reshape(out.shape[0], -1).argmax(axis=1)
 
 
-__all__: Sequence[str] = ["Callback", "History", "evaluate", "fit", "predict_classes"]
+__all__: Sequence[str] = ["Callback", "History", "evaluate", "fit", "last_good_path", "predict_classes", "save_last_good"]

@@ -33,3 +33,9 @@ def test_ragged_info_arrays_behave_like_arrays():
     assert len(r) == 3 and r[1, 1] == 3.0 and np.asarray(r).shape == (3, 2)
     np.testing.assert_allclose(np.linalg.norm(r - np.ones(2), axis=1), np.linalg.norm(np.asarray(r) - 1, axis=1))
     assert (2 * r).shape == (3, 2) and float(np.min(r)) == 0.0
+
+
+def test_two_ragged_arrays_compare_as_wholes_and_arrays_elementwise():
+    a, b = Ragged([1.0, np.inf, np.nan]), Ragged([1.0, np.inf, np.nan])
+    assert (a == b) is True and (a != Ragged([1.0])) is True
+    np.testing.assert_array_equal(a == 1.0, [True, False, False])

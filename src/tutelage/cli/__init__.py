@@ -3,7 +3,8 @@
 Each subcommand is a module in this package defining ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; modules are discovered, so
 adding a command means adding a file. A :class:`~tutelage.errors.UserError`
-becomes one line on stderr and exit code 2.
+becomes one line on stderr and exit code 2, printed as plain text (paths and
+keys may hold ``[...]``, which rich would otherwise read as markup).
 """
 from __future__ import annotations
 
@@ -16,14 +17,51 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 import tutelage
 from tutelage.errors import UserError
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def commands() -> dict[str, tuple[str, str]]:
+    """Command name -> (module, help), read from each module's source without importing it (so that
+    ``tutelage --help`` imports no command and none of the libraries they use)."""
+    import ast
+    import re
+
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        source = (pkgutil.get_data(__name__, f"{info.name}.py") or b"").decode("utf-8")
+        constants = {}
+        for key, value in re.findall(r"^(NAME|HELP) = (\"[^\"\n]*\"|'[^'\n]*')$", source, flags=re.M):
+            constants[key] = ast.literal_eval(value)
+        if not {"NAME", "HELP"} <= constants.keys():  # not literals: import the module to know
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            constants = {"NAME": module.NAME, "HELP": module.HELP}
+        found[constants["NAME"]] = (info.name, constants["HELP"])
+    return found
+
+
+def chosen_command(argv: Sequence[str], names: dict[str, tuple[str, str]]) -> str | None:
+    """The command named in ``argv`` (the first word that is no option nor an option's value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--plugin":
+            skip = True
+        elif not word.startswith("-"):
+            return word if word in names else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; only the command named in ``argv`` (every command when None) gets its arguments,
+    which imports its module."""
     parser = argparse.ArgumentParser(prog="tutelage", description="AI trains AI in simulation.")
     parser.add_argument("--version", action="version", version=f"tutelage {tutelage.__version__}")
     parser.add_argument(
@@ -31,13 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a local plugin (dotted module name or path to a .py file); repeatable",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(handler=module.run)
+    found = commands()
+    chosen = chosen_command(argv, found) if argv is not None else None
+    for name, (module_name, help_text) in found.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if argv is None or name == chosen:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+            module.add_arguments(command)
+            command.set_defaults(handler=module.run)
     return parser
 
 
@@ -64,7 +103,8 @@ def policy_options(pairs: Sequence[str], flag: str = "--policy-option") -> dict[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -72,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # always one line
+        err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tutelage.errors import DataError, SpecError, UserError
+from tutelage.errors import DataError, NumericalError, SpecError, UserError
+from tutelage.runs.schema import MAX_INTEGER
 
 NAME = "distill"
 HELP = "train a student from a teacher (behavior cloning, DAgger or knowledge distillation) and save it with its lineage"
@@ -30,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="student hidden sizes (default: 64 64)")
     parser.add_argument("--activation", default="tanh", help="student activation (default: tanh)")
     parser.add_argument("--target", default="action", help="bc on a dataset: the target column (e.g. teacher.action)")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="bc/kd: learn from the shards an unfinished generation wrote (refused by default)")
     parser.add_argument("--temperature", type=float, default=4.0, help="kd: softening temperature T")
     parser.add_argument("--alpha", type=float, default=0.9, help="kd: weight of the soft-target loss (1 - alpha: hard labels)")
     parser.add_argument("--rounds", type=int, default=5, help="dagger: rounds")
@@ -47,12 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
-    if args.method == "dagger":
-        student, derivation = run_dagger(args, train)
-    elif args.method == "bc":
-        student, derivation = run_bc(args, train)
-    else:
-        student, derivation = run_kd(args, train)
+    method = {"dagger": run_dagger, "bc": run_bc, "kd": run_kd}[args.method]
+    try:
+        student, derivation = method(args, train)
+    except NumericalError as exc:
+        from tutelage.train import save_last_good
+
+        raise save_last_good(exc, args.out, model_type=args.model_type, lineage={"method": args.method}) from None
     from tutelage.methods.lineage import save_derived
 
     model_id = save_derived(student, args.out, derivation, model_type=args.model_type,
@@ -78,14 +83,24 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise SpecError(f"--edge-case-fraction must lie in [0, 1], got {args.edge_case_fraction}")
     elif not args.data:
         raise SpecError(f"--data: {args.method} learns from a dataset directory or an .npz file")
-    if args.method == "kd" and not args.temperature > 0:
-        raise SpecError(f"--temperature must be positive, got {args.temperature}")
-    if args.method == "kd" and not 0.0 <= args.alpha <= 1.0:
+    if not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise SpecError(f"--temperature must be a finite positive number, got {args.temperature}")
+    if not 0.0 <= args.alpha <= 1.0:
         raise SpecError(f"--alpha must lie in [0, 1], got {args.alpha}")
-    if args.epochs < 1 or args.batch_size < 1 or not args.lr > 0:
-        raise SpecError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise SpecError(f"--lr must be a finite positive number, got {args.lr}")
+    counts = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--rounds": args.rounds,
+              "--episodes-per-round": args.episodes_per_round, "--max-steps": args.max_steps or 1}
+    for flag, value in counts.items():
+        if not 1 <= value <= MAX_INTEGER:
+            raise SpecError(f"{flag} must be in [1, {MAX_INTEGER}], got {value}")
     if Path(args.out).is_dir():
         raise SpecError(f"--out {args.out}: is a directory; give a .safetensors file path")
+    from tutelage.cli import host_of
+
+    model_type = host_of(args).registry("model_types").get(args.model_type, where="--model-type")
+    if hasattr(model_type, "validate_options"):
+        model_type.validate_options({"hidden": list(args.hidden), "activation": args.activation}, "--hidden/--activation")
 
 
 def resolve_teacher(args: argparse.Namespace, world: str | None = None) -> Any:
@@ -138,6 +153,8 @@ def load_arrays(path: str) -> tuple[np.ndarray, np.ndarray | None, str]:
         raise
     except Exception as exc:
         raise DataError(f"{path}: not a readable .npz file: {exc}") from None
+    if not np.isfinite(X).all():
+        raise DataError(f"{path}: field 'X' holds {int(np.count_nonzero(~np.isfinite(X)))} NaN or infinite values")
     return X.reshape(len(X), -1), y, file.name
 
 
@@ -158,7 +175,7 @@ def run_bc(args: argparse.Namespace, train: dict[str, Any]) -> Any:
             raise DataError(f"{args.data}: bc needs the actions as array 'y'")
         teacher = args.teacher
     else:
-        X, y, name, generator = dataset_arrays(args.data, args.target)
+        X, y, name, generator = dataset_arrays(open_dataset(args), args.target)
         teacher = args.teacher or generator
     targets = as_targets(y)
     outputs = int(targets.max()) + 1 if targets.ndim == 1 else targets.shape[1]
@@ -172,7 +189,7 @@ def run_kd(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     from tutelage.methods.kd import distill
 
     teacher = resolve_teacher(args) if args.teacher else None
-    X, y, logits, name, recorded = kd_data(args.data, offline=teacher is None)
+    X, y, logits, name, recorded = kd_data(args.data, offline=teacher is None, allow_incomplete=args.allow_incomplete)
     if teacher is None and logits is None:
         raise SpecError("--teacher: kd needs a model teacher, or a dataset labelled with teacher.logits")
     outputs = logits.shape[1] if logits is not None else int(np.prod(teacher.model.output_shape))
@@ -184,7 +201,15 @@ def run_kd(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     return student, derivation
 
 
-def kd_data(path: str, offline: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, str, str | None]:
+def open_dataset(args: argparse.Namespace) -> Any:
+    """The ``--data`` dataset directory, checked (incomplete ones only with ``--allow-incomplete``)."""
+    from tutelage.data import Dataset
+
+    return Dataset(args.data, allow_incomplete=args.allow_incomplete)
+
+
+def kd_data(path: str, offline: bool, allow_incomplete: bool = False
+            ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, str, str | None]:
     """``(X, y, offline logits, dataset id, recorded teacher)`` from an .npz or a dataset directory."""
     if data_source(path) == "npz":
         X, y, name = load_arrays(path)
@@ -193,7 +218,7 @@ def kd_data(path: str, offline: bool) -> tuple[np.ndarray, np.ndarray | None, np
     from tutelage.methods.bc import dataset_arrays
     from tutelage.methods.teacher_outputs import teacher_outputs
 
-    dataset = Dataset(path)
+    dataset = Dataset(path, allow_incomplete=allow_incomplete)
     name = str(dataset.info.get("id") or dataset.root.name)
     if offline:  # the dataset carries the teacher's logits
         X, logits, recorded = teacher_outputs(dataset)

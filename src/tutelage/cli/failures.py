@@ -30,10 +30,15 @@ def run(args: argparse.Namespace) -> int:
     catalogue = search_failures(args.world, args.policy, host_of(args), budget=args.budget, population=args.population,
                                 seed=args.seed, max_steps=args.max_steps, workers=args.workers,
                                 policy_options=policy_options(args.policy_option))
+    if not catalogue.entries:  # nothing to replay: say so, and write no catalogue that replays nothing
+        Console().print(f"no failures of {args.policy} in {catalogue.search['evaluated']} episodes; "
+                        f"{args.out} not written (raise --budget, or search a weaker policy)", markup=False, highlight=False)
+        return 0
     catalogue.save(args.out)
     if not args.quiet:
         rounds = ", ".join(f"{r['failures']}/{r['episodes']}" for r in catalogue.search["rounds"])
         Console().print(f"{len(catalogue.entries)} failing scenarios of {catalogue.search['evaluated']} episodes "
                         f"(per round: {rounds}) written to {args.out}; replay with "
-                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`")
+                        f"`tutelage generate {args.world} --policy {args.policy} --scenarios {args.out} ...`",
+                        markup=False, highlight=False)
     return 0

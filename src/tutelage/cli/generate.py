@@ -55,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
         Console().print(
             f"wrote {result.episodes} episodes, {result.frames} frames in {result.shards} shard(s) to {result.path}"
             f"{resumed} ({result.seconds:.1f} s, {result.frames_per_second:.0f} frames/s, "
-            f"synthetic share {result.synthetic_share:.2f})"
+            f"synthetic share {result.synthetic_share:.2f})", markup=False, highlight=False,
         )
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -41,11 +42,12 @@ def success(model: dict[str, Any]) -> str:
 
 
 def model_label(model: dict[str, Any]) -> str:
-    return f"[bold]{model['id'][:12]}[/] {model['model_type']} · {model['method']} · {model['n_params']:,} params · success {success(model)}"
+    text = f"{model['model_type']} · {model['method']} · {model['n_params']:,} params · success {success(model)}"
+    return f"[bold]{escape(model['id'][:12])}[/] {escape(text)}"
 
 
 def add_branch(tree: Tree, node: dict[str, Any]) -> None:
-    label = f"[magenta]teacher[/] [bold]{node['teacher']}[/]" if "teacher" in node else model_label(node["model"])
+    label = f"[magenta]teacher[/] [bold]{escape(node['teacher'])}[/]" if "teacher" in node else model_label(node["model"])
     branch = tree.add(label)
     for child in node["children"]:
         add_branch(branch, child)
@@ -59,16 +61,17 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console(highlight=False)
     if args.tree:
-        tree = Tree(f"lineage ({lineage.path})")
+        tree = Tree(escape(f"lineage ({lineage.path})"))
         for root in forest(models):
             add_branch(tree, root)
         console.print(tree)
         return 0
-    table = Table(title=f"models ({lineage.path})")
+    table = Table(title=escape(f"models ({lineage.path})"))
     for column in ("id", "type", "method", "parent", "teacher", "params", "success", "run"):
         table.add_column(column, overflow="fold", no_wrap=column == "id")
     for m in models:
-        table.add_row(m["id"][:12], m["model_type"], m["method"], (m["parent"] or "")[:12], m["teacher"] or "",
-                      f"{m['n_params']:,}", success(m), m["run_id"])
+        cells = (m["id"][:12], m["model_type"], m["method"], (m["parent"] or "")[:12], m["teacher"] or "",
+                 f"{m['n_params']:,}", success(m), ", ".join(m["runs"]))
+        table.add_row(*(escape(str(cell)) for cell in cells))
     console.print(table)
     return 0

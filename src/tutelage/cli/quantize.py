@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from tutelage.errors import ModelFileError, SpecError
@@ -29,9 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     source = Path(args.model)
     out = Path(args.out) if args.out else default_out(source)
-    if out.resolve() == source.resolve():
+    model = nn.load(source)  # missing, unreadable, edited or non-finite models stop here
+    if os.path.realpath(out) == os.path.realpath(source):
         raise SpecError(f"--out {out}: would overwrite the model being quantized")
-    model = nn.load(source)
+    if out.is_dir():
+        raise SpecError(f"--out {out}: is a directory; give a .safetensors file path")
     if isinstance(model, QuantizedModel):
         raise ModelFileError(f"{source}: already an int8 model")
     lineage = model.info.get("lineage") or {}

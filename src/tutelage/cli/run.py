@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
             spec = load_spec(args.spec or DEFAULT_SPEC, host, quick=args.quick)  # validated before anything is written
             summary = run_spec(spec, host, out=args.out, registry=args.registry, quiet=args.quiet)
     except RunInterrupted as stop:
-        Console(stderr=True).print(f"interrupted; continue with: tutelage run --resume {stop.run_dir}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"interrupted; continue with: tutelage run --resume {stop.run_dir}", highlight=False,
+                                   soft_wrap=True, markup=False)
         return 130
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
@@ -57,4 +58,4 @@ def print_summary(summary: dict, console: Console, *, brief: bool = False) -> No
         for label, role, cells in policy_rows(summary):
             table.add_row(label, role, *cells)
         console.print(table)
-    console.print(f"report: {summary['run_dir']}/{REPORT_FILE}", soft_wrap=True)
+    console.print(f"report: {summary['run_dir']}/{REPORT_FILE}", soft_wrap=True, markup=False)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tutelage.cli.models import add_registry_argument, open_registry
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
-    table = Table(title=f"model {info['id']}", show_header=False)
+    table = Table(title=escape(f"model {info['id']}"), show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     parent = info["parent_model"]
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     rows += [(f"eval {key}", _value(value)) for key, value in sorted(info["metrics"].items())]
     for field, value in rows:
-        table.add_row(field, str(value))
+        table.add_row(escape(field), escape(str(value)))
     Console(highlight=False).print(table)
     return 0
 

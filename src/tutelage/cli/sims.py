@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tutelage.errors import UnknownNameError
 from tutelage.runs.spec import packaged_specs, parse
 
 NAME = "sims"
@@ -16,6 +17,7 @@ HELP = "list the packaged run specs (and those in ./sims)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--show", metavar="NAME", help="print a packaged spec (its path as a first comment line) to copy")
 
 
 def describe(source: str, text: str) -> dict:
@@ -25,14 +27,27 @@ def describe(source: str, text: str) -> dict:
             "stages": stages, "source": source}
 
 
+def show(name: str) -> int:
+    packaged = packaged_specs()
+    if name not in packaged:
+        raise UnknownNameError("packaged spec", name, packaged, "--show")
+    print(f"# {packaged[name]}")
+    print(packaged[name].read_text(encoding="utf-8"), end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    packaged = sorted(packaged_specs().items())
-    found = [describe(f"{name} (packaged)", entry.read_text(encoding="utf-8")) for name, entry in packaged]
-    shipped = {Path(str(entry)).resolve() for _, entry in packaged}
+    if args.show:
+        return show(args.show)
+    packaged = dict(sorted(packaged_specs().items()))
+    texts = {name: entry.read_text(encoding="utf-8") for name, entry in packaged.items()}
+    found = [describe(f"{name} (packaged)", text) for name, text in texts.items()]
     local = Path("sims")
-    if local.is_dir():  # a source checkout's sims/ links to the packaged files: list each spec once
-        found += [describe(str(path), path.read_text(encoding="utf-8"))
-                  for path in sorted(local.glob("*.toml")) if path.resolve() not in shipped]
+    if local.is_dir():  # a source checkout's sims/ holds (links to) the packaged files: list each spec once
+        for path in sorted(local.glob("*.toml")):
+            text = path.read_text(encoding="utf-8")
+            if texts.get(path.stem) != text:
+                found.append(describe(str(path), text))
     if args.json:
         print(json.dumps({"sims": found}, indent=2))
         return 0

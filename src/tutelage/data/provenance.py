@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tutelage.data.layout import CODEBASE_VERSION, DATA_TEMPLATE, EPISODES_TEMPLATE, FILES_PER_CHUNK, info_path
-from tutelage.errors import DataError
-from tutelage.fileio import write_json
+from tutelage.errors import DataError, DatasetError, os_reason
+from tutelage.fileio import nesting_depth, read_limited, write_json
 
 SEED_SCHEME = "numpy.random.SeedSequence([seed, split], spawn_key=(episode_index,)).generate_state(3): env, policy, scenario"
 
@@ -62,14 +62,60 @@ def new_info(generation: dict[str, Any], policy: dict[str, Any], features: dict[
     }
 
 
+MAX_INFO_BYTES = 64 << 20
+MAX_INFO_DEPTH = 32
+MAX_EPISODES = 10**9
+
+
 def read_info(root: str | Path) -> dict[str, Any]:
+    """``meta/info.json`` as a dict; an unreadable, non-UTF-8, non-JSON, non-object or deeply nested file
+    is a :class:`~tutelage.errors.DatasetError` naming it."""
     path = info_path(root)
     try:
-        return json.loads(path.read_text())
+        text = read_limited(path, MAX_INFO_BYTES).decode("utf-8")
+        info = json.loads(text)
     except FileNotFoundError:
-        raise DataError(f"{path}: not a dataset (no meta/info.json)") from None
+        raise DatasetError(f"{path}: not a dataset (no meta/info.json)") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the dataset's info: {os_reason(exc)}") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
+        raise DatasetError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        info = None
+    if info is None or nesting_depth(info, MAX_INFO_DEPTH) > MAX_INFO_DEPTH:
+        raise DatasetError(f"{path}: JSON nested deeper than {MAX_INFO_DEPTH} levels") from None
+    if not isinstance(info, dict):
+        raise DatasetError(f"{path}: must hold a JSON object, got {type(info).__name__}")
+    return info
+
+
+def check_info(info: dict[str, Any], path: str | Path) -> None:
+    """The fields a reader relies on, with their types and ranges; a :class:`DatasetError` naming the field otherwise."""
+    def need(container: Any, key: str, kinds: type, where: str) -> Any:
+        value = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
+            raise DatasetError(f"{path}: field {where!r} is missing or not {_KINDS[kinds]} (got {str(value)[:60]!r})")
+        return value
+
+    generation = need(info, "generation", dict, "generation")
+    for key in ("episodes", "episodes_per_shard"):
+        if not 1 <= need(generation, key, int, f"generation.{key}") <= MAX_EPISODES:
+            raise DatasetError(f"{path}: field 'generation.{key}' must be in [1, {MAX_EPISODES}], got {generation[key]}")
+    features = need(info, "features", dict, "features")
+    for name, feature in features.items():
+        need(feature, "dtype", str, f"features.{name}.dtype")
+        shape = need(feature, "shape", list, f"features.{name}.shape")
+        if not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= MAX_EPISODES for d in shape):
+            raise DatasetError(f"{path}: field 'features.{name}.shape' must be a list of sizes, got {str(shape)[:60]}")
+    if need(info, "complete", bool, "complete"):
+        for key in ("total_frames", "total_episodes"):
+            if need(info, key, int, key) < 0:
+                raise DatasetError(f"{path}: field {key!r} must not be negative, got {info[key]}")
+
+
+_KINDS = {dict: "an object", list: "a list", int: "an integer", str: "a string", bool: "true or false"}
 
 
 def start_or_resume(root: str | Path, info: dict[str, Any]) -> dict[str, Any]:

@@ -80,7 +80,7 @@ def episodes_table(records: Sequence[EpisodeRecord], metrics: Sequence[Metric] =
 
 def write_parquet(path: Path, table: pa.Table) -> None:
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", write_page_checksum=True)
 
 
 def commit_shard(root: str | Path, shard: int, frames: pa.Table, episodes: pa.Table, index_offset: int) -> int:
@@ -109,13 +109,8 @@ def remove_temporaries(root: str | Path) -> int:
 
 
 def finished_prefix(root: str | Path, shards: int) -> tuple[int, int]:
-    """``(k, frames)``: shards ``0..k-1`` are complete on disk and hold ``frames`` frames."""
-    frames = 0
-    for shard in range(shards):
-        try:
-            rows = pq.read_metadata(data_path(root, shard)).num_rows
-            pq.read_metadata(episodes_path(root, shard))
-        except (OSError, pa.ArrowInvalid):
-            return shard, frames
-        frames += rows
-    return shards, frames
+    """``(k, frames)``: shards ``0..k-1`` are complete on disk, in the declared schema and row counts, and hold
+    ``frames`` frames (see :func:`tutelage.data.reader.verified_prefix`)."""
+    from tutelage.data.reader import verified_prefix
+
+    return verified_prefix(root, shards)

@@ -1,7 +1,8 @@
 """Losses: ``loss(pred, target) -> (value, dpred)``, the mean over the batch and its gradient.
 
 :class:`BradleyTerry` takes two reward vectors and returns ``(value, d_chosen,
-d_rejected)``. Losses are also found by name (:func:`get`).
+d_rejected)``. Losses are also found by name (:func:`get`). :class:`GaussianLatent` is a
+VAE's reparameterized latent with its KL term.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tutelage._core import generative as _g
 from tutelage._core import losses as _k
 from tutelage.errors import DataError, UnknownNameError
 
@@ -132,6 +134,103 @@ class GaussianNLL(Loss):
         return _k.gaussian_nll(pred, target, grad, pred.shape[0]), grad
 
 
+class _RowLoss(Loss):
+    """A loss summed over each row's features; ``per_row`` gives the rows' values without the mean."""
+
+    def __call__(self, pred, target):
+        return self._run(pred, target, None)
+
+    def per_row(self, pred, target) -> np.ndarray:
+        out = np.empty(np.shape(pred)[0], dtype=np.float64)
+        self._run(pred, target, out)
+        return out
+
+    def _run(self, pred, target, per_row: np.ndarray | None) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+
+class BernoulliNLL(_RowLoss):
+    """Bernoulli negative log-likelihood of targets in [0, 1] given logits ``(N, k)``: summed over features, mean over rows."""
+
+    name = "bernoulli_nll"
+
+    def _run(self, pred, target, per_row):
+        logits = _rows(_f32(pred, "logits"))
+        target = _rows(_f32(target, "target"))
+        if target.shape != logits.shape:
+            raise DataError(f"target {target.shape} does not match logits {logits.shape}")
+        grad = np.empty_like(logits)
+        return _g.bernoulli_nll(logits, target, grad, logits.shape[0], per_row), grad.reshape(np.shape(pred))
+
+
+class MixtureNLL(_RowLoss):
+    """Mixture-density NLL of targets ``(N, d)`` under K diagonal Gaussians; mean over rows.
+
+    ``pred`` rows are ``[logits (K), means (K·d), log_std (K·d)]``, component-major.
+    """
+
+    name = "mixture_nll"
+
+    def __init__(self, components: int = 5):
+        if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:
+            raise DataError(f"mixture_nll needs a positive integer number of components, got {components!r}")
+        self.components = int(components)
+
+    def _run(self, pred, target, per_row):
+        pred = _rows(_f32(pred, "pred"))
+        target = _rows(_f32(target, "target"))
+        width = self.components * (1 + 2 * target.shape[1])
+        if pred.shape != (target.shape[0], width):
+            raise DataError(f"pred must be (N, K·(1 + 2d)) = ({target.shape[0]}, {width}) for {self.components} "
+                            f"components and targets {target.shape}; got {pred.shape}")
+        grad = np.empty_like(pred)
+        return _g.mixture_nll(pred, target, grad, pred.shape[0], self.components, per_row), grad
+
+    def __repr__(self) -> str:
+        return f"MixtureNLL(components={self.components})"
+
+
+class GaussianLatent:
+    """A VAE's latent: ``stats`` rows ``[mean (k), log_var (k)]`` from the encoder, noise ``eps`` ``(N, k)``.
+
+    :meth:`sample` draws ``z = mean + exp(½·log_var)·eps`` (the reparameterization
+    trick); :meth:`backward` returns ``KL(q ‖ N(0, I))`` (summed over the latent,
+    mean over rows) and the encoder-output gradient ``β·∂KL + ∂z/∂stats · dz``.
+    """
+
+    def __init__(self, beta: float = 1.0):
+        if not beta >= 0:
+            raise DataError(f"beta must be >= 0, got {beta!r}")
+        self.beta = float(beta)
+
+    @staticmethod
+    def _check(stats, eps) -> tuple[np.ndarray, np.ndarray]:
+        stats = _rows(_f32(stats, "stats"))
+        eps = _rows(_f32(eps, "eps"))
+        if stats.shape != (eps.shape[0], 2 * eps.shape[1]):
+            raise DataError(f"stats must be (N, 2k) = (mean, log_var) for eps (N, k); got {stats.shape} and {eps.shape}")
+        return stats, eps
+
+    def sample(self, stats, eps) -> np.ndarray:
+        stats, eps = self._check(stats, eps)
+        z = np.empty_like(eps)
+        _g.reparameterize(stats, eps, z, stats.shape[0])
+        return z
+
+    def backward(self, stats, eps, dz=None, per_row: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        stats, eps = self._check(stats, eps)
+        if dz is not None:
+            dz = _f32(dz, "dz")
+            if dz.size != eps.size:
+                raise DataError(f"dz has {dz.size} values for a latent of shape {eps.shape}")
+        dstats = np.empty_like(stats)
+        value = _g.gaussian_latent_backward(stats, eps, dz, dstats, stats.shape[0], self.beta, per_row)
+        return value, dstats
+
+    def __repr__(self) -> str:
+        return f"GaussianLatent(beta={self.beta})"
+
+
 class BradleyTerry(Loss):
     """Pairwise preference loss ``-log σ(r_chosen − r_rejected)``; returns ``(value, d_chosen, d_rejected)``."""
 
@@ -146,7 +245,8 @@ class BradleyTerry(Loss):
         return _k.bradley_terry(chosen, rejected, d_chosen, d_rejected), d_chosen, d_rejected
 
 
-LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, CrossEntropy, Distillation, GaussianNLL, BradleyTerry)}
+LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (MSE, CrossEntropy, Distillation, GaussianNLL, BernoulliNLL, MixtureNLL,
+                                                      BradleyTerry)}
 
 
 def get(loss: str | Loss, **options: Any) -> Loss:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tutelage._core.quant import Q_KINDS, QuantizedNetwork
-from tutelage.errors import ModelFileError, SpecError
+from tutelage.errors import ModelFileError, NumericalError, SpecError
 from tutelage.nn.model import Model
 from tutelage.nn.serialize import _json_field, check_tensors, info_from_header, write_model_file
 
@@ -113,7 +113,10 @@ class QuantizedModel(QuantizedNetwork):
 
 
 def quantize(model: Model) -> QuantizedModel:
-    """An int8 copy of ``model``: dense weights per output channel, the rest float32."""
+    """An int8 copy of ``model``: dense weights per output channel, the rest float32. A non-finite model is refused."""
+    bad = int(np.count_nonzero(~np.isfinite(model.theta)))
+    if bad:
+        raise NumericalError(f"cannot quantize: the model has {bad} non-finite (NaN or inf) parameters")
     tensors: dict[str, np.ndarray] = {}
     for i, layer in enumerate(model.layers):  # QuantizedModel names the layers it cannot run
         if layer.type == "dense":
@@ -133,7 +136,7 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
     try:
         check_tensors(path, tensors, quantize(Model.from_spec(spec)).tensors)
         model = QuantizedModel(spec, tensors)
-    except (SpecError, KeyError) as exc:
+    except (SpecError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: field 'spec' or tensors do not make an int8 model: {exc}") from None
     ident = header.get("id")
     if ident != model.id:

@@ -265,3 +265,42 @@ def bradley_terry(chosen, rejected):
     value = float(np.mean(np.logaddexp(0, -margin)))
     p_wrong = 1 / (1 + np.exp(margin))
     return value, -p_wrong / margin.size, p_wrong / margin.size
+
+
+# -- generative: per-row sums over features, means over rows ------------------------------------------
+
+
+def bernoulli_nll(logits, target):
+    value = np.logaddexp(0, logits) - target * logits
+    return float(value.sum()) / logits.shape[0], (1 / (1 + np.exp(-logits)) - target) / logits.shape[0]
+
+
+def gaussian_latent(stats, eps, dz, beta=1.0):
+    """``(z, kl, dstats)`` of the reparameterized latent ``z = mean + exp(½·log_var)·eps``."""
+    k = eps.shape[1]
+    mean, log_var = stats[:, :k], stats[:, k:]
+    z = mean + np.exp(0.5 * log_var) * eps
+    rows = stats.shape[0]
+    kl = float((0.5 * (mean**2 + np.exp(log_var) - 1 - log_var)).sum()) / rows
+    dmean = beta * mean / rows + dz
+    dlog_var = beta * 0.5 * (np.exp(log_var) - 1) / rows + dz * eps * 0.5 * np.exp(0.5 * log_var)
+    return z, kl, np.concatenate([dmean, dlog_var], axis=1)
+
+
+def mixture_nll(pred, target, components):
+    rows, d = target.shape
+    K = components
+    logits = pred[:, :K]
+    mean = pred[:, K:K + K * d].reshape(rows, K, d)
+    log_std = pred[:, K + K * d:].reshape(rows, K, d)
+    z = (target[:, None, :] - mean) * np.exp(-log_std)
+    log_pi = _log_softmax(logits)
+    lc = log_pi - (0.5 * z * z + log_std + 0.5 * np.log(2 * np.pi)).sum(axis=2)
+    top = lc.max(axis=1, keepdims=True)
+    norm = top + np.log(np.exp(lc - top).sum(axis=1, keepdims=True))
+    resp = np.exp(lc - norm)
+    dlogits = (np.exp(log_pi) - resp) / rows
+    dmean = -resp[:, :, None] * z * np.exp(-log_std) / rows
+    dlog_std = resp[:, :, None] * (1 - z * z) / rows
+    grad = np.concatenate([dlogits, dmean.reshape(rows, -1), dlog_std.reshape(rows, -1)], axis=1)
+    return -float(norm.sum()) / rows, grad

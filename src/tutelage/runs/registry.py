@@ -4,6 +4,10 @@ Several runs may write to one registry at once: the database is in WAL mode,
 every connection waits (busy timeout) instead of failing on a lock, and every
 write is one ``BEGIN IMMEDIATE`` transaction. The default file is
 ``<runs folder>/lineage.db``; ``--registry`` or ``TUTELAGE_REGISTRY`` choose another.
+
+Dataset and model rows are keyed by (content id, run): two runs that make the
+same artifact (same seed, same content) each keep their row, and reads give
+one entry per artifact listing every run that made it (``runs``).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from tutelage.errors import UnknownNameError, UserError
 ENV_VAR = "TUTELAGE_REGISTRY"
 DEFAULT_NAME = "lineage.db"
 BUSY_TIMEOUT_MS = 60_000
+KEYS = {"runs": ("id",), "datasets": ("id", "run_id"), "models": ("id", "run_id")}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -28,13 +33,13 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL, started REAL NOT NULL, finished REAL, summary TEXT
 );
 CREATE TABLE IF NOT EXISTS datasets (
-    id TEXT PRIMARY KEY, run_id TEXT, path TEXT NOT NULL, world TEXT, policy TEXT,
-    parent_model TEXT, episodes INTEGER, synthetic_share REAL, created REAL NOT NULL
+    id TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', path TEXT NOT NULL, world TEXT, policy TEXT,
+    parent_model TEXT, episodes INTEGER, synthetic_share REAL, created REAL NOT NULL, PRIMARY KEY (id, run_id)
 );
 CREATE TABLE IF NOT EXISTS models (
-    id TEXT PRIMARY KEY, run_id TEXT, path TEXT NOT NULL, model_type TEXT, method TEXT,
+    id TEXT NOT NULL, run_id TEXT NOT NULL DEFAULT '', path TEXT NOT NULL, model_type TEXT, method TEXT,
     parent TEXT, dataset TEXT, teacher TEXT, n_params INTEGER, size_bytes INTEGER,
-    metrics TEXT, created REAL NOT NULL
+    metrics TEXT, created REAL NOT NULL, PRIMARY KEY (id, run_id)
 );
 CREATE INDEX IF NOT EXISTS models_parent ON models(parent);
 """
@@ -55,6 +60,7 @@ class Lineage:
         with self._connect() as db:
             _use_wal(db)
             with self._write(db):
+                _key_rows_per_run(db)
                 for statement in SCHEMA.strip().split(";"):
                     if statement.strip():
                         db.execute(statement)
@@ -88,10 +94,13 @@ class Lineage:
         db.execute("COMMIT")
 
     def _upsert(self, table: str, row: dict[str, Any]) -> None:
+        """Insert ``row``, or update the row with its key (a resumed run) keeping when it was first created."""
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c not in KEYS[table] and c != "created")
         with self._connect() as db, self._write(db):
-            db.execute(f"INSERT OR REPLACE INTO {table} ({columns}) VALUES ({marks})", tuple(row.values()))
+            db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+                       f"ON CONFLICT ({', '.join(KEYS[table])}) DO UPDATE SET {updates}", tuple(row.values()))
 
     # -- writes ---------------------------------------------------------------
 
@@ -129,18 +138,20 @@ class Lineage:
             return [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY started")]
 
     def datasets(self) -> list[dict[str, Any]]:
+        """One entry per dataset (its first row), with ``runs``: every run that made it."""
         with self._connect() as db:
-            return [dict(r) for r in db.execute("SELECT * FROM datasets ORDER BY created")]
+            return _per_artifact(dict(r) for r in db.execute("SELECT * FROM datasets ORDER BY created, id, run_id"))
 
     def models(self) -> list[dict[str, Any]]:
+        """One entry per model (its first row), with ``runs``: every run that made it."""
         with self._connect() as db:
-            return [_model_row(r) for r in db.execute("SELECT * FROM models ORDER BY created, id")]
+            return _per_artifact(_model_row(r) for r in db.execute("SELECT * FROM models ORDER BY created, id, run_id"))
 
     def model(self, model_id: str) -> dict[str, Any]:
         """The model whose id is ``model_id`` or starts with it (unique prefix)."""
         with self._connect() as db:
-            rows = [_model_row(r) for r in db.execute("SELECT * FROM models WHERE id LIKE ? ORDER BY id",
-                                                      (model_id.replace("%", "") + "%",))]
+            rows = _per_artifact(_model_row(r) for r in db.execute(
+                "SELECT * FROM models WHERE id LIKE ? ORDER BY id, created, run_id", (model_id.replace("%", "") + "%",)))
         exact = [r for r in rows if r["id"] == model_id]
         if exact:
             return exact[0]
@@ -152,7 +163,8 @@ class Lineage:
 
     def children(self, model_id: str) -> list[dict[str, Any]]:
         with self._connect() as db:
-            return [_model_row(r) for r in db.execute("SELECT * FROM models WHERE parent = ? ORDER BY created, id", (model_id,))]
+            return _per_artifact(_model_row(r) for r in db.execute(
+                "SELECT * FROM models WHERE parent = ? ORDER BY created, id, run_id", (model_id,)))
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -170,6 +182,30 @@ def _use_wal(db: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _key_rows_per_run(db: sqlite3.Connection) -> None:
+    """Re-key a registry written when rows were keyed by content id alone (inside the caller's transaction)."""
+    for table in ("datasets", "models"):
+        keys = [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[5]]
+        if keys != ["id"]:
+            continue
+        db.execute(f"ALTER TABLE {table} RENAME TO {table}_by_id")
+        create = next(part for part in SCHEMA.split(";") if f"EXISTS {table} (" in part)
+        db.execute(create)
+        columns = [r[1] for r in db.execute(f"PRAGMA table_info({table}_by_id)")]
+        picked = ", ".join("COALESCE(run_id, '')" if c == "run_id" else c for c in columns)
+        db.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picked} FROM {table}_by_id")
+        db.execute(f"DROP TABLE {table}_by_id")
+
+
+def _per_artifact(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows merged by id, in first-seen order: the first row's fields plus ``runs`` (every run id, in order)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = merged.setdefault(row["id"], {**row, "runs": []})
+        entry["runs"].append(row["run_id"])
+    return list(merged.values())
 
 
 def _model_row(row: sqlite3.Row) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import rich
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tutelage import fileio
+from tutelage.errors import NumericalError, SpecError
 from tutelage.plugins import PluginHost
 from tutelage.runs.context import MetricsLog, RunContext
 from tutelage.runs.registry import Lineage, default_path
@@ -68,10 +69,13 @@ def run_spec(spec: RunSpec, host: PluginHost, *, out: str | Path = "runs", regis
 def load_resumable(run_dir: str | Path, host: PluginHost) -> RunSpec:
     """The resolved spec recorded in a run folder, validated again against the loaded plugins."""
     path = Path(run_dir) / SPEC_FILE
-    resolved = json.loads(path.read_text(encoding="utf-8"))
-    raw = {key: resolved[key] for key in ("name", "description", "seed", "world", "plugins", "scenarios")}
-    raw["stages"] = [{"name": s["name"], "type": s["type"], **s["settings"]} for s in resolved["stages"]]
-    return dataclasses.replace(validate(raw, str(path), host), quick=resolved.get("quick", False))
+    try:
+        resolved = json.loads(fileio.read_limited(path, 64 << 20).decode("utf-8"))
+        raw = {key: resolved[key] for key in ("name", "description", "seed", "world", "plugins", "scenarios")}
+        raw["stages"] = [{"name": s["name"], "type": s["type"], **s["settings"]} for s in resolved["stages"]]
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, LookupError, TypeError) as exc:
+        raise SpecError(f"{path}: not a resolved run spec ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return dataclasses.replace(validate(raw, str(path), host), quick=resolved.get("quick", False) is True)
 
 
 def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | None = None,
@@ -80,10 +84,13 @@ def resume_run(run_dir: str | Path, host: PluginHost, *, registry: str | Path | 
     run_dir = Path(run_dir)
     state = RunState.load(run_dir)  # not a run folder: a clear error before the spec is read
     spec = load_resumable(run_dir, host)
+    for stray in run_dir.rglob(".tmp-*"):  # a killed atomic write (a model, a plot, a shard) left these
+        stray.unlink(missing_ok=True)
     finished = set(state.done)
     log = MetricsLog(run_dir / "metrics.jsonl")
     kept = [r for r in log.read() if r.get("stage") in finished]
     fileio.write_text(log.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+    state.data.pop("failed_stage", None)
     state.set_status("running")
     lineage = Lineage(registry or default_path(run_dir.parent))
     return _execute(spec, run_dir, state, host, lineage, quiet)
@@ -118,7 +125,9 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
         state.set_status("interrupted")
         lineage.finish_run(run_id, "interrupted")
         raise RunInterrupted(run_dir) from None
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, NumericalError):  # training diverged: say which stage and why
+            state.data["failed_stage"] = {"name": context.stage.name, "reason": str(exc)}
         state.set_status("failed")
         lineage.finish_run(run_id, "failed")
         raise

@@ -7,6 +7,7 @@ valid key.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,13 +15,18 @@ from typing import Any
 from tutelage.errors import SpecError, UnknownNameError
 
 REQUIRED = object()
+#: the largest integer a setting takes unless its field says otherwise (counts: episodes, epochs, workers...)
+MAX_INTEGER = 1_000_000
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
 
 
 @dataclass(frozen=True)
 class Field:
-    """One setting: its type, default (``REQUIRED`` when it has none) and limits."""
+    """One setting: its type, default (``REQUIRED`` when it has none) and limits.
+
+    Numbers must be finite; integers are at most ``maximum``, or :data:`MAX_INTEGER` when it is not given.
+    """
 
     type: type
     default: Any = REQUIRED
@@ -41,7 +47,7 @@ def type_name(kind: type) -> str:
 
 def _matches(value: Any, kind: type) -> bool:
     if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
     return isinstance(value, kind)
@@ -55,20 +61,25 @@ def check_value(value: Any, field: Field, where: str) -> Any:
     if value is None and field.default is None:
         return None
     if not _matches(value, field.type):
-        raise SpecError(f"{where}: expected {type_name(field.type)}, got {type(value).__name__} {value!r}")
+        raise SpecError(f"{where}: expected {_expected(field.type)}, got {type(value).__name__} {value!r}")
     if field.type is float:
         value = float(value)
     if field.items is not None:
         for i, item in enumerate(value):
             if not _matches(item, field.items):
-                raise SpecError(f"{where}[{i}]: expected {type_name(field.items)}, got {type(item).__name__} {item!r}")
+                raise SpecError(f"{where}[{i}]: expected {_expected(field.items)}, got {type(item).__name__} {item!r}")
     if field.choices is not None and value not in field.choices:
         raise UnknownNameError("value", str(value), [str(c) for c in field.choices], where)
     if field.minimum is not None and value < field.minimum:
         raise SpecError(f"{where}: must be >= {field.minimum}, got {value!r}")
-    if field.maximum is not None and value > field.maximum:
-        raise SpecError(f"{where}: must be <= {field.maximum}, got {value!r}")
+    maximum = MAX_INTEGER if field.maximum is None and field.type is int else field.maximum
+    if maximum is not None and value > maximum:
+        raise SpecError(f"{where}: must be <= {maximum}, got {value!r}")
     return value
+
+
+def _expected(kind: type) -> str:
+    return "a finite number" if kind is float else type_name(kind)
 
 
 def check_table(table: Mapping[str, Any], schema: Mapping[str, Field], where: str) -> dict[str, Any]:

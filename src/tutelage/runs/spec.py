@@ -23,6 +23,9 @@ naming the file, the key and the closest valid name.
 """
 from __future__ import annotations
 
+import importlib.util
+import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -31,14 +34,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tutelage.errors import SpecError, UnknownNameError
+from tutelage import fileio
+from tutelage.errors import SpecError, UnknownNameError, os_reason
 from tutelage.plugins import PluginHost
 from tutelage.runs.schema import Field, check_table
 
 TOP_LEVEL = {
     "name": Field(str, help="run name, used in the run folder's name"),
     "description": Field(str, ""),
-    "seed": Field(int, 0, minimum=0),
+    "seed": Field(int, 0, minimum=0, maximum=2**32 - 1),
     "world": Field(str, help="a registered world id such as 'tutelage/Driving-v0'"),
     "plugins": Field(list, [], items=str, help="plugins that must be loaded"),
     "scenarios": Field(dict, {}),
@@ -53,6 +57,8 @@ SCENARIOS = {
     "combos": Field(list, None, items=str, help="combined edge cases such as 'pedestrian-crossing + ice'"),
 }
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MAX_DEPTH = 16  # tables and lists nested deeper than this are refused
+MAX_SPEC_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class SpecCheck:
     host: PluginHost
     spec_dir: Path
     earlier: list[StageSpec] = field(default_factory=list)
+    scenarios: dict[str, Any] = field(default_factory=dict)
 
     def registry_get(self, kind: str, name: str, key: str) -> Any:
         """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
@@ -148,14 +155,29 @@ def packaged_specs() -> dict[str, Any]:
 def locate(spec: str) -> tuple[str, str]:
     """Find a spec by path or packaged name; return ``(source label, TOML text)``."""
     path = Path(spec)
-    if path.is_file():
-        return str(path), path.read_text(encoding="utf-8")
+    if os.path.lexists(path) and not path.is_dir():
+        return str(path), read_text(path)
     packaged = packaged_specs()
     if spec in packaged:
         return f"{spec} (packaged {packaged[spec].name})", packaged[spec].read_text(encoding="utf-8")
+    if path.is_dir():
+        raise SpecError(f"{spec}: is a directory, not a run spec file")
     if path.suffix == ".toml" or "/" in spec:
         raise SpecError(f"{spec}: run spec file not found (packaged specs: {', '.join(sorted(packaged)) or 'none'})")
     raise UnknownNameError("run spec", spec, packaged)
+
+
+def read_text(path: Path) -> str:
+    """A spec file's UTF-8 text; an unreadable, oversized or non-UTF-8 file is a :class:`SpecError` naming it."""
+    try:
+        data = fileio.read_limited(path, MAX_SPEC_BYTES)
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read the run spec: {os_reason(exc)}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: run spec is not UTF-8 text (byte {exc.start}); "
+                        "save it as UTF-8 TOML (binary or UTF-16 files are refused)") from None
 
 
 def parse(source: str, text: str) -> dict[str, Any]:
@@ -163,6 +185,19 @@ def parse(source: str, text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: tables or lists nested deeper than {MAX_DEPTH} levels") from None
+
+
+def check_values(value: Any, where: str, depth: int = 0) -> None:
+    """Every number finite and nothing nested deeper than :data:`MAX_DEPTH`, anywhere in a parsed spec."""
+    if depth > MAX_DEPTH:
+        raise SpecError(f"{where}: tables or lists nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}: must be a finite number, got {value}")
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        check_values(item, f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}", depth + 1)
 
 
 def load_spec(spec: str, host: PluginHost, *, quick: bool = False) -> RunSpec:
@@ -174,6 +209,7 @@ def load_spec(spec: str, host: PluginHost, *, quick: bool = False) -> RunSpec:
 
 def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bool = False, spec_dir: Path = Path(".")) -> RunSpec:
     """Check every key of a parsed spec; raise one clear error naming ``source`` and the key."""
+    check_values(raw, source)
     top = check_table(raw, TOP_LEVEL, source)
     if not NAME_PATTERN.match(top["name"]):
         raise SpecError(f"{source}.name: {top['name']!r} must be letters, digits, '-', '_' or '.'")
@@ -200,7 +236,7 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
         where = f"{source}.stages[{i}] ({table['name']})"
         stage_type = host.registry("stage_types").get(table["type"], where=f"{where}.type")
         settings = {k: v for k, v in table.items() if k not in ("name", "type")}
-        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages))
+        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios)
         full = validate_settings(stage_type, settings, check)
         if table["name"] in overrides:  # checked with or without --quick, so a typo shows either way
             check.where = f"{source}.quick.{table['name']}"
@@ -211,14 +247,62 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
 
 
 def validate_settings(stage_type: Any, settings: dict[str, Any], check: SpecCheck) -> dict[str, Any]:
-    """Apply a stage type's optional ``settings`` schema, then its optional ``validate``."""
+    """Apply a stage type's optional ``settings`` schema, its optional ``validate``, then the checks every stage gets."""
     schema = getattr(stage_type, "settings", None)
     if schema is not None:
         settings = check_table(settings, schema, check.where)
     validator = getattr(stage_type, "validate", None)
     if validator is not None:
         settings = validator(settings, check)
+    _check_student(settings, check)
+    _check_scenario_names(settings, check)
+    if settings.get("backend") == "ray" and importlib.util.find_spec("ray") is None:
+        raise check.error("backend", "'ray' needs Ray, which is not installed (pip install 'tutelage[ray]'), "
+                                     "or use backend = \"process\"")
     return settings
+
+
+def _check_scenario_names(settings: Mapping[str, Any], check: SpecCheck) -> None:
+    """``gif_edge_case`` and ``scenario_type.parameter`` must name an edge case and a parameter of the run's scenarios."""
+    edge_case = settings.get("gif_edge_case")
+    kind = settings.get("scenario_type")
+    parameter = kind.get("parameter") if isinstance(kind, Mapping) else None
+    if not edge_case and not parameter:
+        return
+    sampler = build_sampler(check.world, check.scenarios, check.source)
+    if sampler is None:
+        return
+    if edge_case:
+        names = [part.strip() for part in str(edge_case).split("+")]
+        for name in names:
+            if name not in sampler.edge_cases:
+                raise UnknownNameError(f"edge case of {check.world}", name, sampler.edge_cases, f"{check.where}.gif_edge_case")
+    if parameter and parameter not in sampler.parameter_names:
+        raise UnknownNameError(f"scenario parameter of {check.world}", str(parameter), sampler.parameter_names,
+                               f"{check.where}.scenario_type.parameter")
+
+
+def _check_student(settings: Mapping[str, Any], check: SpecCheck) -> None:
+    """A ``student`` table's options, checked by its model type (``validate_options``, else a build on the world's sizes)."""
+    student = settings.get("student")
+    if not isinstance(student, Mapping) or not isinstance(student.get("options"), Mapping):
+        return
+    where = f"{check.where}.student.options"
+    model_type = check.registry_get("model_types", student.get("model_type", "mlp"), "student.model_type")
+    options = dict(student["options"])
+    try:
+        if hasattr(model_type, "validate_options"):
+            model_type.validate_options(options, where)
+        else:
+            from tutelage.sim.spaces import io_sizes
+
+            inputs, outputs = io_sizes(check.world)
+            model_type.build((inputs,), outputs, seed=0, **options)
+    except SpecError as exc:
+        raise SpecError(str(exc) if str(exc).startswith(where) else f"{where}: {exc}") from None
+    except (TypeError, ValueError, OverflowError, MemoryError) as exc:
+        raise SpecError(f"{where}: model type {student.get('model_type', 'mlp')!r} cannot be built with these "
+                        f"options: {exc}") from None
 
 
 def _stage_table(table: Any, index: int, source: str) -> dict[str, Any]:

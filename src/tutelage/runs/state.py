@@ -31,9 +31,14 @@ class RunState:
         if not path.is_file():
             raise UserError(f"{run_dir}: not a run folder to resume (no {STATE_FILE})")
         try:
-            return cls(run_dir, json.loads(path.read_text(encoding="utf-8")))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}: corrupted run state: {exc}") from None
+            data = json.loads(fileio.read_limited(path, 64 << 20).decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise UserError(f"{path}: corrupted run state: {type(exc).__name__}: {str(exc)[:200]}") from None
+        shape = {"run_id": str, "status": str, "done": dict, "order": list}
+        wrong = [key for key, kind in shape.items() if not isinstance(data, dict) or not isinstance(data.get(key), kind)]
+        if wrong:
+            raise UserError(f"{path}: corrupted run state: field {wrong[0]!r} is missing or of the wrong type")
+        return cls(run_dir, data)
 
     @property
     def run_id(self) -> str:

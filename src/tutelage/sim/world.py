@@ -54,7 +54,7 @@ class Ragged(np.lib.mixins.NDArrayOperatorsMixin):
     Gymnasium's vector environments stack ``info`` arrays into one array per key,
     which needs equal shapes; they keep any other object as it is. This holder
     is such an object, while numpy sees the array (``np.asarray(r)``,
-    arithmetic, ``len``, indexing).
+    arithmetic, ``len``, indexing, the array's attributes and methods).
     """
 
     __slots__ = ("array",)
@@ -69,6 +69,25 @@ class Ragged(np.lib.mixins.NDArrayOperatorsMixin):
         inputs = tuple(x.array if isinstance(x, Ragged) else x for x in inputs)
         return getattr(ufunc, method)(*inputs, **kwargs)
 
+    def __eq__(self, other: Any) -> Any:
+        """Two Ragged compare as wholes (a bool, as Gymnasium's checks expect); against anything
+        else the comparison is elementwise, as for an array."""
+        if isinstance(other, Ragged):
+            numeric = self.array.dtype.kind in "fc" and other.array.dtype.kind in "fc"
+            return bool(np.array_equal(self.array, other.array, equal_nan=numeric))
+        return np.equal(self.array, other)
+
+    def __ne__(self, other: Any) -> Any:
+        result = self == other
+        return not result if isinstance(result, bool) else np.logical_not(result)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getattr__(self, name: str) -> Any:  # shape, dtype, copy(), min(), ...: the array's
+        if name == "array":
+            raise AttributeError(name)
+        return getattr(self.array, name)
+
     def __len__(self) -> int:
         return len(self.array)
 
@@ -80,6 +99,11 @@ class Ragged(np.lib.mixins.NDArrayOperatorsMixin):
 
     def __repr__(self) -> str:
         return f"Ragged({self.array!r})"
+
+
+def ragged(table: dict[str, Any]) -> dict[str, Ragged]:
+    """Every array of a per-actor ``info`` table as :class:`Ragged`."""
+    return {key: Ragged(value) for key, value in table.items()}
 
 
 class PyBulletEnv(gymnasium.Env):

@@ -1,0 +1,2 @@
+"""Broken: fails while being imported."""
+raise RuntimeError("corpus: this plugin cannot be imported")
