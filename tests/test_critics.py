@@ -210,3 +210,30 @@ def test_critique_stage_resumes_after_sigkill_with_identical_records(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     review = next(s for s in summary["stages"] if s["name"] == "review")
     assert review["result"]["violations"]["episodes"] == 60
+
+
+def test_builtin_critics_pass_the_plugin_kit(host, kinds):
+    """Both critics meet the Critic contract (tutelage.testing.check_critic) on real Reach steps."""
+    import gymnasium
+
+    from tutelage.constitution import Step
+    from tutelage.testing import check_critic
+
+    strict = load_constitution(packaged("arm"), kinds)
+    env = gymnasium.make(REACH)
+    try:
+        observation, info = env.reset(seed=1, options={"edge_case": "low-goal"})
+        contexts, previous = [], None
+        for action in np.random.default_rng(0).uniform(-1, 1, (6, 7)):
+            contexts.append(Step(observation, info, previous))
+            observation, *_, info = env.step(action)
+            previous = action
+    finally:
+        env.close()
+    outputs = list(np.random.default_rng(1).uniform(-1, 1, (6, 7)))
+    check_critic(host.registry("critics").get("rules"), options={"constitution": strict}, contexts=contexts,
+                 outputs=outputs, principles=strict.ids)
+    model = host.registry("model_types").get("mlp").build((32 + 14,), 3 + 7, hidden=(8,), seed=0)
+    check_critic(host.registry("critics").get("learned"), options={"constitution": strict, "model": model},
+                 contexts=[Step(c.observation, None, c.previous_action) for c in contexts], outputs=outputs,
+                 principles=strict.ids)
