@@ -18,9 +18,10 @@ def test_a_copy_of_a_packaged_spec_is_listed_once(tmp_path, monkeypatch, capsys)
     (tmp_path / "sims").mkdir()
     text = packaged_specs()["reach"].read_text(encoding="utf-8")
     (tmp_path / "sims" / "reach.toml").write_text(text, encoding="utf-8")  # as an installed wheel sees a checkout
-    assert [s["name"] for s in listed(capsys)] == ["driving", "reach"]
+    assert [s["name"] for s in listed(capsys)] == ["constitution", "driving", "reach"]
     (tmp_path / "sims" / "reach.toml").write_text(text.replace("name = ", "name = 'mine' #", 1), encoding="utf-8")
-    assert [s["source"] for s in listed(capsys)] == ["driving (packaged)", "reach (packaged)", "sims/reach.toml"]
+    assert [s["source"] for s in listed(capsys)] == ["constitution (packaged)", "driving (packaged)", "reach (packaged)",
+                                                     "sims/reach.toml"]
 
 
 def test_show_prints_the_spec_and_its_path(capsys):
