@@ -30,7 +30,7 @@ OUT = Path(__file__).resolve().parent / ".out" / "constitution"
 WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
 HELD_OUT = {"driving": 200, "reach": 300}
 ROUNDS = {"driving": (4, 10), "reach": (3, 60)}  # K rounds x training episodes per round
-CRITIC_EPOCHS = {"driving": 15, "reach": 30}
+CRITIC_EPOCHS = {"driving": 5, "reach": 30}
 WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
 EDGE = 0.3
 WORKERS = 2
@@ -182,7 +182,7 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
 
 
-def phase_learned(world: str) -> None:
+def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
     """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
     training episodes only); F1 against the rules critic on the original student's held-out records."""
     from tutelage.methods.constitution import Records, agreement, train_critic_model
@@ -190,7 +190,7 @@ def phase_learned(world: str) -> None:
     from tutelage.plugins import get_host
 
     host, constitution = host_and_constitution(world)
-    rounds = sorted((OUT / world).glob("rules-seed*/train/round-*"))
+    rounds = [r for seed in range(seeds) for r in sorted((OUT / world / f"rules-seed{seed}" / "train").glob("round-*"))]
     train = Records.concat([Records.read(d, constitution) for d in rounds])
     n_in = train.matrix("observation").shape[1] + 2 * train.matrix("action").shape[1]
     n_out = len(constitution.ids) + train.matrix("action").shape[1]
@@ -202,8 +202,12 @@ def phase_learned(world: str) -> None:
                  metadata={"principles": constitution.ids, **constitution.lineage()})
     critic = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
     held = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
+    if limit:  # the first `limit` held-out episodes only
+        keep = np.isin(np.array(held.column("episode_index")), sorted({e["episode_index"] for e in held.episodes})[:limit])
+        held = Records(held.table.filter(keep), [e for e in held.episodes if e["episode_index"] in set(
+            np.array(held.column("episode_index"))[keep].tolist())], constitution)
     result = agreement(critic, held)
-    result.update(train_steps=train.table.num_rows, seconds=time.perf_counter() - started)
+    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), seconds=time.perf_counter() - started)
     save(world, "learned-critic", result)
     print(json.dumps(result, indent=1))
 
@@ -246,10 +250,14 @@ def main() -> None:
     parser.add_argument("--world", choices=sorted(WORLDS), default="driving")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
+    parser.add_argument("--train-seeds", type=int, default=3, help="learned: train on the first N seeds' rounds")
+    parser.add_argument("--limit", type=int, default=0, help="learned: score on the first N held-out episodes")
     args = parser.parse_args()
     (OUT / args.world).mkdir(parents=True, exist_ok=True)
     if args.phase == "finetune":
         phase_finetune(args.world, args.seed, args.critic)
+    elif args.phase == "learned":
+        phase_learned(args.world, args.train_seeds, args.limit)
     else:
         globals()[f"phase_{args.phase}"](args.world)
 
