@@ -135,9 +135,39 @@ def _artifacts(summary: dict[str, Any]) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else '<p class="empty">No models or datasets.</p>'
 
 
+def _constitution(run_dir: Path, summary: dict[str, Any]) -> tuple[str, set[str]]:
+    """The constitution section: violations per principle of each critique stage, critique sentences
+    verbatim, success, and the revise stages' before/after GIFs; empty without a critique stage."""
+    critiques = [s for s in summary["stages"] if isinstance(s["result"].get("violations"), dict)]
+    if not critiques:
+        return "", set()
+    first = critiques[0]["result"]["violations"]
+    names = list(first["principles"])
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("stage", "policy", "episodes", "success",
+                                                            f"severity-weighted per {first['unit']}", *names))
+    rows = []
+    for stage in critiques:
+        v = stage["result"]["violations"]
+        cells = [stage["name"], stage["result"].get("policy", ""), str(v["episodes"]), f"{v['success_rate']:.0%}",
+                 f"{v['weighted_per_unit']:.1f}", *(f"{v['principles'].get(n, {}).get('per_unit', 0.0):.1f}" for n in names)]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    quotes = [f"<li><b>{html.escape(n)}</b>: {html.escape(e['examples'][0])}</li>"
+              for n, e in first["principles"].items() if e.get("examples")]
+    revised = {s["name"] for s in summary["stages"] if s["type"] == "revise"}
+    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"] if g["stage"] in revised]
+    section = ("<h2>Constitution: violations before and after revision</h2>"
+               f"<p class=\"meta\">{html.escape(first['constitution'])}; violations begun per {html.escape(first['unit'])}, "
+               "judged by each stage's critic</p>"
+               f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+               f"<h3>Critiques, verbatim ({html.escape(critiques[0]['name'])})</h3><ul>{''.join(quotes)}</ul>"
+               + "".join(gifs))
+    return section, revised
+
+
 def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]], spec: dict[str, Any] | None = None) -> str:
     """The report page as a string (``spec``: what made it; by default the run's ``spec.json``)."""
-    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"]]
+    constitution, revised = _constitution(run_dir, summary)
+    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"] if g["stage"] not in revised]
     minutes, seconds = divmod(summary["stage_seconds"], 60)
     if spec is None:
         spec = json.loads((run_dir / "spec.json").read_text(encoding="utf-8"))
@@ -150,7 +180,8 @@ def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]]
         summary_table=_summary_table(summary), notes=_notes(summary), how_to_read=_how_to_read(summary),
         plots="".join(_figure(path, title) for title, path in plots) or '<p class="empty">Nothing to plot.</p>',
         gifs="".join(gifs) or '<p class="empty">No GIF was recorded.</p>',
-        stage_table=_stage_table(summary), artifacts=_artifacts(summary), preferences=_preferences(summary),
+        constitution=constitution, stage_table=_stage_table(summary), artifacts=_artifacts(summary),
+        preferences=_preferences(summary),
         spec=html.escape(json.dumps(spec, indent=2)),
     )
 
