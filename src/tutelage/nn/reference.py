@@ -349,3 +349,22 @@ def soft_cross_entropy(logits: np.ndarray, probs: np.ndarray, temperature: float
     logp = _log_softmax(flat / temperature)
     grad = temperature * (np.exp(logp) * q.sum(-1, keepdims=True) - q) / len(flat)
     return float(-(q * logp).sum(-1).mean()), grad.reshape(logits.shape)
+
+
+def gpt_forward(config: Any, params: Params, ids: np.ndarray) -> np.ndarray:
+    """Logits of :class:`tutelage.nn.transformer.GPT` (pre-norm blocks, learned positions) in the params' dtype."""
+    def norm(x, name):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-5) * params[name + ".g"] + params[name + ".b"]
+
+    def dense(x, name):
+        return x @ params[name + ".w"] + params[name + ".b"]
+
+    t = ids.shape[1]
+    x = params["tok"][ids] + params["pos"][:t]
+    for i in range(config.layers):
+        q = f"h{i}."
+        x = x + dense(causal_attention(dense(norm(x, q + "ln1"), q + "qkv"), config.heads)[0], q + "proj")
+        f = dense(norm(x, q + "ln2"), q + "fc")
+        x = x + dense(0.5 * f * (1.0 + erf(f / np.sqrt(2.0))), q + "out")
+    return dense(norm(x, "lnf"), "head")
