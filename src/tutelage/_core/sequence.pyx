@@ -20,10 +20,48 @@ cimport numpy as cnp
 
 from tutelage._core.arrays cimport f32_data
 from tutelage._core.kernels cimport (
-    dense_backward, dense_forward, gelu_backward, gelu_forward, gemm_rm, layer_norm_backward, layer_norm_forward,
+    dense_backward, dense_forward, embedding_backward, gemm_rm, layer_norm_backward, layer_norm_forward,
 )
 
 cnp.import_array()
+
+cdef extern from *:
+    """
+    /* exp and the exact GELU in plain arithmetic (no libm calls), so that the
+       compiler vectorizes the loops with the baseline instruction set. */
+    static inline float tt_exp(float x) {
+        union { float f; int i; } u;
+        float n, r, p;
+        x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+        n = (float)(int)(x * 1.44269504f + (x >= 0.0f ? 0.5f : -0.5f));
+        r = x - n * 0.693359375f + n * 2.12194440e-4f;
+        p = 1.9875691500e-4f;
+        p = p * r + 1.3981999507e-3f;
+        p = p * r + 8.3334519073e-3f;
+        p = p * r + 4.1665795894e-2f;
+        p = p * r + 1.6666665459e-1f;
+        p = p * r + 5.0000001201e-1f;
+        p = p * r * r + r + 1.0f;
+        u.i = ((int)n + 127) << 23;
+        return p * u.f;
+    }
+    /* y = x·Φ(x) and dy/dx = Φ(x) + x·φ(x); erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
+    static void tt_gelu(const float* x, float* y, float* dy, Py_ssize_t n) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            float v = x[i], a = (v < 0.0f ? -v : v) * 0.70710678f;
+            float e = tt_exp(-0.5f * v * v);
+            float t = 1.0f / (1.0f + 0.3275911f * a);
+            float poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f
+                         + t * 1.061405429f))));
+            float half_erf = 0.5f * (1.0f - poly * e);
+            float cdf = v < 0.0f ? 0.5f - half_erf : 0.5f + half_erf;
+            y[i] = v * cdf;
+            dy[i] = cdf + v * e * 0.39894228f;
+        }
+    }
+    """
+    float tt_exp(float x) noexcept nogil
+    void tt_gelu(const float* x, float* y, float* dy, Py_ssize_t n) noexcept nogil
 
 
 cdef inline void causal_softmax_rows(float* s, Py_ssize_t t) noexcept nogil:
@@ -38,7 +76,7 @@ cdef inline void causal_softmax_rows(float* s, Py_ssize_t t) noexcept nogil:
             top = row[j] if row[j] > top else top
         total = 0.0
         for j in range(i + 1):
-            row[j] = expf(row[j] - top)
+            row[j] = tt_exp(row[j] - top)
             total += row[j]
         total = 1.0 / total
         for j in range(i + 1):
@@ -265,18 +303,19 @@ def layer_norm_grad(x, dy, dx, gamma, stats, dgamma, dbeta, Py_ssize_t rows, Py_
         layer_norm_backward(xp, dyp, dxp, rows, n, gp, sp, dgp, dbp)
 
 
-def gelu(x, y, Py_ssize_t n):
-    """Exact (erf) GELU."""
+def gelu(x, y, slope, Py_ssize_t n):
+    """Exact (erf) GELU ``y``; ``slope`` receives dy/dx, all the backward pass needs."""
     cdef float* xp = f32_data(x, n, "x")
     cdef float* yp = f32_data(y, n, "y")
+    cdef float* sp = f32_data(slope, n, "slope")
     with nogil:
-        gelu_forward(xp, yp, n)
+        tt_gelu(xp, yp, sp, n)
 
 
-def gelu_grad(x, dy, dx, Py_ssize_t n):
-    """GELU backward from the input ``x``."""
-    cdef float* xp = f32_data(x, n, "x")
-    cdef float* dyp = f32_data(dy, n, "dy")
-    cdef float* dxp = f32_data(dx, n, "dx")
+def embedding_grad(ids, dy, dw, Py_ssize_t rows, Py_ssize_t dim):
+    """``dw[ids[r]] += dy[r]`` for every row (ids as float32, checked by the caller)."""
+    cdef float* ip = f32_data(ids, rows, "ids")
+    cdef float* dyp = f32_data(dy, rows * dim, "dy")
+    cdef float* dwp = f32_data(dw, dw.size, "dw")
     with nogil:
-        gelu_backward(xp, dyp, dxp, n)
+        embedding_backward(ip, dyp, rows, dim, dwp)

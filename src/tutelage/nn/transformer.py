@@ -127,9 +127,9 @@ class GPT:
             mid = x + self._dense(a.reshape(rows, d), q + "proj", rows)
             h2, s2 = self._norm(mid, q + "ln2")
             f = self._dense(h2, q + "fc", rows)
-            gl = np.empty_like(f)
-            _s.gelu(f, gl, f.size)
-            tape.append((x, h1, s1, qkv, a, probs, mid, h2, s2, f, gl))
+            gl, slope = np.empty_like(f), np.empty_like(f)
+            _s.gelu(f, gl, slope, f.size)
+            tape.append((x, h1, s1, qkv, a, probs, mid, h2, s2, slope, gl))
             x = mid + self._dense(gl, q + "out", rows)
         h, s = self._norm(x, "lnf")
         self._tape = [ids, tape, x, h, s]
@@ -171,17 +171,15 @@ class GPT:
         scratch = np.empty(t * t, np.float32)
         for i in range(c.layers - 1, -1, -1):
             q = f"h{i}."
-            x_in, h1, s1, qkv, a, probs, mid, h2, s2, f, gl = tape[i]
-            dgl = self._dense_grad(gl, dx, q + "out")
-            df = np.empty_like(f)
-            _s.gelu_grad(f, dgl, df, f.size)
+            x_in, h1, s1, qkv, a, probs, mid, h2, s2, slope, gl = tape[i]
+            df = self._dense_grad(gl, dx, q + "out")
+            df *= slope
             dx = dx + self._norm_grad(mid, self._dense_grad(h2, df, q + "fc"), s2, q + "ln2")
             da = self._dense_grad(a.reshape(rows, d), dx, q + "proj")
             dqkv = causal_attention_backward(qkv.reshape(b, t, 3 * d), probs, da.reshape(b, t, d), c.heads, scratch)
             dx = dx + self._norm_grad(x_in, self._dense_grad(h1, dqkv.reshape(rows, 3 * d), q + "qkv"), s1, q + "ln1")
-        dx = dx.reshape(b, t, d)
-        np.add.at(self.g["tok"], ids, dx)
-        self.g["pos"][:t] += dx.sum(axis=0)
+        _s.embedding_grad(ids.astype(np.float32).reshape(-1), dx, self.g["tok"], rows, d)
+        self.g["pos"][:t] += dx.reshape(b, t, d).sum(axis=0)
 
     # -- batch-1 decoding ------------------------------------------------------------------------
 
@@ -198,7 +196,7 @@ class Decoder:
         self.caches = [KVCache(c.context, c.width) for _ in range(c.layers)]
         d = c.width
         self._buf = {k: np.empty(n, np.float32) for k, n in (
-            ("x", d), ("h", d), ("qkv", 3 * d), ("a", d), ("o", d), ("f", 4 * d), ("gl", 4 * d),
+            ("x", d), ("h", d), ("qkv", 3 * d), ("a", d), ("o", d), ("f", 4 * d), ("gl", 4 * d), ("slope", 4 * d),
             ("logits", c.vocab), ("stats", 2))}
 
     def push(self, token: int) -> np.ndarray:
@@ -218,7 +216,7 @@ class Decoder:
             x += o
             _s.layer_norm(x, h, p[q + "ln2.g"], p[q + "ln2.b"], buf["stats"], 1, d, EPS)
             _s.dense(h, p[q + "fc.w"], p[q + "fc.b"], buf["f"], 1, d, 4 * d)
-            _s.gelu(buf["f"], buf["gl"], 4 * d)
+            _s.gelu(buf["f"], buf["gl"], buf["slope"], 4 * d)
             _s.dense(buf["gl"], p[q + "out.w"], p[q + "out.b"], o, 1, 4 * d, d)
             x += o
         _s.layer_norm(x, h, p["lnf.g"], p["lnf.b"], buf["stats"], 1, d, EPS)
