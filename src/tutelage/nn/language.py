@@ -14,7 +14,7 @@ import numpy as np
 
 from tutelage.errors import DataError
 from tutelage.generative import SavesAsSafetensors
-from tutelage.nn.attention import sequence_cross_entropy
+from tutelage.nn.attention import sequence_cross_entropy, soft_cross_entropy
 from tutelage.nn.optim import Adam, clip_grad_norm, cosine, warmup
 from tutelage.nn.transformer import GPT, GPTConfig, layout, sample_tokens
 
@@ -56,6 +56,15 @@ class Tokenizer:
         return "".join(self.alphabet[int(i)] for i in ids)
 
 
+def teacher_probs(logits: np.ndarray, temperature: float, top_k: int = 0) -> np.ndarray:
+    """``softmax(logits / T)`` over the last axis, kept to the ``top_k`` largest (renormalized) when > 0."""
+    z = logits / temperature
+    if 0 < top_k < z.shape[-1]:
+        z = np.where(z >= np.partition(z, -top_k, axis=-1)[..., -top_k:-top_k + 1], z, -np.inf)
+    p = np.exp(z - z.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)).astype(np.float32)
+
+
 class LanguageModel(SavesAsSafetensors):
     """A causal LM over a :class:`Tokenizer`; saved as safetensors with the tokenizer in the header."""
 
@@ -79,11 +88,19 @@ class LanguageModel(SavesAsSafetensors):
         return ids
 
     def fit(self, text: str | np.ndarray, *, steps: int, batch_size: int = 16, lr: float = 3e-3, seed: int = 0,
-            validation: str | np.ndarray | None = None, every: int = 0, clip: float = 1.0) -> list[dict]:
+            validation: str | np.ndarray | None = None, every: int = 0, clip: float = 1.0,
+            teacher: LanguageModel | None = None, temperature: float = 1.0, alpha: float = 0.5,
+            top_k: int = 0) -> list[dict]:
         """Adam on random windows of ``text`` (cosine decay after a short warm-up); returns the loss history.
 
         ``every > 0`` also records the validation loss every that many steps.
+        With a ``teacher`` (same tokenizer) the loss is token-level distillation:
+        ``alpha`` × the soft cross-entropy to the teacher's softmax at
+        ``temperature`` (its ``top_k`` tokens only, renormalized, when > 0;
+        gradient scaled by T²) + (1 − ``alpha``) × the next-token loss.
         """
+        if teacher is not None and teacher.tokenizer.alphabet != self.tokenizer.alphabet:
+            raise DataError("the teacher and the student must share a tokenizer")
         ids = self._stream(text)
         t = min(self.context, ids.size - 1)
         rng = np.random.default_rng(seed)
@@ -93,7 +110,12 @@ class LanguageModel(SavesAsSafetensors):
             starts = rng.integers(0, ids.size - t, batch_size)
             window = ids[starts[:, None] + np.arange(t + 1)]
             self.gpt.zero_grad()
-            value, grad = sequence_cross_entropy(self.gpt.forward(window[:, :-1]), window[:, 1:])
+            logits = self.gpt.forward(window[:, :-1])
+            value, grad = sequence_cross_entropy(logits, window[:, 1:])
+            if teacher is not None:
+                probs = teacher_probs(teacher.gpt.forward(window[:, :-1]), temperature, top_k)
+                soft, soft_grad = soft_cross_entropy(logits, probs, temperature)
+                value, grad = alpha * soft + (1 - alpha) * value, alpha * soft_grad + (1 - alpha) * grad
             self.gpt.backward(grad)
             if clip:
                 clip_grad_norm(self.gpt, clip)
