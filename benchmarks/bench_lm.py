@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +26,7 @@ import torch.nn.functional as F
 from threadpoolctl import threadpool_limits
 
 from tutelage import stats
-from tutelage.data.text import read_corpus, write_pydoc_corpus
+from tutelage.data.text import pydoc_splits
 from tutelage.nn.language import LanguageModel, Tokenizer
 from tutelage.nn.optim import cosine, warmup
 
@@ -113,12 +111,10 @@ def train_torch(model: TorchGPT, ids: np.ndarray, steps: int, batch: int, contex
 
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
-    with tempfile.TemporaryDirectory() as tmp:
-        write_pydoc_corpus(Path(tmp) / "pydoc.parquet", seed=0)
-        corpus = read_corpus(Path(tmp) / "pydoc.parquet")
-    tokenizer = Tokenizer.for_text("".join(corpus.splits.values()))
-    train = tokenizer.encode(corpus.splits["train"])
-    validation = corpus.splits["validation"][:args.validation_chars]
+    splits = pydoc_splits(seed=0)
+    tokenizer = Tokenizer.for_text("".join(splits.values()))
+    train = tokenizer.encode(splits["train"])
+    validation = splits["validation"][:args.validation_chars]
     arch = dict(context=args.context, layers=args.layers, width=args.width, heads=args.heads)
     rows = []
     for seed in range(args.seeds):

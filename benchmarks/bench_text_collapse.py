@@ -10,13 +10,11 @@ rare characters vanish; accumulate stays bounded.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
 from tutelage import stats
-from tutelage.data.text import read_corpus, write_pydoc_corpus
+from tutelage.data.text import pydoc_splits
 from tutelage.methods.text_collapse import REGIMES, text_collapse
 from tutelage.nn.language import Tokenizer
 
@@ -28,9 +26,7 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=20000)
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        write_pydoc_corpus(Path(tmp) / "pydoc.parquet", seed=0)
-        splits = read_corpus(Path(tmp) / "pydoc.parquet").splits
+    splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
     rows = []
     with threadpool_limits(1):

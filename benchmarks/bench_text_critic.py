@@ -12,14 +12,12 @@ the last round) and the validation loss change. Targets (issue): violations
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tutelage import stats
-from tutelage.data.text import read_corpus, write_pydoc_corpus
+from tutelage.data.text import pydoc_splits
 from tutelage.methods.text_critic import critique_revise_finetune
 from tutelage.nn.language import LanguageModel, Tokenizer
 
@@ -31,9 +29,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        write_pydoc_corpus(Path(tmp) / "pydoc.parquet", seed=0)
-        splits = read_corpus(Path(tmp) / "pydoc.parquet").splits
+    splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
     validation = splits["validation"][:20000]
     words = validation.split()

@@ -10,13 +10,11 @@ Target: token KD closes ≥ 30 % of the teacher–student test-loss gap.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from tutelage.data.text import read_corpus, write_pydoc_corpus
+from tutelage.data.text import pydoc_splits
 from tutelage.methods.text_kd import distill_text
 from tutelage.nn.language import LanguageModel, Tokenizer
 
@@ -31,9 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.teacher_steps, args.steps, args.seeds = 100, 100, 1
-    with tempfile.TemporaryDirectory() as tmp:
-        write_pydoc_corpus(Path(tmp) / "pydoc.parquet", seed=0)
-        splits = read_corpus(Path(tmp) / "pydoc.parquet").splits
+    splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))  # the whole corpus: held-out splits are covered
     splits = {"train": splits["train"], "validation": splits["validation"][:20000], "test": splits["test"][:20000]}
     with threadpool_limits(1):

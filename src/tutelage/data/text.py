@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,13 @@ def write_pydoc_corpus(path: str | Path, *, seed: int = 0) -> dict[str, Any]:
     """The Python documentation topics as a split text corpus at ``path``."""
     documents, source = pydoc_topics()
     return write_corpus(path, documents, seed=seed, source=source)
+
+
+def pydoc_splits(seed: int = 0) -> dict[str, str]:
+    """The pydoc corpus's splits, written to and read back from a temporary Parquet file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_pydoc_corpus(Path(tmp) / "pydoc.parquet", seed=seed)
+        return read_corpus(Path(tmp) / "pydoc.parquet").splits
 
 
 def _table(path: Path) -> pa.Table:
