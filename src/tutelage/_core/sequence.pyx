@@ -64,25 +64,26 @@ cdef extern from *:
     void tt_gelu(const float* x, float* y, float* dy, Py_ssize_t n) noexcept nogil
 
 
+cdef inline void softmax_inplace(float* row, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef float top = row[0], total = 0.0
+    for j in range(1, n):
+        top = row[j] if row[j] > top else top
+    for j in range(n):
+        row[j] = tt_exp(row[j] - top)
+        total += row[j]
+    total = 1.0 / total
+    for j in range(n):
+        row[j] *= total
+
+
 cdef inline void causal_softmax_rows(float* s, Py_ssize_t t) noexcept nogil:
     """Row ``i`` of the ``t×t`` scores: softmax over ``j ≤ i``, zero above the diagonal."""
     cdef Py_ssize_t i, j
-    cdef float top, total
-    cdef float* row
     for i in range(t):
-        row = s + i * t
-        top = row[0]
-        for j in range(1, i + 1):
-            top = row[j] if row[j] > top else top
-        total = 0.0
-        for j in range(i + 1):
-            row[j] = tt_exp(row[j] - top)
-            total += row[j]
-        total = 1.0 / total
-        for j in range(i + 1):
-            row[j] *= total
+        softmax_inplace(s + i * t, i + 1)
         for j in range(i + 1, t):
-            row[j] = 0.0
+            s[i * t + j] = 0.0
 
 
 def causal_attention_forward(qkv, out, probs, Py_ssize_t batch, Py_ssize_t time, Py_ssize_t heads):
@@ -162,28 +163,22 @@ def attention_step(qkv, kcache, vcache, out, scores, Py_ssize_t position, Py_ssi
     cdef float* s = f32_data(scores, scores.size, "scores")
     if scores.size < position + 1:
         raise ValueError("scores is shorter than the attended positions")
-    cdef float scale = 1.0 / sqrtf(<float>hd), top, total, acc
+    cdef float scale = 1.0 / sqrtf(<float>hd), acc
     with nogil:
         for c in range(d):
             kc[position * d + c] = x[d + c]
             vc[position * d + c] = x[2 * d + c]
         for h in range(heads):
-            top = -3.4e38
             for j in range(position + 1):
                 acc = 0.0
                 for c in range(h * hd, (h + 1) * hd):
                     acc += x[c] * kc[j * d + c]
                 s[j] = acc * scale
-                top = s[j] if s[j] > top else top
-            total = 0.0
-            for j in range(position + 1):
-                s[j] = expf(s[j] - top)
-                total += s[j]
-            total = 1.0 / total
+            softmax_inplace(s, position + 1)
             for c in range(h * hd, (h + 1) * hd):
                 y[c] = 0.0
             for j in range(position + 1):
-                acc = s[j] * total
+                acc = s[j]
                 for c in range(h * hd, (h + 1) * hd):
                     y[c] += acc * vc[j * d + c]
 
