@@ -47,6 +47,8 @@ def main() -> None:
             print(f"seed {seed}: " + "; ".join(f"round {h['round']}: violations {h['violation_rate']:.2f}, "
                                                f"val loss {h['validation_loss']:.3f}" for h in history), flush=True)
             print(f"  before: {history[0]['example']!r}\n  after:  {history[-1]['example']!r}", flush=True)
+            print("  by principle, first → last round: " + ", ".join(
+                f"{k} {v:.2f} → {history[-1]['by_principle'][k]:.2f}" for k, v in history[0]["by_principle"].items()))
     ratio = [b / max(a, 1.0 / args.samples) for b, a in zip(before, after)]
     print(f"\nn = {args.seeds} seeds × {args.samples} samples per round")
     print(f"violation rate before {stats.mean_interval(before)}  after {stats.mean_interval(after)}")

@@ -174,7 +174,9 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
         texts = [p + lm.generate(p, max_tokens, temperature=1.0, seed=seed * 100_003 + round_ * 1009 + i)
                  for i, p in enumerate(chosen)]
         reviews = critic.critique(chosen, texts, [])
+        broken = [violations(t, critic.principles) for t in texts]
         history.append({"round": round_, "violation_rate": float(np.mean([not r.ok for r in reviews])),
+                        "by_principle": {p.id: float(np.mean([p.id in b for b in broken])) for p in critic.principles},
                         "validation_loss": lm.loss(validation), "example": texts[0]})
         if round_ == rounds:
             break
