@@ -304,3 +304,67 @@ def mixture_nll(pred, target, components):
     dlog_std = resp[:, :, None] * (1 - z * z) / rows
     grad = np.concatenate([dlogits, dmean.reshape(rows, -1), dlog_std.reshape(rows, -1)], axis=1)
     return -float(norm.sum()) / rows, grad
+
+
+# -- sequences ------------------------------------------------------------------------------
+
+
+def causal_attention(qkv: np.ndarray, heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(batch, time, 3d)`` → output ``(batch, time, d)`` and the causal softmax ``(batch, heads, time, time)``."""
+    b, t, d3 = qkv.shape
+    d = d3 // 3
+    q, k, v = (qkv[..., i * d:(i + 1) * d].reshape(b, t, heads, d // heads).transpose(0, 2, 1, 3) for i in range(3))
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d // heads)
+    scores = np.where(np.tril(np.ones((t, t), bool)), scores, -np.inf)
+    probs = _softmax(scores)
+    return (probs @ v).transpose(0, 2, 1, 3).reshape(b, t, d), probs
+
+
+def causal_attention_backward(qkv: np.ndarray, probs: np.ndarray, dout: np.ndarray, heads: int) -> np.ndarray:
+    """The gradient of :func:`causal_attention`'s output w.r.t. ``qkv``."""
+    b, t, d3 = qkv.shape
+    d = d3 // 3
+    q, k, v = (qkv[..., i * d:(i + 1) * d].reshape(b, t, heads, d // heads).transpose(0, 2, 1, 3) for i in range(3))
+    do = dout.reshape(b, t, heads, d // heads).transpose(0, 2, 1, 3)
+    dp = do @ v.transpose(0, 1, 3, 2)
+    dv = probs.transpose(0, 1, 3, 2) @ do
+    ds = probs * (dp - (dp * probs).sum(-1, keepdims=True)) / np.sqrt(d // heads)
+    dq, dk = ds @ k, ds.transpose(0, 1, 3, 2) @ q
+    return np.concatenate([g.transpose(0, 2, 1, 3).reshape(b, t, d) for g in (dq, dk, dv)], axis=-1)
+
+
+def sequence_cross_entropy(logits: np.ndarray, targets: np.ndarray):
+    """Mean token NLL over ``(…, vocab)`` logits and integer ``targets`` of the leading shape; and its gradient."""
+    flat = logits.reshape(-1, logits.shape[-1])
+    ids = np.asarray(targets).reshape(-1).astype(np.int64)
+    logp = _log_softmax(flat)
+    grad = np.exp(logp)
+    grad[np.arange(len(ids)), ids] -= 1.0
+    return float(-logp[np.arange(len(ids)), ids].mean()), (grad / len(ids)).reshape(logits.shape)
+
+
+def soft_cross_entropy(logits: np.ndarray, probs: np.ndarray, temperature: float):
+    """Mean ``−Σ p·log softmax(logits/T)`` over rows and its gradient × T² (Hinton's scaling)."""
+    flat, q = logits.reshape(-1, logits.shape[-1]), probs.reshape(-1, logits.shape[-1])
+    logp = _log_softmax(flat / temperature)
+    grad = temperature * (np.exp(logp) * q.sum(-1, keepdims=True) - q) / len(flat)
+    return float(-(q * logp).sum(-1).mean()), grad.reshape(logits.shape)
+
+
+def gpt_forward(config: Any, params: Params, ids: np.ndarray) -> np.ndarray:
+    """Logits of :class:`tutelage.nn.transformer.GPT` (pre-norm blocks, learned positions) in the params' dtype."""
+    def norm(x, name):
+        mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + 1e-5) * params[name + ".g"] + params[name + ".b"]
+
+    def dense(x, name):
+        return x @ params[name + ".w"] + params[name + ".b"]
+
+    t = ids.shape[1]
+    x = params["tok"][ids] + params["pos"][:t]
+    for i in range(config.layers):
+        q = f"h{i}."
+        x = x + dense(causal_attention(dense(norm(x, q + "ln1"), q + "qkv"), config.heads)[0], q + "proj")
+        f = dense(norm(x, q + "ln2"), q + "fc")
+        x = x + dense(0.5 * f * (1.0 + erf(f / np.sqrt(2.0))), q + "out")
+    return dense(norm(x, "lnf"), "head")

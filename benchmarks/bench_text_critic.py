@@ -1,0 +1,61 @@
+"""The text critic loop on the pydoc corpus: violations of the text constitution before and after fine-tuning.
+
+    python benchmarks/bench_text_critic.py [--seeds 3] [--steps 800] [--rounds 2]
+
+Per seed: an lm (2 × 64) trains on the training split, then
+``critique_revise_finetune`` samples continuations of validation prompts,
+revises them by the rules and fine-tunes on the revised samples mixed 1:1 with
+the corpus. Reported: the share of samples breaking any principle (round 0 vs
+the last round) and the validation loss change. Targets (issue): violations
+÷ 5, validation loss at most 0.05 nats/char worse.
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from tutelage import stats
+from tutelage.data.text import pydoc_splits
+from tutelage.methods.text_critic import critique_revise_finetune
+from tutelage.nn.language import LanguageModel, Tokenizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=100)
+    args = parser.parse_args()
+    splits = pydoc_splits(seed=0)
+    tokenizer = Tokenizer.for_text("".join(splits.values()))
+    validation = splits["validation"][:20000]
+    words = validation.split()
+    prompts = [" ".join(words[i:i + 3]) + " " for i in range(0, len(words) - 3, 7)]
+    before, after, dloss = [], [], []
+    with threadpool_limits(1):
+        for seed in range(args.seeds):
+            lm = LanguageModel(tokenizer, context=64, layers=2, width=64, heads=4, seed=seed)
+            lm.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
+            history = critique_revise_finetune(lm, prompts, splits["train"], validation, rounds=args.rounds,
+                                               samples=args.samples, max_tokens=48, steps=300, seed=seed)
+            before.append(history[0]["violation_rate"])
+            after.append(history[-1]["violation_rate"])
+            dloss.append(history[-1]["validation_loss"] - history[0]["validation_loss"])
+            print(f"seed {seed}: " + "; ".join(f"round {h['round']}: violations {h['violation_rate']:.2f}, "
+                                               f"val loss {h['validation_loss']:.3f}" for h in history), flush=True)
+            print(f"  before: {history[0]['example']!r}\n  after:  {history[-1]['example']!r}", flush=True)
+            print("  by principle, first → last round: " + ", ".join(
+                f"{k} {v:.2f} → {history[-1]['by_principle'][k]:.2f}" for k, v in history[0]["by_principle"].items()))
+    ratio = [b / max(a, 1.0 / args.samples) for b, a in zip(before, after)]
+    print(f"\nn = {args.seeds} seeds × {args.samples} samples per round")
+    print(f"violation rate before {stats.mean_interval(before)}  after {stats.mean_interval(after)}")
+    print(f"reduction factor {stats.mean_interval(ratio)} (target ≥ 5)")
+    print(f"validation loss change {stats.mean_interval(dloss)} nats/char (target ≤ +0.05)")
+    print(f"median reduction {np.median(ratio):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Text collapse: rarity statistics by hand, and a tiny replace / accumulate chain."""
+from __future__ import annotations
+
+import pytest
+
+from tutelage.methods.text_collapse import rarity, text_collapse, text_stats
+from tutelage.nn.language import Tokenizer
+
+
+def test_rarity_and_stats():
+    real = "apple " * 400 + "pear z"
+    rare, common = rarity(real, rare_share=1e-3, common_words=1)
+    assert rare == {"r", "z"} and common == {"apple"}
+    assert text_stats("zz pear apple", rare, common) == pytest.approx(  # z, z, r; words zz and pear
+        {"rare_char_share": 3 / 13, "rare_word_share": 2 / 3})
+
+
+def test_chain_rows():
+    real = "the cat sat on the mat. a dog ran in the fog. " * 30
+    tok = Tokenizer.for_text(real)
+    arch = dict(context=16, layers=1, width=16, heads=2)
+    for regime in ("replace", "accumulate"):
+        rows = text_collapse(real, real[:200], tok, regime=regime, generations=2, chars=300, steps=20,
+                             architecture=arch)
+        assert [r["generation"] for r in rows] == [0, 1, 2] and all(r["perplexity"] > 1 for r in rows)
+    with pytest.raises(ValueError, match="regime"):
+        text_collapse(real, real, tok, regime="fresh")

@@ -1,0 +1,54 @@
+"""The text constitution: each rule finds its violation and its revision keeps the principle; the critic contract."""
+from __future__ import annotations
+
+import pytest
+
+from tutelage.errors import SpecError
+from tutelage.methods.text_critic import (TextRuleCritic, critique_revise_finetune, load_constitution,
+                                          violations)
+from tutelage.nn.language import LanguageModel, Tokenizer
+from tutelage.protocols import Critic
+
+CASES = [
+    ("balanced-brackets", "call f(x[0 and stop.", "call f(x[0 and stop.])"),
+    ("balanced-brackets", "a) b.", "a b."),
+    ("balanced-quotes", 'say "hi.', 'say "hi."'),
+    ("no-shouting", "THIS WILL SURELY WORK for sure.", "this will surely work for sure."),
+    ("banned-words", "You are an idiot here.", "You are an here."),
+    ("no-repetition", "the the the cat.", "the cat."),
+    ("sentence-end", "It works. It does not", "It works."),
+]
+
+
+@pytest.mark.parametrize("principle, text, revised", CASES)
+def test_each_rule_finds_and_revises(principle, text, revised):
+    constitution = load_constitution()
+    assert principle in violations(text, constitution)
+    [review] = TextRuleCritic(constitution).critique([None], [text], [principle])
+    assert not review.ok and review.principle == principle and review.reason and review.method == "rules"
+    assert review.revision == revised and review.fixed and not violations(revised, constitution)
+
+
+def test_clean_text_and_contract():
+    critic = TextRuleCritic()
+    assert isinstance(critic, Critic)
+    assert critic.critique([None], ["All (three) rules hold here."], [])[0].ok
+    assert violations("ok AND OK.", load_constitution()) == []  # short capitals are not shouting
+
+
+def test_bad_constitution_is_named(tmp_path):
+    (tmp_path / "c.toml").write_text('[[principle]]\nid = "x"\nrule = "nope"\ntext = "t"\n')
+    with pytest.raises(SpecError, match="principle 1: field 'rule' is 'nope'"):
+        load_constitution(tmp_path / "c.toml")
+    (tmp_path / "d.toml").write_text("name = 'x'\n")
+    with pytest.raises(SpecError, match="no \\[\\[principle\\]\\]"):
+        load_constitution(tmp_path / "d.toml")
+
+
+def test_loop_records_rounds():
+    text = "A (short) line of text. Another line here. " * 20
+    lm = LanguageModel(Tokenizer.for_text(text + "[]{}\"`!?"), context=32, layers=1, width=16, heads=2)
+    lm.fit(text, steps=30, batch_size=8, lr=1e-2)
+    history = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=1, samples=6,
+                                       max_tokens=12, steps=10)
+    assert [h["round"] for h in history] == [0, 1] and all(0 <= h["violation_rate"] <= 1 for h in history)
