@@ -68,17 +68,20 @@ class DistillStage:
         method = settings["method"]
         path = context.path("models", f"{context.stage.name}.safetensors")
         model_type = settings["student"]["model_type"]
+        verdict, depth = guard_data(context, settings, teacher)
         try:
             student, derivation = self._train(context, settings, method, teacher, student, train)
         except NumericalError as exc:  # the intended file is never written; the last good θ is, beside it
             raise save_last_good(exc, path, model_type=model_type) from None
         derivation.dataset = context.output(settings["data"])["dataset_id"] if settings["data"] else derivation.dataset
+        derivation.guarded(verdict, depth)
         model_id = save_derived(student, path, derivation, model_type=model_type,
                                 metadata={"run": context.run_id, "stage": context.stage.name, "world": context.world})
         context.lineage.add_model(
             model_id, run_id=context.run_id, path=str(path.resolve()), model_type=model_type, method=method,
             parent=derivation.parent, dataset=derivation.dataset, teacher=derivation.teacher,
             n_params=int(student.n_params), size_bytes=path.stat().st_size,
+            data_depth=derivation.data_depth, collapse_guard=derivation.collapse_guard,
         )
         return {"model": context.relative(path), "model_id": model_id, "method": method, "teacher": derivation.teacher,
                 "n_params": int(student.n_params), **{k: v for k, v in derivation.metrics.items() if _scalar(v)}}
@@ -113,6 +116,18 @@ class DistillStage:
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
         )
+
+
+def guard_data(context: Any, settings: dict[str, Any], teacher: Any) -> Any:
+    """The run's collapse guard on the training data (the dataset, or for DAgger the teacher's labels), before
+    training: refuses (exit 2, nothing written) or warns; the verdict and depth go in the model's lineage."""
+    from tutelage.methods.collapse_guard import CollapseGuard, guard_training, policy_provenance
+
+    guard = CollapseGuard.from_spec(context.spec.collapse_guard)
+    if settings["data"]:
+        root = context.resolve(context.output(settings["data"])["dataset"])
+        return guard_training(guard, root, name=f"{settings['data']} ({context.relative(root)})")
+    return guard_training(guard, policy_provenance(teacher), name=f"labels of teacher {settings['teacher']}")
 
 
 def check_build_options(model_type: Any, options: dict[str, Any], where: str) -> None:
