@@ -9,6 +9,7 @@ from tutelage import hookimpl
 from tutelage_plugins.stages.distill import DistillStage
 from tutelage_plugins.stages.evaluate import EvaluateStage
 from tutelage_plugins.stages.generate import GenerateStage
+from tutelage_plugins.stages.generations import GenerationsStage
 from tutelage_plugins.stages.improve import ImproveStage
 from tutelage_plugins.stages.judge import JudgeStage
 from tutelage_plugins.stages.quantize import QuantizeStage
@@ -17,5 +18,6 @@ from tutelage_plugins.stages.reward import RewardStage
 
 @hookimpl
 def tutelage_stage_types() -> dict:
-    stages = (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(), JudgeStage(), RewardStage(), ImproveStage())
+    stages = (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(), JudgeStage(), RewardStage(), ImproveStage(),
+              GenerationsStage())
     return {stage.name: stage for stage in stages}

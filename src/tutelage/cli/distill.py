@@ -113,6 +113,9 @@ def guard_arguments(args: argparse.Namespace) -> Any:
 
     guard = guard_of(args)
     if args.method == "dagger":
+        from tutelage.rollouts.rollout import check_world
+
+        check_world(args.world)
         return guard_training(guard, policy_provenance(resolve_teacher(args, args.world)),
                               name=f"labels of teacher {args.teacher}")
     return guard_path(guard, args.data)

@@ -126,6 +126,7 @@ class SpecCheck:
     spec_dir: Path
     earlier: list[StageSpec] = field(default_factory=list)
     scenarios: dict[str, Any] = field(default_factory=dict)
+    collapse_guard: dict[str, Any] = field(default_factory=dict)
 
     def registry_get(self, kind: str, name: str, key: str) -> Any:
         """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
@@ -238,12 +239,13 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
         if names.index(name) != i:
             raise SpecError(f"{source}.stages[{i}].name: stage name {name!r} is used twice; give each stage a unique name")
     overrides = _quick_overrides(top["quick"], names, source)
+    guard = _collapse_guard(top["collapse_guard"], source)
     stages: list[StageSpec] = []
     for i, table in enumerate(tables):
         where = f"{source}.stages[{i}] ({table['name']})"
         stage_type = host.registry("stage_types").get(table["type"], where=f"{where}.type")
         settings = {k: v for k, v in table.items() if k not in ("name", "type")}
-        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios)
+        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios, guard)
         full = validate_settings(stage_type, settings, check)
         if table["name"] in overrides:  # checked with or without --quick, so a typo shows either way
             check.where = f"{source}.quick.{table['name']}"
@@ -251,7 +253,7 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
             full = fast if quick else full
         stages.append(StageSpec(i, table["name"], table["type"], full))
     return RunSpec(source, top["name"], top["description"], top["seed"], top["world"], top["plugins"], scenarios, stages, quick,
-                   _collapse_guard(top["collapse_guard"], source))
+                   guard)
 
 
 def _collapse_guard(table: dict[str, Any], source: str) -> dict[str, Any]:
