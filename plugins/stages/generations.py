@@ -15,6 +15,7 @@ from tutelage.runs.schema import Field
 
 SOURCES = ("gaussian", "mixture", "digits", "driving")
 GRID_REGIMES = ("replace", "accumulate")
+METRICS = ("success_rate", "collisions", "distance_m")  # driving self-training, per generation
 
 
 class DriftStopped(UserError):
@@ -64,7 +65,7 @@ class GenerationsStage:
         folder.mkdir(parents=True, exist_ok=True)
         guard = CollapseGuard(**{**context.spec.collapse_guard, "action": "warn"})  # the lab records, never refuses
         if settings["source"] == "driving":
-            rows, metrics, grids = self._driving(context, settings, folder, guard), ("success_rate", "collisions"), {}
+            rows, metrics, grids = self._driving(context, settings, folder, guard), METRICS, {}
         else:
             rows, metrics, grids = self._lab(context, settings, guard)
         return report(context, settings, folder, rows, metrics, grids)
@@ -98,7 +99,7 @@ class GenerationsStage:
             context.world, lambda seed: mlp.build((inputs,), outputs, seed=seed, **options), folder,
             regimes=settings["regimes"], generations=settings["generations"], seeds=range(settings["seeds"]),
             episodes=settings["episodes"], eval_episodes=settings["eval_episodes"], max_steps=settings["max_steps"],
-            epochs=settings["epochs"], host=context.host, guard=guard)
+            epochs=settings["epochs"], host=context.host, sampler=context.sampler, guard=guard)
 
 
 def stop_on_drift(rows: list[dict[str, Any]], drift: float) -> None:
