@@ -1,4 +1,4 @@
-"""Built-in stage types of run specs: generate, distill, evaluate, quantize, judge, reward, improve.
+"""Built-in stage types of run specs: generate, distill, evaluate, quantize, judge, reward, improve, critique, revise.
 
 They register through the ``tutelage_stage_types`` hook like any plugin's;
 each declares a settings schema, checked before a run writes anything.
@@ -6,6 +6,7 @@ each declares a settings schema, checked before a run writes anything.
 from __future__ import annotations
 
 from tutelage import hookimpl
+from tutelage_plugins.stages.critique import CritiqueStage
 from tutelage_plugins.stages.distill import DistillStage
 from tutelage_plugins.stages.evaluate import EvaluateStage
 from tutelage_plugins.stages.generate import GenerateStage
@@ -14,10 +15,11 @@ from tutelage_plugins.stages.improve import ImproveStage
 from tutelage_plugins.stages.judge import JudgeStage
 from tutelage_plugins.stages.quantize import QuantizeStage
 from tutelage_plugins.stages.reward import RewardStage
+from tutelage_plugins.stages.revise import ReviseStage
 
 
 @hookimpl
 def tutelage_stage_types() -> dict:
     stages = (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(), JudgeStage(), RewardStage(), ImproveStage(),
-              GenerationsStage())
+              CritiqueStage(), ReviseStage(), GenerationsStage())
     return {stage.name: stage for stage in stages}

@@ -1,6 +1,7 @@
 """The ``evaluate`` stage: teacher and students on the same held-out scenarios, with a side-by-side GIF."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from typing import Any
@@ -57,11 +58,11 @@ class EvaluateStage:
         fraction = context.edge_case_fraction(settings["edge_case_fraction"])
         loaded = {ref: load_policy(context, ref) for ref in settings["policies"]}
         first = first_observation(context.world)
-        policies = {}
+        policies, records = {}, {}
         advance = context.progress(len(loaded), "policies evaluated")
         for ref, policy in loaded.items():
             name = teacher_name(context, ref) if is_teacher(context, ref) else str(context.resolve(context.output(ref)["model"]))
-            spec = resolve_policy(name, context.world, context.host)
+            spec = dataclasses.replace(resolve_policy(name, context.world, context.host), name=ref)  # bars: stage names
             result = evaluate(spec, context.world, episodes=settings["episodes"], seed=seed, edge_case_fraction=fraction,
                               max_steps=settings["max_steps"], sampler=context.sampler, quiet=context.quiet,
                               workers=settings["workers"], backend=settings["backend"])
@@ -79,10 +80,11 @@ class EvaluateStage:
                 context.lineage.set_model_metrics(metrics["model_id"], _headline(metrics))
             context.log(kind="evaluation", policy=ref, **{k: v for k, v in _headline(metrics).items() if k != "by_edge_case"})
             policies[ref] = metrics
+            records[ref] = result.episodes
             advance(1)
         out: dict[str, Any] = {"policies": policies, "episodes": settings["episodes"], "edge_case_fraction": fraction}
         if settings["gif"]:
-            out.update(self._gif(context, settings, loaded, seed))
+            out.update(self._gif(context, settings, loaded, records, seed))
         return out
 
     def _describe(self, context: Any, ref: str, policy: Any, first: tuple[Any, dict]) -> dict[str, Any]:
@@ -94,7 +96,8 @@ class EvaluateStage:
                              file_bytes=context.resolve(output["model"]).stat().st_size)
         return described
 
-    def _gif(self, context: Any, settings: dict[str, Any], loaded: dict[str, Any], seed: int) -> dict[str, Any]:
+    def _gif(self, context: Any, settings: dict[str, Any], loaded: dict[str, Any], records: dict[str, list[dict]],
+             seed: int) -> dict[str, Any]:
         from tutelage_plugins.stages.showcase import record_pair
 
         teachers = [ref for ref in loaded if is_teacher(context, ref)]
@@ -103,11 +106,25 @@ class EvaluateStage:
             return {}
         names = context.sampler.edge_case_names
         edge_case = settings["gif_edge_case"] or (names[0] if names else "")
+        teacher, student = teachers[0], students[-1]
         path = context.path("gifs", f"{context.stage.name}.gif")
-        pair = {f"teacher: {teachers[0]}": loaded[teachers[0]], f"student: {students[-1]}": loaded[students[-1]]}
-        caption = record_pair(context.world, pair, context.sampler.sample(np.random.default_rng(seed), edge_case=edge_case),
-                              seed, path, steps=settings["gif_steps"], every=settings["gif_every"])
+        pair = {f"teacher: {teacher}": loaded[teacher], f"student: {student}": loaded[student]}
+        caption = record_pair(context.world, pair, gif_episode(context, records[teacher], records[student], edge_case, seed),
+                              path, steps=settings["gif_steps"], every=settings["gif_every"])
         return {"gif": context.relative(path), "gif_caption": caption}
+
+
+def gif_episode(context: Any, teacher: list[dict], student: list[dict], edge_case: str, seed: int) -> Any:
+    """The episode the GIF shows: one of the evaluation's where teacher and student differ in success (in
+    ``edge_case`` when one is), else a fresh scenario in ``edge_case``."""
+    from tutelage_plugins.stages.showcase import Episode
+
+    differing = [(t, s) for t, s in zip(teacher, student) if bool(t["success"]) != bool(s["success"])]
+    differing.sort(key=lambda pair: pair[0].get("edge_case") != edge_case)
+    if differing:
+        record = differing[0][0]
+        return Episode(dict(record["scenario"]), int(record["env_seed"]), int(record["policy_seed"]))
+    return Episode(context.sampler.sample(np.random.default_rng(seed), edge_case=edge_case), seed, seed)
 
 
 def first_observation(world: str) -> tuple[Any, dict]:

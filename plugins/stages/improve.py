@@ -40,6 +40,7 @@ class ImproveStage:
         return settings
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
+        from tutelage.methods.collapse_guard import guard_policy
         from tutelage.methods.improve import improve, overoptimization, win_rate
         from tutelage.methods.lineage import Derivation, save_derived
         from tutelage.methods.reward import load_reward_model
@@ -47,7 +48,7 @@ class ImproveStage:
 
         seed = context.stage_seed()
         start = load_policy(context, settings["policy"])
-        verdict, depth = guard_policy_samples(context, start, settings["policy"])
+        verdict, depth = guard_policy(context.spec.collapse_guard, start, f"samples of policy {settings['policy']}")
         reward = load_reward_model(context.resolve(context.output(settings["reward"])["model"]))
         train = EpisodePlanner(context.sampler).plans(seed, settings["scenarios"])
         held_out = EpisodePlanner(context.sampler, split="held-out").plans(seed, settings["episodes"])
@@ -79,11 +80,3 @@ class ImproveStage:
                 "kl": rounds[-1]["kl"], "action_rms": rounds[-1]["action_rms"], "rounds": rounds,
                 "overoptimization": curve}
 
-
-def guard_policy_samples(context: Any, start: Any, ref: str) -> Any:
-    """The run's collapse guard on data the start policy makes for itself (its samples, its labels): refuses
-    (exit 2, nothing written) or warns before improving; the verdict goes in the model's lineage."""
-    from tutelage.methods.collapse_guard import CollapseGuard, guard_training, policy_provenance
-
-    guard = CollapseGuard.from_spec(context.spec.collapse_guard)
-    return guard_training(guard, policy_provenance(start), name=f"samples of policy {ref}")

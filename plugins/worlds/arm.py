@@ -6,7 +6,7 @@ from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
-import pybullet
+from tutelage.sim.world import pybullet  # first, so that pybullet loads without its banner
 from gymnasium import spaces
 
 from tutelage.sim.scenarios import Bounds, ScenarioSampler

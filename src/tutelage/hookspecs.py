@@ -46,6 +46,19 @@ def tutelage_critics() -> Mapping[str, Callable[..., Critic]]:
 
 
 @hookspec
+def tutelage_rule_kinds() -> Mapping[str, Callable[..., Any]]:
+    """Rule kinds for constitution files, by name (``{"speed-limit": SpeedLimit}``).
+
+    A principle's ``check = { rule = "speed-limit", limit = 2.0 }`` builds
+    ``factory(limit=2.0)``: an object with ``check(context, action) -> str | None``
+    (None when the action keeps the principle, else the reason in words with its
+    numbers) and ``revise(context, action) -> (action, method) | None`` (the
+    smallest change that keeps it, and how it was found: ``projection`` or
+    ``search``; None when it cannot). See :mod:`tutelage.constitution`. Not firstresult.
+    """
+
+
+@hookspec
 def tutelage_judges() -> Mapping[str, Callable[..., Judge]]:
     """Judge factories by name; ``factory(**options)`` returns a :class:`Judge`. Not firstresult."""
 

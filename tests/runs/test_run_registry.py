@@ -45,9 +45,11 @@ def test_model_card_and_table(tmp_path, capsys):
     assert cli("show", int8["id"], "--registry", str(registry)) == 0
     assert "parent" in capsys.readouterr().out
     assert cli("models", "--registry", str(registry)) == 0
-    assert int8["id"][:12] in capsys.readouterr().out
+    assert int8["id"][:8] in capsys.readouterr().out
     assert cli("show", "nonexistent", "--registry", str(registry)) == 2
-    assert "unknown model id 'nonexistent'" in capsys.readouterr().err
+    assert "unknown model (a name, file, id or id prefix) 'nonexistent'" in capsys.readouterr().err
+    assert cli("show", "int8", "--registry", str(registry), "--json") == 0  # a run's stage name
+    assert json.loads(capsys.readouterr().out)["id"] == int8["id"]
 
 
 def test_missing_registry_is_a_clear_error(tmp_path, capsys):

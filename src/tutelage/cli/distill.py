@@ -20,6 +20,9 @@ METHODS = ("bc", "dagger", "kd")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tutelage.cli.models import add_registry_argument
+
+    add_registry_argument(parser)
     parser.add_argument("--method", choices=METHODS, required=True,
                         help="bc: clone a dataset's actions; dagger: the student drives, the teacher labels; "
                              "kd: learn a model teacher's softened logits")
@@ -51,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tutelage.runs.registry import record_model_file
+
     check_arguments(args)
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     method = {"dagger": run_dagger, "bc": run_bc, "kd": run_kd}[args.method]
@@ -66,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     derivation.guarded(verdict, depth)
     model_id = save_derived(student, args.out, derivation, model_type=args.model_type,
                             metadata={"command": "distill", "hidden": args.hidden, "activation": args.activation})
+    record_model_file(args.out, args.registry)
     result = {"model": str(args.out), "model_id": model_id, "n_params": int(student.n_params),
               **derivation.lineage, **{k: v for k, v in derivation.metrics.items() if isinstance(v, (int, float, str))}}
     print(json.dumps(result, indent=2) if args.json else

@@ -15,6 +15,9 @@ HELP = "generate a synthetic dataset (Parquet shards) from a world and a policy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tutelage.cli.models import add_registry_argument
+
+    add_registry_argument(parser)
     parser.add_argument("world", metavar="WORLD", help="Gymnasium id, e.g. tutelage/Driving-v0")
     parser.add_argument("--policy", required=True,
                         help="random, expert (the world's teacher), a teacher name, or a .safetensors model")
@@ -50,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
         camera=args.camera, max_steps=args.max_steps, scenarios=args.scenarios, ray_address=args.ray_address,
         progress=not args.quiet, sampler=sampler,
     )
+    from tutelage.runs.registry import record_dataset_dir
+
+    record_dataset_dir(result.path, args.registry)
     if not args.quiet:
         resumed = f", {result.resumed_shards} shard(s) already done" if result.resumed_shards else ""
         Console().print(

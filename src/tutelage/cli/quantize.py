@@ -13,6 +13,9 @@ HELP = "write an int8 copy of a model (per-output-channel weight scales) that re
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tutelage.cli.models import add_registry_argument
+
+    add_registry_argument(parser)
     parser.add_argument("model", help="a float32 model file (.safetensors)")
     parser.add_argument("--out", help="where to write the int8 model (default: MODEL with .int8.safetensors)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -24,6 +27,8 @@ def default_out(model: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tutelage.runs.registry import record_model_file
+
     from tutelage import nn
     from tutelage.methods.lineage import Derivation, save_derived
     from tutelage.nn.quantize import QuantizedModel, quantize
@@ -42,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     quantized = quantize(model)
     model_id = save_derived(quantized, out, derivation, model_type=model.info.get("model_type") or "mlp",
                             metadata={"command": "quantize", "source": source.name})
+    record_model_file(out, args.registry)
     size, parent_size = out.stat().st_size, source.stat().st_size
     result = {"model": str(out), "model_id": model_id, "parent": model.info["id"], "n_params": int(model.n_params),
               "file_bytes": size, "parent_file_bytes": parent_size, "size_ratio": size / parent_size}

@@ -12,7 +12,7 @@ from tutelage.plugins import get_host
 from tutelage.runs.report import REPORT_FILE
 from tutelage.runs.runner import RunInterrupted, resume_run, run_spec
 from tutelage.runs.spec import load_spec
-from tutelage.runs.summary import columns, policy_rows
+from tutelage.runs.summary import columns, policy_rows, separation_notes
 
 NAME = "run"
 HELP = "run a simulation study from a run spec (default: the packaged 'driving' spec)"
@@ -52,10 +52,36 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict, console: Console, *, brief: bool = False) -> None:
     if not brief and summary["policies"]:
-        table = Table(title=f"{summary['name']}: teacher against students")
-        for heading in ("policy", "role", *(short for _, _, short, _ in columns(summary))):
-            table.add_column(heading, justify="left" if heading in ("policy", "role") else "right")
-        for label, role, cells in policy_rows(summary):
-            table.add_row(label, role, *cells)
-        console.print(table)
+        print_table(summary, console, title=f"{summary['name']}: teacher against students")
     console.print(f"report: {summary['run_dir']}/{REPORT_FILE}", soft_wrap=True, markup=False)
+
+
+#: columns left out, in this order, while the table is wider than the terminal
+DROPPABLE = ("µs/act", "params", "role", "eps", "return")
+
+
+def print_table(summary: dict, console: Console, *, title: str) -> None:
+    """The policies' table (fitted to the terminal by leaving out the least needed columns), then a note
+    for each pair of policies the sample is too small to tell apart."""
+    headings = ["policy", "role", *(short for _, _, short, _ in columns(summary))]
+    rows = [[label, role, *cells] for label, role, cells in policy_rows(summary)]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headings)]
+    shown = list(range(len(headings)))
+    for name in DROPPABLE:
+        if sum(widths[i] + 3 for i in shown) + 1 <= console.width:
+            break
+        if name in headings:
+            shown.remove(headings.index(name))
+    console.print(_table(title, headings, rows, shown))
+    for note in separation_notes(summary):
+        console.print(f"note: {note}", markup=False)
+
+
+def _table(title: str, headings: list[str], rows: list[list[str]], shown: list[int]) -> Table:
+    table = Table(title=title)
+    for i in shown:
+        table.add_column(headings[i], justify="left" if headings[i] in ("policy", "role") else "right",
+                         no_wrap=headings[i] != "policy", min_width=min(len(headings[i]), 12))
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    return table

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,19 @@ from tutelage.cli.models import add_registry_argument, open_registry
 from tutelage.errors import UserError
 
 NAME = "show"
-HELP = "print the model card of a model (an id, a unique id prefix from `tutelage models`, or a model file)"
+HELP = "print the model card of a model (a name such as a run's stage, a model file, an id or a unique id prefix)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", help="model id, unique id prefix, or a .safetensors file")
+    parser.add_argument("id", metavar="MODEL", help="a model's name (a run's stage name, e.g. bc-student, or a file's stem), "
+                                                    "a .safetensors file, an id or a unique id prefix")
     add_registry_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the card as JSON")
 
 
 def card(lineage: Any, model_id: str) -> dict[str, Any]:
     """Everything the registry knows about a model, its parent, children, dataset and run."""
-    model = lineage.model(model_id)
+    model = lineage.find_model(model_id)
     try:
         parent = lineage.model(model["parent"]) if model["parent"] else None
     except UserError:  # the parent was made outside this registry
@@ -45,6 +47,7 @@ def card(lineage: Any, model_id: str) -> dict[str, Any]:
 def file_card(path: Path, registry: str | None) -> dict[str, Any]:
     """The card of a model file: the registry's when it knows the file's id, else what the file records."""
     from tutelage import nn
+    from tutelage.runs.registry import model_type_of
 
     model = nn.load(path)
     ident = model.info["id"]
@@ -54,7 +57,7 @@ def file_card(path: Path, registry: str | None) -> dict[str, Any]:
         pass
     lineage = model.info.get("lineage") or {}
     return {
-        "id": ident, "path": str(path), "model_type": model.info.get("model_type", ""), "method": lineage.get("method") or "—",
+        "id": ident, "path": str(path), "model_type": model_type_of(model.info), "method": lineage.get("method") or "—",
         "parent": lineage.get("parent"), "dataset": lineage.get("dataset"), "teacher": lineage.get("teacher"),
         "n_params": int(model.n_params), "size_bytes": path.stat().st_size, "metrics": {},
         "run_id": (model.info.get("metadata") or {}).get("run"), "parent_model": None, "children": [],
@@ -65,7 +68,7 @@ def file_card(path: Path, registry: str | None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     target = Path(args.id)
-    is_file = target.suffix == ".safetensors" or target.is_file()
+    is_file = target.is_file() or (target.suffix == ".safetensors" and os.sep in args.id)
     info = file_card(target, args.registry) if is_file else card(open_registry(args.registry), args.id)
     if args.json:
         print(json.dumps(info, indent=2, default=str))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tutelage.errors import DataError, NumericalError, SpecError
+from tutelage.errors import DataError, NumericalError, SpecError, UnknownNameError
 from tutelage.methods.collapse_guard import add_guard_arguments
 from tutelage.runs.schema import MAX_INTEGER
 
@@ -19,12 +19,18 @@ HELP = "train a model type on a dataset (.npz with X and y, Parquet, or a datase
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from tutelage.cli.models import add_registry_argument
+
+    add_registry_argument(parser)
     parser.add_argument("model_type", help="a registered model type (see `tutelage plugins`), e.g. mlp or cnn")
     parser.add_argument("data", help=".npz with arrays X and y, a Parquet file with feature columns and a target column, "
                                      "or a dataset directory from `tutelage generate` (observations → --target)")
     parser.add_argument("--out", required=True, help="where to write the model (.safetensors)")
-    parser.add_argument("--target", help="Parquet or dataset directory: the target column (default: y, or action "
-                                         "for a dataset directory)")
+    parser.add_argument("--target", help="Parquet or dataset directory: the target column (default: action for "
+                                         "what `tutelage generate` writes, else y)")
+    parser.add_argument("--features", nargs="+", metavar="COLUMN",
+                        help="Parquet: the observation columns (default: the observation.* columns of a shard "
+                             "`tutelage generate` wrote, else every column but the target)")
     parser.add_argument("--allow-incomplete", action="store_true",
                         help="train on the shards an unfinished generation wrote (refused by default)")
     parser.add_argument("--input-shape", type=int, nargs="+", help="reshape each sample, e.g. 1 8 8 for a cnn")
@@ -43,12 +49,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_guard_arguments(parser)
 
 
-def load_dataset(path: str, target: str | None = None, allow_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load_dataset(path: str, target: str | None = None, allow_incomplete: bool = False,
+                 features: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) from an .npz (arrays X and y), a Parquet file (feature columns + ``target``) or a dataset directory.
 
     Non-numeric or non-finite (NaN, inf) values are a :class:`DataError` naming the file and the field.
     """
     file = Path(path)
+    if features and file.suffix not in (".parquet", ".pq"):
+        raise DataError(f"--features: only a Parquet file has columns to choose ({path} is not one)")
     if file.is_dir():
         X, y = _load_directory(file, target or "action", allow_incomplete)
     elif not file.is_file():
@@ -56,7 +65,7 @@ def load_dataset(path: str, target: str | None = None, allow_incomplete: bool = 
     elif file.suffix == ".npz":
         X, y = _load_npz(file)
     elif file.suffix in (".parquet", ".pq"):
-        X, y = _load_parquet(file, target or "y")
+        X, y = _load_parquet(file, target, features)
     else:
         raise DataError(f"{path}: unsupported dataset format {file.suffix!r} (use .npz, .parquet or a dataset directory)")
     for field, values in (("X", X), (target or "y", y)):
@@ -92,18 +101,24 @@ def _load_npz(file: Path) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _load_parquet(file: Path, target: str) -> tuple[np.ndarray, np.ndarray]:
+def _load_parquet(file: Path, target: str | None, features: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) from named columns; a shard of a generated dataset defaults to its observation.* columns → action."""
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(file)
     except Exception as exc:
         raise DataError(f"{file}: not a readable Parquet file: {exc}") from None
-    if target not in table.column_names:
-        raise DataError(f"{file}: target column {target!r} not found (columns: {', '.join(table.column_names)})")
-    features = [name for name in table.column_names if name != target]
-    if not features:
-        raise DataError(f"{file}: no feature columns besides the target {target!r}")
+    names = table.column_names
+    observations = [name for name in names if name.startswith("observation.") and name != "observation.images.rgb"]
+    target = target or ("action" if observations else "y")
+    features = features or observations or [name for name in names if name != target]
+    for flag, wanted in (("--target", [target]), ("--features", features)):
+        for name in wanted:
+            if name not in names:
+                raise UnknownNameError(f"column of {file}", name, names, where=flag)
+    if target in features:
+        raise DataError(f"{file}: column {target!r} is both the target and a feature")
     columns = []
     for name in features + [target]:
         try:
@@ -114,7 +129,8 @@ def _load_parquet(file: Path, target: str) -> tuple[np.ndarray, np.ndarray]:
         except Exception as exc:
             raise DataError(f"{file}: column {name!r} is not numeric or not fixed-size: {exc}") from None
         if values.dtype.kind not in "fiub":
-            raise DataError(f"{file}: column {name!r} is not numeric ({values.dtype})")
+            raise DataError(f"{file}: column {name!r} is not numeric ({values.dtype}); choose the observation "
+                            "columns with --features and the target with --target")
         columns.append(values)
     y = columns[-1]
     return np.concatenate(columns[:-1], axis=1).astype(np.float32), (y[:, 0] if y.shape[1] == 1 else y)
@@ -149,6 +165,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tutelage.runs.registry import record_model_file
+
     from tutelage import nn
     from tutelage.cli import host_of
     from tutelage.methods.collapse_guard import guard_of, guard_path
@@ -158,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     verdict, depth = guard_path(guard_of(args), args.data)
     host = host_of(args)
     model_type = host.registry("model_types").get(args.model_type, where="tutelage train")
-    X, y = load_dataset(args.data, args.target, args.allow_incomplete)
+    X, y = load_dataset(args.data, args.target, args.allow_incomplete, args.features)
     if args.input_shape:
         if int(np.prod(args.input_shape)) != int(np.prod(X.shape[1:])):
             raise DataError(f"--input-shape {args.input_shape} does not hold {X.shape[1:]} features per sample")
@@ -190,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
     last = history.epochs[-1] if history.epochs else {}
     ident = nn.save(model, args.out, model_type=args.model_type, lineage=lineage,
                     metadata={"loss": loss, "epochs": args.epochs, "final": last, "data": Path(args.data).name})
+    record_model_file(args.out, args.registry)
     scores = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k not in ("epoch", "seconds"))
     print(f"saved {args.model_type} model {ident} to {args.out} ({model.n_params:,} parameters; {scores})")
     return 0

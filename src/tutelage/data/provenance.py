@@ -3,7 +3,9 @@
 The ``generation`` section holds every argument that decides the data (world,
 policy and its bytes, seed, episode count, shard size, scenarios). A rerun
 into the same directory must match it exactly, so resuming never mixes two
-different datasets; backend and worker count are not in it, since they do
+different datasets (a larger episode count grows the dataset: its full shards
+stay, the rest are written as a fresh run with that count would write them);
+backend and worker count are not in it, since they do
 not change the data.
 """
 from __future__ import annotations
@@ -134,6 +136,9 @@ def start_or_resume(root: str | Path, info: dict[str, Any]) -> dict[str, Any]:
     if path.exists():
         stored = read_info(root)
         mismatched = _differences(stored.get("generation", {}), info["generation"])
+        if _grows(mismatched) and stored.get("features") == info["features"]:
+            write_json(path, info)  # more episodes: full shards stay, a short last one is written again
+            return info
         if mismatched:
             details = "; ".join(f"{key}: dataset has {old!r}, asked for {new!r}" for key, old, new in mismatched)
             raise DataError(f"{path}: dataset was generated with different arguments ({details}); "
@@ -146,6 +151,12 @@ def start_or_resume(root: str | Path, info: dict[str, Any]) -> dict[str, Any]:
         raise DataError(f"{root}: directory exists, is not empty and holds no dataset (no meta/info.json)")
     write_json(path, info)
     return info
+
+
+def _grows(mismatched: list[tuple[str, Any, Any]]) -> bool:
+    """Whether the only difference is a larger episode count (a dataset grown, not a different one)."""
+    return (len(mismatched) == 1 and mismatched[0][0] == "episodes" and isinstance(mismatched[0][1], int)
+            and isinstance(mismatched[0][2], int) and mismatched[0][2] > mismatched[0][1])
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -161,6 +161,12 @@ def guard_training(guard: CollapseGuard, dataset: str | Path | Mapping[str, Any]
     return verdict, int(verdict.details["synthetic_depth"])
 
 
+def guard_policy(spec: Mapping[str, Any] | None, policy: Any, name: str) -> tuple[Verdict, int]:
+    """:func:`guard_training` (with a spec's ``collapse_guard`` table) on data a policy makes for itself: its own
+    samples or rollouts, labelled by it or revised for it (the improve and revise stages)."""
+    return guard_training(CollapseGuard.from_spec(spec), policy_provenance(policy), name=name)
+
+
 def guard_path(guard: CollapseGuard, path: str | Path) -> tuple[Verdict, int]:
     """:func:`guard_training` on a ``--data`` path: a dataset directory by its info; a plain file (.npz,
     Parquet) records no provenance and counts as ground truth."""

@@ -5,6 +5,7 @@ nothing to plot for it.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,19 +14,42 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tutelage import fileio  # noqa: E402
 from tutelage.runs.summary import teachers_first  # noqa: E402
+from tutelage.stats import wilson  # noqa: E402
 
 DPI = 110
 
 
 def _save(fig: Any, path: Path) -> Path:
+    """Write the PNG and, beside it, ``<name>.png.json``: the title and axis labels of every panel (what a
+    reader checks without looking at pixels)."""
     fig.tight_layout()
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=DPI)
+    panels = [{"title": ax.get_title(), "x_label": ax.get_xlabel(), "y_label": ax.get_ylabel()}
+              for ax in fig.axes if ax.get_visible()]
+    fileio.write_text(metadata_path(path), json.dumps({"file": path.name, "panels": panels}, indent=2))
     plt.close(fig)
     return path
+
+
+def metadata_path(png: Path) -> Path:
+    return png.with_name(png.name + ".json")
+
+
+#: how a learning-curve series is named in legends, and the y-axis label of a panel whose series are all of a kind
+SERIES_LABELS = {"loss": "training loss", "val_loss": "validation loss", "success_rate": "success rate"}
+
+
+def _y_label(series: list[str]) -> str:
+    if all("loss" in name for name in series):
+        return "loss (training objective; lower is better)"
+    if all(name == "success_rate" for name in series):
+        return "success rate (share of episodes)"
+    return ", ".join(SERIES_LABELS.get(name, name.replace("_", " ")) for name in series)
 
 
 def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
@@ -47,37 +71,57 @@ def learning_curves(records: list[dict[str, Any]], path: Path) -> Path | None:
     for ax, (panel, series) in zip(axes.flat, panels.items()):
         for name, points in series.items():
             xs, ys = zip(*sorted(points))
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=name)
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=SERIES_LABELS.get(name, name))
         values = [y for points in series.values() for _, y in points]
         if all("loss" in name for name in series) and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_yscale("log")
+        elif min(values) >= 0:
+            ax.set_ylim(bottom=0)  # from zero, so a small wobble does not look like a swing
+        if all(name.endswith("_rate") for name in series):  # a share: the whole 0-1 range, so noise stays small
+            ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs and rounds are whole numbers
         ax.set_title(panel, fontsize=10)
         ax.set_xlabel(x_labels[panel])
+        ax.set_ylabel(_y_label(list(series)), fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _save(fig, path)
 
 
-def success_by(policies: dict[str, dict[str, Any]], key: str, title: str, path: Path) -> Path | None:
-    """Horizontal grouped bars: success rate of every policy in each group of ``policies[label][key]``."""
-    table = {label: {g: _rate(v) for g, v in p.get(key, {}).items()} for label, p in policies.items() if p.get(key)}
+def success_by(policies: dict[str, dict[str, Any]], key: str, title: str, path: Path, group: str) -> Path | None:
+    """Horizontal grouped bars: success rate of every policy in each group of ``policies[label][key]``, with its
+    95 % Wilson interval and n at the end of each bar; ``group`` names the y axis."""
+    table = {label: {g: _counts(v) for g, v in p.get(key, {}).items()} for label, p in policies.items() if p.get(key)}
     if not table:
         return None
     groups = sorted({g for rates in table.values() for g in rates})
-    counts = {g: v["episodes"] for p in policies.values() for g, v in p.get(key, {}).items() if isinstance(v, dict) and "episodes" in v}
     height = 0.8 / len(table)
-    fig, ax = plt.subplots(figsize=(8.0, 1.2 + 0.3 * len(groups) * max(1.0, len(table) / 2.5)))
-    for i, (label, rates) in enumerate(table.items()):
+    fig, ax = plt.subplots(figsize=(8.0, 1.4 + 0.3 * len(groups) * max(1.0, len(table) / 2.5)))
+    for i, (label, counts) in enumerate(table.items()):
         ys = [j + (i - (len(table) - 1) / 2) * height for j in range(len(groups))]
-        ax.barh(ys, [rates.get(g, 0.0) for g in groups], height=height, label=label)
-    ax.set_yticks(range(len(groups)), [f"{g}  (n={counts[g]})" if g in counts else g for g in groups], fontsize=8)
+        rates = [counts[g][0] if g in counts else 0.0 for g in groups]
+        low, high = zip(*[(r - wilson(*counts[g][1:]).low, wilson(*counts[g][1:]).high - r) if g in counts else (0, 0)
+                          for r, g in zip(rates, groups)])
+        ax.barh(ys, rates, height=height, label=label, xerr=[low, high], capsize=2, error_kw={"elinewidth": 0.8})
+        for y, g in zip(ys, groups):
+            if g in counts:
+                ax.text(1.01, y, f"n={counts[g][2]}", va="center", fontsize=6, transform=ax.get_yaxis_transform())
+    ax.set_yticks(range(len(groups)), groups, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.0)
-    ax.set_xlabel("success rate")
+    ax.set_xlabel("success rate (share of episodes; whiskers: 95 % Wilson interval)")
+    ax.set_ylabel(group)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
     return _save(fig, path)
+
+
+def _counts(value: Any) -> tuple[float, int, int]:
+    """``(rate, successes, episodes)`` of a group, stored as ``{"success_rate", "episodes"}`` (or a bare rate)."""
+    rate = _rate(value)
+    n = int(value.get("episodes", 0)) if isinstance(value, dict) else 0
+    return rate, round(rate * n), n
 
 
 def _rate(value: Any) -> float:
@@ -110,9 +154,11 @@ def overoptimization(stages: list[dict[str, Any]], path: Path) -> Path | None:
     for name, points in curves:
         for ax, key in zip(axes, ("reward", "oracle")):
             ax.plot([p["n"] for p in points], [p[key] for p in points], marker="o", markersize=3, label=name)
-    for ax, title in zip(axes, ("reward-model score of the pick", "oracle return of the pick")):
+    for ax, title, y_label in zip(axes, ("reward-model score of the pick", "oracle return of the pick"),
+                                  ("reward-model score (no unit)", "oracle return (sum of rewards)")):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("best of n")
+        ax.set_ylabel(y_label, fontsize=9)
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -124,8 +170,10 @@ def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: P
     policies = teachers_first(summary["policies"])
     candidates = [
         ("Learning curves", learning_curves(records, folder / "learning_curves.png")),
-        ("Success by edge case", success_by(policies, "by_edge_case", "Success by edge case", folder / "success_by_edge_case.png")),
-        ("Success by scenario type", success_by(policies, "by_scenario", "Success by scenario type", folder / "success_by_scenario.png")),
+        ("Success by edge case", success_by(policies, "by_edge_case", "Success by edge case",
+                                            folder / "success_by_edge_case.png", "edge case")),
+        ("Success by scenario type", success_by(policies, "by_scenario", "Success by scenario type",
+                                                folder / "success_by_scenario.png", "scenario type")),
         ("Calibration of the judges' p_first", reliability(summary["stages"], folder / "reliability.png")),
         ("Over-optimization: best-of-n", overoptimization(summary["stages"], folder / "overoptimization.png")),
     ]

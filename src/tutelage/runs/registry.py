@@ -163,6 +163,27 @@ class Lineage:
         with self._connect() as db:
             return _per_artifact(_model_row(r) for r in db.execute("SELECT * FROM models ORDER BY created, id, run_id"))
 
+    def find_model(self, ref: str) -> dict[str, Any]:
+        """The model ``ref`` names: an id, a model file, a name (the file's stem, e.g. a run's stage name
+        ``bc-student``; the newest such model) or a unique id prefix."""
+        models = self.models()
+        by_id = {m["id"]: m for m in models}
+        if ref in by_id:
+            return by_id[ref]
+        if Path(ref).is_file():
+            resolved = str(Path(ref).resolve())
+            for m in reversed(models):
+                if m["path"] == resolved:
+                    return m
+        named = [m for m in models if Path(m["path"]).name in (ref, f"{ref}.safetensors")]
+        if named:
+            return max(named, key=lambda m: m["created"])
+        try:
+            return self.model(ref)
+        except UnknownNameError:
+            names = sorted({Path(m["path"]).name.removesuffix(".safetensors") for m in models})
+            raise UnknownNameError("model (a name, file, id or id prefix)", ref, names, str(self.path)) from None
+
     def model(self, model_id: str) -> dict[str, Any]:
         """The model whose id is ``model_id`` or starts with it (unique prefix)."""
         with self._connect() as db:
@@ -181,6 +202,46 @@ class Lineage:
         with self._connect() as db:
             return _per_artifact(_model_row(r) for r in db.execute(
                 "SELECT * FROM models WHERE parent = ? ORDER BY created, id, run_id", (model_id,)))
+
+
+def record_model_file(path: str | os.PathLike, registry: str | os.PathLike | None = None, run_id: str = "") -> Path:
+    """Enter the model file ``path`` (what it records: type, method, parent, dataset, teacher) in the
+    registry at ``registry`` (default :func:`default_path`); return the registry's path."""
+    from tutelage import nn
+
+    file = Path(path)
+    model = nn.load(file)
+    info = model.info
+    lineage = info.get("lineage") or {}
+    target = Path(registry) if registry else default_path()
+    Lineage(target).add_model(
+        str(info["id"]), run_id=run_id, path=str(file.resolve()), model_type=model_type_of(info),
+        method=lineage.get("method") or "supervised", parent=lineage.get("parent"), dataset=lineage.get("dataset"),
+        teacher=lineage.get("teacher"), n_params=int(model.n_params), size_bytes=file.stat().st_size,
+        data_depth=lineage.get("data_depth"), collapse_guard=lineage.get("collapse_guard"))
+    return target
+
+
+def record_dataset_dir(root: str | os.PathLike, registry: str | os.PathLike | None = None, run_id: str = "") -> Path:
+    """Enter the dataset directory ``root`` (its ``meta/info.json``) in the registry; return the registry's path."""
+    from tutelage.data import read_info
+
+    info = read_info(root)
+    policy = info.get("policy") or {}
+    target = Path(registry) if registry else default_path()
+    Lineage(target).add_dataset(
+        str(info.get("id") or Path(root).name), run_id=run_id, path=str(Path(root).resolve()), world=str(info.get("world")),
+        policy=str(policy.get("teacher") or policy.get("name") or ""), parent_model=policy.get("model_id") or None,
+        episodes=int(info.get("total_episodes") or 0), synthetic_share=float(info.get("synthetic_share") or 0.0),
+        synthetic_depth=info.get("synthetic_depth"))
+    return target
+
+
+def model_type_of(info: dict[str, Any]) -> str:
+    """The type shown for a model file: its model type, with ``-int8`` for an int8 copy (as runs record it)."""
+    base = str(info.get("model_type") or "")
+    method = (info.get("lineage") or {}).get("method")
+    return f"{base}-int8" if method == "int8" and not base.endswith("-int8") else base
 
 
 def _use_wal(db: sqlite3.Connection) -> None:

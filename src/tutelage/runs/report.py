@@ -9,10 +9,11 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+import tutelage
 from tutelage import fileio
 from tutelage.runs.context import METRICS_FILE, MetricsLog
 from tutelage.runs.plots import make_plots
-from tutelage.runs.summary import columns, policy_rows
+from tutelage.runs.summary import columns, policy_rows, separation_notes
 
 REPORT_FILE = "report.html"
 PLOTS_DIR = "plots"
@@ -42,13 +43,50 @@ def _summary_table(summary: dict[str, Any]) -> str:
     return f'<table id="summary"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+#: general terms of the summary table; each world adds its own metrics (their declarations)
+TERMS = {
+    "success": "the share of episodes that reached the world's goal (the world's <code>is_success</code> at the "
+               "end, e.g. the end of the road without a collision or leaving it); in brackets the 95 % Wilson "
+               "interval, in percent",
+    "return": "the sum of the rewards of an episode, averaged over the episodes (for driving: metres of road "
+              "progress, minus 10 for a collision or for leaving the road)",
+    "episodes": "how many held-out episodes each policy played (the same scenarios and seeds for every policy)",
+    "parameters": "the model's number of weights and biases; batch-1 inference: the median time of one action",
+}
+
+
+def _how_to_read(summary: dict[str, Any]) -> str:
+    """Definitions of every column: success, return and each metric the world declares."""
+    items = [f"<dt>{html.escape(term)}</dt><dd>{text}</dd>" for term, text in TERMS.items()]
+    declared: dict[str, dict[str, Any]] = {}
+    for metrics in summary["policies"].values():
+        for metric in metrics.get("metrics", []):
+            declared.setdefault(metric["name"], metric)
+    for metric in declared.values():
+        unit = f" ({metric['unit']})" if metric.get("unit") else " (share of episodes)" if metric.get("reduce") == "any" else ""
+        items.append(f"<dt>{html.escape(metric.get('label') or metric['name'])}</dt>"
+                     f"<dd>{html.escape((metric.get('description') or '') + unit)}</dd>")
+    return f"<dl>{''.join(items)}</dl>"
+
+
+def _notes(summary: dict[str, Any]) -> str:
+    notes = separation_notes(summary)
+    return "".join(f'<p class="note">{html.escape(note)}.</p>' for note in notes)
+
+
+def _label(key: str) -> str:
+    """A result key as a heading: ``policy_success_rate`` → ``policy success rate``."""
+    return key.replace("_", " ").replace(".", " ")
+
+
 def _stage_table(summary: dict[str, Any]) -> str:
     rows = []
     for stage in summary["stages"]:
-        details = ", ".join(f"{k}: {_short(v)}" for k, v in stage["result"].items())
+        details = "; ".join(f"{_label(k)}: {_short(v)}" for k, v in stage["result"].items()
+                            if not k.endswith("_id") and v not in (None, "", [], {}))
         rows.append(f"<tr><td>{html.escape(stage['name'])}</td><td>{html.escape(stage['type'])}</td>"
                     f'<td class="num">{stage["seconds"]:.1f} s</td><td>{html.escape(details)}</td></tr>')
-    return ("<table><thead><tr><th>stage</th><th>type</th><th>time</th><th>results</th></tr></thead>"
+    return ("<table id=\"stages\"><thead><tr><th>stage</th><th>type</th><th>time</th><th>results</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
@@ -97,21 +135,53 @@ def _artifacts(summary: dict[str, Any]) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else '<p class="empty">No models or datasets.</p>'
 
 
-def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]]) -> str:
-    """The report page as a string."""
-    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"]]
+def _constitution(run_dir: Path, summary: dict[str, Any]) -> tuple[str, set[str]]:
+    """The constitution section: violations per principle of each critique stage, critique sentences
+    verbatim, success, and the revise stages' before/after GIFs; empty without a critique stage."""
+    critiques = [s for s in summary["stages"] if isinstance(s["result"].get("violations"), dict)]
+    if not critiques:
+        return "", set()
+    first = critiques[0]["result"]["violations"]
+    names = list(first["principles"])
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in ("stage", "policy", "episodes", "success",
+                                                            f"severity-weighted per {first['unit']}", *names))
+    rows = []
+    for stage in critiques:
+        v = stage["result"]["violations"]
+        cells = [stage["name"], stage["result"].get("policy", ""), str(v["episodes"]), f"{v['success_rate']:.0%}",
+                 f"{v['weighted_per_unit']:.1f}", *(f"{v['principles'].get(n, {}).get('per_unit', 0.0):.1f}" for n in names)]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    quotes = [f"<li><b>{html.escape(n)}</b>: {html.escape(e['examples'][0])}</li>"
+              for n, e in first["principles"].items() if e.get("examples")]
+    revised = {s["name"] for s in summary["stages"] if s["type"] == "revise"}
+    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"] if g["stage"] in revised]
+    section = ("<h2>Constitution: violations before and after revision</h2>"
+               f"<p class=\"meta\">{html.escape(first['constitution'])}; violations begun per {html.escape(first['unit'])}, "
+               "judged by each stage's critic</p>"
+               f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+               f"<h3>Critiques, verbatim ({html.escape(critiques[0]['name'])})</h3><ul>{''.join(quotes)}</ul>"
+               + "".join(gifs))
+    return section, revised
+
+
+def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]], spec: dict[str, Any] | None = None) -> str:
+    """The report page as a string (``spec``: what made it; by default the run's ``spec.json``)."""
+    constitution, revised = _constitution(run_dir, summary)
+    gifs = [_figure(run_dir / g["path"], g["caption"] or g["stage"]) for g in summary["gifs"] if g["stage"] not in revised]
     minutes, seconds = divmod(summary["stage_seconds"], 60)
-    spec = json.loads((run_dir / "spec.json").read_text(encoding="utf-8"))
+    if spec is None:
+        spec = json.loads((run_dir / "spec.json").read_text(encoding="utf-8"))
     template = Template((resources.files("tutelage.runs") / "templates" / REPORT_FILE).read_text(encoding="utf-8"))
     return template.substitute(
         name=html.escape(summary["name"]), description=html.escape(summary["description"]),
         world=html.escape(summary["world"]), seed=summary["seed"], run_id=html.escape(summary["run_id"]),
         mode="quick" if summary["quick"] else "full", stage_count=len(summary["stages"]),
         duration=f"{int(minutes)} min {seconds:.0f} s", version=html.escape(summary["tutelage_version"]),
-        summary_table=_summary_table(summary),
+        summary_table=_summary_table(summary), notes=_notes(summary), how_to_read=_how_to_read(summary),
         plots="".join(_figure(path, title) for title, path in plots) or '<p class="empty">Nothing to plot.</p>',
         gifs="".join(gifs) or '<p class="empty">No GIF was recorded.</p>',
-        stage_table=_stage_table(summary), artifacts=_artifacts(summary), preferences=_preferences(summary),
+        constitution=constitution, stage_table=_stage_table(summary), artifacts=_artifacts(summary),
+        preferences=_preferences(summary),
         spec=html.escape(json.dumps(spec, indent=2)),
     )
 
@@ -121,4 +191,19 @@ def write_report(run_dir: Path, summary: dict[str, Any]) -> Path:
     plots = make_plots(summary, MetricsLog(run_dir / METRICS_FILE).read(), run_dir / PLOTS_DIR)
     path = run_dir / REPORT_FILE
     fileio.write_text(path, render(run_dir, summary, plots))
+    return path
+
+
+def write_evaluation_report(folder: Path, evaluation: dict[str, Any]) -> Path:
+    """``report.html`` (and its plots) in ``folder`` for what ``tutelage evaluate`` measured; return its path."""
+    summary = {
+        "name": evaluation["name"], "description": "tutelage evaluate: every policy on the same held-out episodes",
+        "world": evaluation["world"], "seed": evaluation["seed"], "run_id": "—", "quick": False,
+        "tutelage_version": tutelage.__version__, "stage_seconds": 0.0, "stages": [], "gifs": [],
+        "models": [], "datasets": [], "policies": evaluation["policies"],
+    }
+    plots = make_plots(summary, [], folder / PLOTS_DIR)
+    path = folder / REPORT_FILE
+    spec = {k: evaluation[k] for k in ("world", "seed", "episodes", "edge_cases")}
+    fileio.write_text(path, render(folder, summary, plots, spec={**spec, "policies": list(evaluation["policies"])}))
     return path

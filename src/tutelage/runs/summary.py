@@ -82,9 +82,40 @@ def teachers_first(policies: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
 
 
 def policy_rows(summary: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
-    """``(label, role, cells)`` for each evaluated policy, teachers first; missing values show as '—'."""
+    """``(label, role, cells)`` for each evaluated policy, teachers first; missing values show as '—';
+    the success rate carries its 95 % interval in percent, ``92.5 % (80–97)``."""
     rows = []
     for label, metrics in teachers_first(summary["policies"]).items():
         cells = [fmt(metrics[key]) if metrics.get(key) is not None else "—" for key, _, _, fmt in columns(summary)]
+        interval = metrics.get("success_interval")
+        if interval and metrics.get("success_rate") is not None:
+            cells[0] += f" ({100 * interval[0]:.0f}–{100 * interval[1]:.0f})"
         rows.append((label, metrics.get("role", ""), cells))
     return rows
+
+
+def successes(metrics: dict[str, Any]) -> tuple[int, int]:
+    """``(successes, episodes)`` of one evaluated policy."""
+    n = int(metrics.get("episodes") or 0)
+    return round(float(metrics.get("success_rate") or 0.0) * n), n
+
+
+def separation_notes(summary: dict[str, Any]) -> list[str]:
+    """One sentence per policy whose success rate the sample cannot tell apart from the first teacher's
+    (the 95 % interval of the difference, :func:`tutelage.stats.difference_of_proportions`, holds 0)."""
+    from tutelage.stats import difference_of_proportions
+
+    ordered = teachers_first(summary["policies"])
+    if len(ordered) < 2:
+        return []
+    (reference, first), *others = ordered.items()
+    notes = []
+    for label, metrics in others:
+        if metrics.get("success_rate") is None or first.get("success_rate") is None:
+            continue
+        diff = difference_of_proportions(*successes(metrics), *successes(first))
+        if diff.low <= 0.0 <= diff.high and diff.estimate == diff.estimate:
+            notes.append(f"{label} vs {reference}: success differs by {100 * diff.estimate:+.1f} points, 95 % interval "
+                         f"[{100 * diff.low:+.1f}, {100 * diff.high:+.1f}] with n = {successes(metrics)[1]} and "
+                         f"{successes(first)[1]}: too few episodes to tell the two apart")
+    return notes

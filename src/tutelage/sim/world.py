@@ -12,8 +12,37 @@ from typing import Any, ClassVar
 
 import gymnasium
 import numpy as np
-import pybullet
-import pybullet_data
+
+
+def _import_pybullet_quietly() -> Any:
+    """``import pybullet`` without the ``pybullet build time: ...`` line it writes to stderr (file descriptor 2,
+    from C, so into progress bars and ``--quiet`` output); the descriptor points at /dev/null meanwhile."""
+    import os
+    import sys
+
+    if "pybullet" in sys.modules:
+        return sys.modules["pybullet"]
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr: nothing to keep clean
+        import pybullet as module
+
+        return module
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import pybullet as module
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    return module
+
+
+pybullet = _import_pybullet_quietly()
+import pybullet_data  # noqa: E402
 
 from tutelage.sim.scenarios import ScenarioSampler
 

@@ -1,0 +1,266 @@
+"""Constitutional critics: does critique → revise → fine-tune cut a student's principle violations?
+
+Phases (each under 10 minutes on 2 cores; results cached under OUT so they can run one by one):
+
+    python benchmarks/bench_constitution.py student  --world driving   # a DAgger student of the expert
+    python benchmarks/bench_constitution.py baseline --world driving   # the student on held-out episodes
+    python benchmarks/bench_constitution.py finetune --world driving --seed 0 [--critic learned]
+    python benchmarks/bench_constitution.py learned  --world driving   # train the learned critic, F1 vs rules
+    python benchmarks/bench_constitution.py report   --world driving
+
+Held-out episodes: ``EpisodePlanner(split="held-out")`` (seeds disjoint from
+training), ``HELD_OUT`` episodes with 30 % named edge cases; the same plans
+for the original and every fine-tuned student. Fine-tuning uses training
+seeds only. The rules critic judges every evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tutelage.worlds  # noqa: F401  (registers the worlds)
+
+OUT = Path(__file__).resolve().parent / ".out" / "constitution"
+WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
+HELD_OUT = {"driving": 200, "reach": 300}
+ROUNDS = {"driving": (4, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+CRITIC_EPOCHS = {"driving": 15, "reach": 30}
+WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
+EDGE = 0.3
+WORKERS = 2
+
+
+def host_and_constitution(world: str):
+    from tutelage.constitution import load_constitution, rule_kinds
+    from tutelage.plugins import get_host
+
+    host = get_host()
+    return host, load_constitution(WORLDS[world][1], rule_kinds(host))
+
+
+def make_critic(world: str, kind: str = "rules"):
+    host, constitution = host_and_constitution(world)
+    if kind == "rules":
+        expert = host.registry("teachers").get(host.registry("worlds").get(WORLDS[world][0]).expert)()
+        return host.registry("critics").get("rules")(constitution=constitution, expert=expert), constitution
+    return host.registry("critics").get("learned")(constitution=constitution, model=str(OUT / world / "critic.safetensors")), constitution
+
+
+def _critique_chunk(args):
+    world, model_path, plans, out_dir = args
+    from tutelage import nn
+    from tutelage.methods.constitution import critique_episodes
+
+    critic, constitution = make_critic(world)
+    critique_episodes(WORLDS[world][0], nn.load(model_path), critic, constitution, plans, out_dir,
+                      policy_id=str(model_path), quiet=True)
+    return out_dir
+
+
+def held_out(world: str, model_path: Path, out_dir: Path):
+    """The rules critic's records of a model on the held-out plans (played by WORKERS processes)."""
+    from tutelage.methods.constitution import Records
+    from tutelage.rollouts.plan import EpisodePlanner
+    from tutelage.sim.scenarios import sampler_for
+
+    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE, split="held-out").plans(1, HELD_OUT[world])
+    chunks = [(world, str(model_path), plans[i::WORKERS], str(out_dir / f"part-{i}")) for i in range(WORKERS)]
+    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+        dirs = pool.map(_critique_chunk, chunks)
+    _, constitution = host_and_constitution(world)
+    return Records.concat([Records.read(d, constitution) for d in dirs])
+
+
+def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
+    """Per-unit violation rates (all, severity-weighted, per principle) with bootstrap 95 % intervals over
+    episodes, success with its Wilson interval, and the share of revisions fixed per principle."""
+    from tutelage.stats import wilson
+
+    summary = records.summary(examples=2)
+    ids = records.constitution.ids
+    severity = records.constitution.severity()
+    episodes = sorted({e["episode_index"] for e in records.episodes})
+    position = {e: i for i, e in enumerate(episodes)}
+    onsets = np.zeros((len(episodes), len(ids)))
+    last_episode, previous = None, set()
+    for episode, names in zip(records.column("episode_index"), records.column("principles")):
+        if episode != last_episode:
+            last_episode, previous = episode, set()
+        for name in set(names) - previous:
+            onsets[position[episode], ids.index(name)] += 1
+        previous = set(names)
+    amount = np.zeros(len(episodes))
+    for e in records.episodes:
+        amount[position[e["episode_index"]]] = (e.get("distance_m") or 0.0) / 1000.0 if summary["unit"] == "km" else e["length"] / 1000.0
+    weights = np.array([severity[i] for i in ids])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(episodes), (bootstrap, len(episodes)))
+
+    def interval(per_episode: np.ndarray) -> list[float]:
+        estimate = per_episode.sum() / amount.sum()
+        boot = per_episode[draws].sum(axis=1) / amount[draws].sum(axis=1)
+        return [float(estimate), float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+
+    successes = sum(bool(e["success"]) for e in records.episodes)
+    ci = wilson(successes, len(records.episodes))
+    return {
+        "unit": summary["unit"], "episodes": len(episodes), "edge_cases": sum(bool(e["edge_case"]) for e in records.episodes),
+        "success": [ci.estimate, ci.low, ci.high], "all": interval(onsets.sum(axis=1)), "weighted": interval(onsets @ weights),
+        "principles": {pid: interval(onsets[:, j]) for j, pid in enumerate(ids)},
+        "fixed_share": {pid: summary["principles"][pid]["fixed_share"] for pid in ids},
+        "revised_steps": {pid: summary["principles"][pid]["steps"] for pid in ids},
+        "examples": {pid: summary["principles"][pid]["examples"] for pid in ids},
+    }
+
+
+def save(world: str, name: str, result: dict) -> None:
+    path = OUT / world / "results.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = result
+    path.write_text(json.dumps(data, indent=1))
+
+
+def phase_student(world: str) -> None:
+    from tutelage.methods.dagger import dagger
+    from tutelage.methods.lineage import save_derived
+    from tutelage.plugins import get_host
+    from tutelage.sim.spaces import io_sizes
+
+    host, world_id = get_host(), WORLDS[world][0]
+    inputs, outputs = io_sizes(world_id)
+    student = host.registry("model_types").get("mlp").build((inputs,), outputs, hidden=(64, 64), output_activation="tanh", seed=0)
+    teacher = host.registry("teachers").get(host.registry("worlds").get(world_id).expert)()
+    rounds, per_round = (6, 10) if world == "driving" else (6, 25)
+    started = time.perf_counter()
+    student, derivation = dagger(world_id, teacher, student, rounds=rounds, episodes_per_round=per_round, seed=100,
+                                 edge_case_fraction=0.25, epochs=30, quiet=True)
+    (OUT / world).mkdir(parents=True, exist_ok=True)
+    save_derived(student, OUT / world / "student.safetensors", derivation)
+    print(f"student: DAgger {rounds}x{per_round} in {time.perf_counter() - started:.0f} s, last round {derivation.history[-1]}")
+
+
+def phase_baseline(world: str) -> None:
+    out = OUT / world / "baseline"  # an interrupted baseline resumes: episodes already critiqued are kept
+    started = time.perf_counter()
+    result = rates(held_out(world, OUT / world / "student.safetensors", out))
+    result["seconds"] = time.perf_counter() - started
+    save(world, "original", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
+
+
+def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
+    from tutelage import nn
+    from tutelage.methods.constitution import constitutional_training
+    from tutelage.methods.lineage import save_derived
+    from tutelage.sim.scenarios import sampler_for
+
+    critic, constitution = make_critic(world, critic_kind)
+    student = nn.load(OUT / world / "student.safetensors")
+    rounds, per_round = ROUNDS[world]
+    tag = f"{critic_kind}-seed{seed}"
+    work = OUT / world / tag
+    shutil.rmtree(work, ignore_errors=True)
+    started = time.perf_counter()
+    student, derivation = constitutional_training(
+        WORLDS[world][0], student, critic, constitution, work / "train", rounds=rounds, episodes_per_round=per_round,
+        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=30,
+        violation_weight=WEIGHT[world],
+    )
+    trained = time.perf_counter() - started
+    path = work / "finetuned.safetensors"
+    save_derived(student, path, derivation, metadata=constitution.lineage())
+    result = rates(held_out(world, path, work / "held-out"))
+    result.update(seconds_training=trained, seconds=time.perf_counter() - started, rounds=derivation.history,
+                  lineage=nn.load(path).info["lineage"])
+    save(world, tag, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
+
+
+def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
+    """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
+    training episodes only); F1 against the rules critic on the original student's held-out records."""
+    from tutelage.methods.constitution import Records, agreement, train_critic_model
+    from tutelage.methods.lineage import Derivation, save_derived
+    from tutelage.plugins import get_host
+
+    host, constitution = host_and_constitution(world)
+    rounds = [r for seed in range(seeds) for r in sorted((OUT / world / f"rules-seed{seed}" / "train").glob("round-*"))]
+    train = Records.concat([Records.read(d, constitution) for d in rounds])
+    n_in = train.matrix("observation").shape[1] + 2 * train.matrix("action").shape[1]
+    n_out = len(constitution.ids) + train.matrix("action").shape[1]
+    model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
+    started = time.perf_counter()
+    train_critic_model(model, train, epochs=CRITIC_EPOCHS[world], seed=0)
+    path = OUT / world / "critic.safetensors"
+    save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
+                 metadata={"principles": constitution.ids, **constitution.lineage()})
+    critic = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
+    held = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
+    if limit:  # the first `limit` held-out episodes only
+        keep = np.isin(np.array(held.column("episode_index")), sorted({e["episode_index"] for e in held.episodes})[:limit])
+        held = Records(held.table.filter(keep), [e for e in held.episodes if e["episode_index"] in set(
+            np.array(held.column("episode_index"))[keep].tolist())], constitution)
+    result = agreement(critic, held)
+    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), seconds=time.perf_counter() - started)
+    save(world, "learned-critic", result)
+    print(json.dumps(result, indent=1))
+
+
+def phase_report(world: str) -> None:
+    data = json.loads((OUT / world / "results.json").read_text())
+    original = data["original"]
+    print(f"{world}: held-out {original['episodes']} episodes ({original['edge_cases']} edge cases), per {original['unit']}")
+
+    def row(name, r):
+        ci = lambda v: f"{v[0]:.1f} [{v[1]:.1f}, {v[2]:.1f}]"
+        principles = " | ".join(ci(v) for v in r["principles"].values())
+        print(f"| {name} | {ci(r['weighted'])} | {principles} | {100 * r['success'][0]:.1f} % [{100 * r['success'][1]:.1f}, {100 * r['success'][2]:.1f}] |")
+    print("| policy | severity-weighted | " + " | ".join(original["principles"]) + " | success |")
+    row("original", original)
+    for name in sorted(data):
+        if name not in ("original", "learned-critic"):
+            r = data[name]
+            row(name, r)
+            reduction = 1 - r["weighted"][0] / original["weighted"][0]
+            print(f"  {name}: weighted ratio {r['weighted'][0] / original['weighted'][0]:.3f}, reduction {reduction:.3f}, "
+                  f"success {100 * (r['success'][0] - original['success'][0]):+.1f} points, fixed {r['fixed_share']}")
+    for kind in ("rules", "learned"):
+        ratios = [data[n]["weighted"][0] / original["weighted"][0] for n in data if n.startswith(f"{kind}-seed")]
+        if len(ratios) >= 2:
+            from tutelage.stats import mean_interval
+
+            print(f"{kind}: weighted ratio over {len(ratios)} seeds {mean_interval(ratios)}")
+    if "learned-critic" in data:
+        lc = data["learned-critic"]
+        print(f"learned critic vs rules: F1 {lc['f1']:.3f} (precision {lc['precision']:.3f}, recall {lc['recall']:.3f}, "
+              f"{lc['positives']} violating of {lc['steps']} steps)",
+              {k: round(v["f1"], 3) for k, v in lc["principles"].items()})
+    print("fixed share (original's critiques):", original["fixed_share"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("phase", choices=("student", "baseline", "finetune", "learned", "report"))
+    parser.add_argument("--world", choices=sorted(WORLDS), default="driving")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
+    parser.add_argument("--train-seeds", type=int, default=3, help="learned: train on the first N seeds' rounds")
+    parser.add_argument("--limit", type=int, default=0, help="learned: score on the first N held-out episodes")
+    args = parser.parse_args()
+    (OUT / args.world).mkdir(parents=True, exist_ok=True)
+    if args.phase == "finetune":
+        phase_finetune(args.world, args.seed, args.critic)
+    elif args.phase == "learned":
+        phase_learned(args.world, args.train_seeds, args.limit)
+    else:
+        globals()[f"phase_{args.phase}"](args.world)
+
+
+if __name__ == "__main__":
+    main()

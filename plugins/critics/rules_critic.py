@@ -1,0 +1,37 @@
+"""The ``rules`` critic: checks each principle's rule on the privileged state of every step."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tutelage_plugins.critics.review import ReviewingCritic
+
+
+class RulesCritic(ReviewingCritic):
+    """Reads the privileged ``info`` (like the experts) and holds each action to every principle's rule.
+
+    Revisions come from the rules themselves (projection, search); where a
+    rule finds none, the ``expert`` teacher's action is the fallback (method
+    ``expert``), checked like any other revision.
+    """
+
+    name = "rules"
+    privileged = True
+
+    def __init__(self, constitution: Any, expert: Any = None, passes: int = 2):
+        super().__init__(constitution, passes)
+        self.expert = expert
+
+    def broken(self, step: Any, action: np.ndarray) -> list[tuple[Any, str, float]]:
+        if step.info is None:
+            raise ValueError("the rules critic reads the privileged state: the step has no info")
+        found = []
+        for principle in self.constitution.principles:
+            reason = principle.check(step, action)
+            if reason is not None:
+                found.append((principle, reason, 1.0))
+        return found
+
+    def revise_one(self, step: Any, action: np.ndarray, principle: Any) -> tuple[np.ndarray, str] | None:
+        return principle.rule.revise(step, action)

@@ -1,0 +1,239 @@
+"""Constitution files, the rules and learned critics, and the critique stage's resume after SIGKILL."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import tutelage.worlds  # noqa: F401  (registers the worlds)
+from tutelage.cli import main
+from tutelage.constitution import load_constitution, packaged, rule_kinds
+from tutelage.errors import SpecError
+from tutelage.methods.constitution import Records, critique_episodes
+from tutelage.plugins import get_host
+from tutelage.rollouts.plan import EpisodePlanner
+from tutelage.sim.scenarios import sampler_for
+
+REACH = "tutelage/Reach-v0"
+PRINCIPLE = '''
+[[principles]]
+id = "{id}"
+text = "Keep the hand low."
+critique = "Was the hand commanded up?"
+revision = "Command it down."
+{extra}check = {{ rule = "{rule}"{options} }}
+'''
+
+
+def constitution_text(*principles: dict) -> str:
+    body = "".join(PRINCIPLE.format(**{"extra": "", "options": "", **p}) for p in principles)
+    return f'name = "test"\nversion = "0.1"\n{body}'
+
+
+@pytest.fixture(scope="module")
+def host():
+    return get_host()
+
+
+@pytest.fixture(scope="module")
+def kinds(host):
+    return rule_kinds(host)
+
+
+@pytest.mark.parametrize("principles, words", [
+    ([{"id": "low", "rule": "joint-speed-near-table", "extra": "colour = \"red\"\n"}], ["principles[0] (low)", "unknown key 'colour'"]),
+    ([{"id": "low", "rule": "joint-speed-near-table"}, {"id": "low", "rule": "top-approach"}],
+     ["principles[1] (low)", "key 'id'", "duplicate id 'low'"]),
+    ([{"id": "low", "rule": "joint-sped-near-table"}], ["principles[0] (low)", "check.rule", "unknown rule kind",
+                                                        "did you mean 'joint-speed-near-table'"]),
+    ([{"id": "low", "rule": "top-approach", "options": ", max_descnt = 0.1"}], ["principles[0] (low)", "check.max_descnt",
+                                                                              "did you mean 'max_descent'"]),
+])
+def test_bad_constitution_is_one_clear_error(tmp_path, kinds, capsys, principles, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(constitution_text(*principles))
+    with pytest.raises(SpecError) as raised:
+        load_constitution(path, kinds)
+    message = str(raised.value)
+    assert str(path) in message and all(w in message for w in words), message
+    code = main(["critique", REACH, "--policy", "expert", "--constitution", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown" in err or "duplicate" in err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_packaged_constitutions_load_with_their_hash(kinds, tmp_path):
+    driving = load_constitution("driving", kinds)
+    assert driving.ids == ["yield-to-crossing", "safe-headway", "stay-in-lane", "smooth-control", "speed-limit"]
+    assert driving.world == "tutelage/Driving-v0"
+    arm = load_constitution("arm", kinds)
+    assert arm.ids == ["keep-clear", "slow-near-table", "no-collision-from-above"]
+    copy = tmp_path / "arm.toml"
+    copy.write_text(packaged("arm").read_text().replace("severity = 3.0", "severity = 4.0"))
+    changed = load_constitution(copy, kinds)
+    assert changed.sha256 != arm.sha256 and changed.id != arm.id and changed.lineage()["constitution"] == changed.id
+
+
+def critique(host, constitution, out, *, episodes=4, seed=0, teacher_options=None, critic_options=None):
+    teacher = host.registry("teachers").get("reach-expert")(**(teacher_options or {}))
+    critic = host.registry("critics").get("rules")(constitution=constitution, **(critic_options or {}))
+    plans = EpisodePlanner(sampler_for(REACH), edge_case_fraction=0.5, split="held-out").plans(seed, episodes)
+    return critique_episodes(REACH, teacher, critic, constitution, plans, out)
+
+
+def test_rules_critic_revises_with_numbers_and_checks_the_fix(host, kinds, tmp_path):
+    strict = tmp_path / "strict.toml"  # the arm constitution, stricter: the expert breaks it often
+    strict.write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6", "height = 0.6, max_speed = 0.3"))
+    constitution = load_constitution(strict, kinds)
+    records = critique(host, constitution, tmp_path / "c", episodes=4)
+    rows = [r for r in records.table.to_pylist() if r["violation"]]
+    assert rows, "a fast expert breaks the arm constitution"
+    for row in rows:
+        assert row["constitution"] == constitution.id and row["critic"] == "rules"
+        assert len(row["principles"]) == len(row["principle_fixed"]) == len(row["methods"]) == len(row["reasons"])
+        assert row["revised_action"] != row["action"] and all(m == "projection" for m in row["methods"])
+        assert any(ch.isdigit() for ch in row["critique"])
+    summary = records.summary()
+    slow = summary["principles"]["slow-near-table"]
+    assert slow["steps"] > 0 and slow["fixed_share"] == 1.0 and slow["examples"]
+    assert "rad/s" in slow["examples"][0]
+    # the protocol's view: the most severe broken principle, or ok
+    step_rows = records.table.to_pylist()
+    from tutelage.constitution import Step
+
+    critic = host.registry("critics").get("rules")(constitution=constitution)
+    assert critic.critique([Step(np.zeros(32), {"hand_position": np.array([0.4, 0.0, 0.5]), "obstacles": np.zeros((0, 3)),
+                                                 "jacobian": np.zeros((3, 7))})], [np.zeros(7)])[0].ok
+    assert len(step_rows) == summary["steps"]
+
+
+UNSATISFIABLE = '''
+from tutelage import hookimpl
+
+
+class StandStill:
+    """Never move a joint faster than 0 rad/s; no revision is offered (so a critic falls back)."""
+
+    def check(self, step, action):
+        return None if abs(action).max() < 1e-9 else f"joint speed {abs(action).max():.2f}, allowed 0"
+
+    def revise(self, step, action):
+        return None
+
+
+@hookimpl
+def tutelage_rule_kinds():
+    return {"stand-still": StandStill}
+'''
+
+
+def test_a_principle_the_revision_cannot_satisfy_is_reported_unfixed(tmp_path):
+    plugin = tmp_path / "stand_still.py"
+    plugin.write_text(UNSATISFIABLE)
+    host = get_host([str(plugin)])
+    kinds = rule_kinds(host)
+    assert "stand-still" in kinds and "top-approach" in kinds  # a third party's rule beside the built-ins
+    path = tmp_path / "still.toml"
+    path.write_text(constitution_text({"id": "still", "rule": "stand-still"}))
+    constitution = load_constitution(path, kinds)
+    expert = host.registry("teachers").get("reach-expert")()
+    for options, method in (({}, "none"), ({"expert": expert}, "expert")):
+        records = critique(host, constitution, tmp_path / method, episodes=2, critic_options=options)
+        rows = [r for r in records.table.to_pylist() if r["violation"]]
+        assert rows and all(r["fixed"] is False and r["principle_fixed"] == [False] for r in rows)
+        assert all(r["methods"] == [method] for r in rows)
+        assert records.summary()["principles"]["still"]["fixed_share"] == 0.0
+
+
+RESUME_SPEC = '''
+name = "critique-resume"
+seed = 3
+world = "tutelage/Reach-v0"
+
+[[stages]]
+name = "review"
+type = "critique"
+policy = "expert"
+policy_options = { speed = 1.5, max_joint_speed = 0.8 }
+constitution = "strict.toml"
+episodes = 60
+edge_case_fraction = 0.5
+'''
+
+
+def records_of(run_dir: Path) -> dict[str, dict]:
+    files = sorted((run_dir / "critiques" / "review" / "records").glob("episode-*.parquet"))
+    return {f.name: pq.read_table(f).to_pydict() for f in files}
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
+
+
+@pytest.mark.slow
+def test_critique_stage_resumes_after_sigkill_with_identical_records(tmp_path):
+    spec = tmp_path / "resume.toml"
+    spec.write_text(RESUME_SPEC)
+    (tmp_path / "strict.toml").write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6",
+                                                                               "height = 0.6, max_speed = 0.3"))
+    assert main(["run", str(spec), "--out", str(tmp_path / "reference"), "--quiet"]) == 0
+    (reference,) = run_dirs(tmp_path / "reference")
+    expected = records_of(reference)
+    assert len(expected) == 60
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "tutelage.cli", "run", str(spec), "--out", str(killed), "--quiet"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not any(len(records_of(d)) >= 5 for d in run_dirs(killed)):
+            assert time.monotonic() < deadline and process.poll() is None, "the run ended before the kill"
+            time.sleep(0.01)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    (run_dir,) = run_dirs(killed)
+    before = {f.name: f.stat().st_mtime_ns for f in (run_dir / "critiques" / "review" / "records").glob("*.parquet")}
+    assert 5 <= len(before) < 60
+    assert main(["run", "--resume", str(run_dir), "--quiet"]) == 0
+    after = records_of(run_dir)
+    assert after == expected
+    files = (run_dir / "critiques" / "review" / "records")
+    assert all((files / name).stat().st_mtime_ns == mtime for name, mtime in before.items())  # kept, not redone
+    summary = json.loads((run_dir / "summary.json").read_text())
+    review = next(s for s in summary["stages"] if s["name"] == "review")
+    assert review["result"]["violations"]["episodes"] == 60
+
+
+def test_builtin_critics_pass_the_plugin_kit(host, kinds):
+    """Both critics meet the Critic contract (tutelage.testing.check_critic) on real Reach steps."""
+    import gymnasium
+
+    from tutelage.constitution import Step
+    from tutelage.testing import check_critic
+
+    strict = load_constitution(packaged("arm"), kinds)
+    env = gymnasium.make(REACH)
+    try:
+        observation, info = env.reset(seed=1, options={"edge_case": "low-goal"})
+        contexts, previous = [], None
+        for action in np.random.default_rng(0).uniform(-1, 1, (6, 7)):
+            contexts.append(Step(observation, info, previous))
+            observation, *_, info = env.step(action)
+            previous = action
+    finally:
+        env.close()
+    outputs = list(np.random.default_rng(1).uniform(-1, 1, (6, 7)))
+    check_critic(host.registry("critics").get("rules"), options={"constitution": strict}, contexts=contexts,
+                 outputs=outputs, principles=strict.ids)
+    model = host.registry("model_types").get("mlp").build((32 + 14,), 3 + 7, hidden=(8,), seed=0)
+    check_critic(host.registry("critics").get("learned"), options={"constitution": strict, "model": model},
+                 contexts=[Step(c.observation, None, c.previous_action) for c in contexts], outputs=outputs,
+                 principles=strict.ids)
