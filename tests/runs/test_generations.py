@@ -26,41 +26,25 @@ seeds = 2
 n = 40
 """
 
-SELF = """
-name = "self"
-seed = 2
-world = "tutelage/Driving-v0"
-GUARD
-
+STAGES = """
 [[stages]]
-name = "demos"
+name = "{data}"
 type = "generate"
+policy = "{policy}"
 episodes = 1
 max_steps = 15
 
 [[stages]]
-name = "bc"
+name = "{model}"
 type = "distill"
 method = "bc"
-data = "demos"
-student = { options = { hidden = [4] } }
-epochs = 1
-
-[[stages]]
-name = "own"
-type = "generate"
-policy = "bc"
-episodes = 1
-max_steps = 15
-
-[[stages]]
-name = "bc2"
-type = "distill"
-method = "bc"
-data = "own"
-student = { options = { hidden = [4] } }
+data = "{data}"
+student = {{ options = {{ hidden = [4] }} }}
 epochs = 1
 """
+# expert demonstrations → bc → bc's own rollouts → bc2 (learning from depth-1 data, 100 % synthetic)
+SELF = ('name = "self"\nseed = 2\nworld = "tutelage/Driving-v0"\nGUARD\n'
+        + STAGES.format(data="demos", policy="expert", model="bc") + STAGES.format(data="own", policy="bc", model="bc2"))
 
 
 def run(tmp_path, text: str) -> int:
