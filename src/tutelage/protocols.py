@@ -171,7 +171,10 @@ class StageType(Protocol):
       :class:`tutelage.runs.spec.SpecCheck` (registries, earlier stages);
       raise :class:`tutelage.errors.SpecError` naming ``check.where``;
     - ``produces``: what the stage's result offers later stages, a tuple of
-      ``"model"`` and/or ``"dataset"``.
+      ``"model"`` and/or ``"dataset"``;
+    - ``work(settings) -> int``: how much work the stage is, in episodes and
+      epochs, for the run's overall progress bar (default: estimated from the
+      ``episodes``, ``rounds`` and ``epochs`` settings).
     """
 
     name: str

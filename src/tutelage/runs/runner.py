@@ -105,12 +105,13 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
     try:
         with _stop_on_sigterm(), _progress(quiet) as new_task:
             context = RunContext(run_dir, run_id, spec, host, lineage, new_task, quiet)
-            advance_run = new_task(len(spec.stages), f"run {spec.name}: stages")
+            work = {stage.name: stage_work(host, stage) for stage in spec.stages}
+            advance_run = new_task(sum(work.values()), f"run {spec.name}: work (episodes and epochs)")
             for stage in spec.stages:
                 context.stage = stage
                 if stage.name in state.done:
                     context.outputs[stage.name] = state.done[stage.name]["result"]
-                    advance_run(1)
+                    advance_run(work[stage.name])
                     continue
                 stage_started = time.perf_counter()
                 result = host.registry("stage_types").get(stage.type).run(context, dict(stage.settings))
@@ -120,7 +121,7 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
                 context.log(kind="stage", type=stage.type, seconds=seconds,
                             **{k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))})
                 state.finish_stage(stage.name, result, seconds)
-                advance_run(1)
+                advance_run(work[stage.name])
     except KeyboardInterrupt:
         state.set_status("interrupted")
         lineage.finish_run(run_id, "interrupted")
@@ -140,6 +141,19 @@ def _execute(spec: RunSpec, run_dir: Path, state: RunState, host: PluginHost, li
     lineage.finish_run(run_id, "finished", {k: summary[k] for k in ("policies", "seconds")})
     host.hook.tutelage_run_end(run_dir=str(run_dir), summary=summary)
     return summary
+
+
+def stage_work(host: PluginHost, stage: Any) -> int:
+    """How much work a stage is, for the run's overall bar: its type's ``work(settings)`` when it has
+    one, else the episodes it plays (per policy, with DAgger's rounds) plus the epochs it trains."""
+    stage_type = host.registry("stage_types").get(stage.type)
+    if callable(getattr(stage_type, "work", None)):
+        return max(1, int(stage_type.work(dict(stage.settings))))
+    s = stage.settings
+    count = lambda key: int(s.get(key) or 0) if isinstance(s.get(key), (int, float)) else 0  # noqa: E731
+    policies = len(s["policies"]) if isinstance(s.get("policies"), list) else 1
+    episodes = (count("episodes") + count("held_out_episodes")) * policies + count("rounds") * count("episodes_per_round")
+    return max(1, episodes + count("epochs") * max(1, count("rounds")))
 
 
 def _plain(value: Any) -> Any:
