@@ -10,6 +10,7 @@ from tutelage_plugins.stages.critique import CritiqueStage
 from tutelage_plugins.stages.distill import DistillStage
 from tutelage_plugins.stages.evaluate import EvaluateStage
 from tutelage_plugins.stages.generate import GenerateStage
+from tutelage_plugins.stages.generations import GenerationsStage
 from tutelage_plugins.stages.improve import ImproveStage
 from tutelage_plugins.stages.judge import JudgeStage
 from tutelage_plugins.stages.quantize import QuantizeStage
@@ -20,5 +21,5 @@ from tutelage_plugins.stages.revise import ReviseStage
 @hookimpl
 def tutelage_stage_types() -> dict:
     stages = (GenerateStage(), DistillStage(), EvaluateStage(), QuantizeStage(), JudgeStage(), RewardStage(), ImproveStage(),
-              CritiqueStage(), ReviseStage())
+              CritiqueStage(), ReviseStage(), GenerationsStage())
     return {stage.name: stage for stage in stages}

@@ -52,6 +52,7 @@ class DistillStage:
             if settings["data"] is None:
                 raise check.error("data", f"method {method!r} learns from a dataset: name an earlier generate stage")
             check.earlier_output(settings["data"], "data", "dataset")
+            refuse_planned(check, settings["data"])
         if method == "kd" and settings["teacher"] not in [s.name for s in check.earlier]:
             raise check.error("teacher", "method 'kd' needs a model teacher with logits: name an earlier model stage")
         return {**settings, "student": student}
@@ -68,17 +69,20 @@ class DistillStage:
         method = settings["method"]
         path = context.path("models", f"{context.stage.name}.safetensors")
         model_type = settings["student"]["model_type"]
+        verdict, depth = guard_data(context, settings, teacher)
         try:
             student, derivation = self._train(context, settings, method, teacher, student, train)
         except NumericalError as exc:  # the intended file is never written; the last good θ is, beside it
             raise save_last_good(exc, path, model_type=model_type) from None
         derivation.dataset = context.output(settings["data"])["dataset_id"] if settings["data"] else derivation.dataset
+        derivation.guarded(verdict, depth)
         model_id = save_derived(student, path, derivation, model_type=model_type,
                                 metadata={"run": context.run_id, "stage": context.stage.name, "world": context.world})
         context.lineage.add_model(
             model_id, run_id=context.run_id, path=str(path.resolve()), model_type=model_type, method=method,
             parent=derivation.parent, dataset=derivation.dataset, teacher=derivation.teacher,
             n_params=int(student.n_params), size_bytes=path.stat().st_size,
+            data_depth=derivation.data_depth, collapse_guard=derivation.collapse_guard,
         )
         return {"model": context.relative(path), "model_id": model_id, "method": method, "teacher": derivation.teacher,
                 "n_params": int(student.n_params), **{k: v for k, v in derivation.metrics.items() if _scalar(v)}}
@@ -113,6 +117,55 @@ class DistillStage:
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
         )
+
+
+def refuse_planned(check: Any, data: str) -> None:
+    """A refusing collapse guard stops the spec before anything runs when the data's share and depth can be
+    foreseen from the stages that make it (a generate stage played by an earlier model stage)."""
+    from tutelage.methods.collapse_guard import CollapseGuard, CollapseRefused
+
+    stages = {s.name: s for s in check.earlier}
+    depth = planned_data_depth(stages, data)
+    guard = CollapseGuard(**check.collapse_guard) if check.collapse_guard else CollapseGuard()
+    if depth is None or guard.action != "refuse":
+        return
+    share = 1.0 if stages[data].settings["policy"] in stages else 0.0
+    verdict = guard.check({"synthetic_share": share, "synthetic_depth": depth}, name=f"{data} (datasets/{data})")
+    if verdict.status == "refuse":
+        raise CollapseRefused(f"{check.where}.data: {verdict.message} (foreseen from the spec; nothing was run)")
+
+
+def planned_data_depth(stages: dict[str, Any], name: str) -> int | None:
+    """The synthetic depth a generate stage's data will have (None when it cannot be foreseen)."""
+    stage = stages.get(name)
+    return planned_label_depth(stages, stage.settings["policy"]) if stage and stage.type == "generate" else None
+
+
+def planned_label_depth(stages: dict[str, Any], ref: str) -> int | None:
+    """The depth of the actions a policy makes: 0 for a teacher, one deeper than its training data for a model."""
+    stage = stages.get(ref)
+    if stage is None:
+        return 0
+    if stage.type == "distill":
+        settings = stage.settings
+        trained_on = (planned_label_depth(stages, settings["teacher"]) if settings["method"] == "dagger"
+                      else planned_data_depth(stages, settings["data"]))
+        return None if trained_on is None else trained_on + 1
+    if "model" in stage.settings and isinstance(stage.settings["model"], str):  # e.g. quantize: the same policy
+        return planned_label_depth(stages, stage.settings["model"])
+    return None
+
+
+def guard_data(context: Any, settings: dict[str, Any], teacher: Any) -> Any:
+    """The run's collapse guard on the training data (the dataset, or for DAgger the teacher's labels), before
+    training: refuses (exit 2, nothing written) or warns; the verdict and depth go in the model's lineage."""
+    from tutelage.methods.collapse_guard import CollapseGuard, guard_training, policy_provenance
+
+    guard = CollapseGuard.from_spec(context.spec.collapse_guard)
+    if settings["data"]:
+        root = context.resolve(context.output(settings["data"])["dataset"])
+        return guard_training(guard, root, name=f"{settings['data']} ({context.relative(root)})")
+    return guard_training(guard, policy_provenance(teacher), name=f"labels of teacher {settings['teacher']}")
 
 
 def check_build_options(model_type: Any, options: dict[str, Any], where: str) -> None:

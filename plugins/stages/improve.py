@@ -40,6 +40,7 @@ class ImproveStage:
         return settings
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
+        from tutelage.methods.collapse_guard import guard_policy
         from tutelage.methods.improve import improve, overoptimization, win_rate
         from tutelage.methods.lineage import Derivation, save_derived
         from tutelage.methods.reward import load_reward_model
@@ -47,6 +48,7 @@ class ImproveStage:
 
         seed = context.stage_seed()
         start = load_policy(context, settings["policy"])
+        verdict, depth = guard_policy(context.spec.collapse_guard, start, f"samples of policy {settings['policy']}")
         reward = load_reward_model(context.resolve(context.output(settings["reward"])["model"]))
         train = EpisodePlanner(context.sampler).plans(seed, settings["scenarios"])
         held_out = EpisodePlanner(context.sampler, split="held-out").plans(seed, settings["episodes"])
@@ -65,14 +67,16 @@ class ImproveStage:
                                      ns=settings["curve"], sigma=settings["sigma"], max_steps=settings["max_steps"])
         path = context.path("models", f"{context.stage.name}.safetensors")
         derivation = Derivation(settings["method"], parent=context.output(settings["policy"])["model_id"],
-                                teacher=context.output(settings["reward"])["model_id"])
+                                teacher=context.output(settings["reward"])["model_id"]).guarded(verdict, depth)
         model_id = save_derived(policy, path, derivation, metadata={"run": context.run_id, "stage": context.stage.name,
                                                                     "world": context.world})
         context.lineage.add_model(model_id, run_id=context.run_id, path=str(path.resolve()), model_type="mlp",
                                   method=settings["method"], parent=derivation.parent, teacher=derivation.teacher,
-                                  n_params=int(policy.n_params), size_bytes=path.stat().st_size)
+                                  n_params=int(policy.n_params), size_bytes=path.stat().st_size,
+                                  data_depth=depth, collapse_guard=derivation.collapse_guard)
         return {"model": context.relative(path), "model_id": model_id, "method": settings["method"],
                 "win_rate": wins["win_rate"], "win_interval": wins["interval"], "wins": wins["wins"],
                 "losses": wins["losses"], "ties": wins["ties"], "oracle_gain": wins["mean_gain"],
                 "kl": rounds[-1]["kl"], "action_rms": rounds[-1]["action_rms"], "rounds": rounds,
                 "overoptimization": curve}
+

@@ -44,12 +44,14 @@ class ReviseStage:
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
         from tutelage import nn
+        from tutelage.methods.collapse_guard import guard_policy
         from tutelage.methods.constitution import Records, constitutional_training
         from tutelage.methods.lineage import save_derived
 
         critic, constitution = critic_for(context, settings)
         source = context.output(settings["model"])
         student = nn.load(context.resolve(source["model"]))
+        verdict, depth = guard_policy(context.spec.collapse_guard, student, f"revised rollouts of {settings['model']}")
         start = Records.read(context.resolve(context.output(settings["data"])["dataset"]), constitution) if settings["data"] else None
 
         def on_round(round_num: int, _student: Any, record: dict[str, Any]) -> None:
@@ -64,6 +66,7 @@ class ReviseStage:
             lr=settings["lr"], violation_weight=settings["violation_weight"], include_unfixed=settings["include_unfixed"],
             quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
         )
+        derivation.guarded(verdict, depth)
         path = context.path("models", f"{context.stage.name}.safetensors")
         model_type = nn.load(context.resolve(source["model"])).info.get("model_type", "mlp")
         model_id = save_derived(student, path, derivation, model_type=model_type,
@@ -71,7 +74,8 @@ class ReviseStage:
                                           **constitution.lineage()})
         context.lineage.add_model(model_id, run_id=context.run_id, path=str(path.resolve()), model_type=model_type,
                                   method="constitution", parent=derivation.parent, dataset=derivation.dataset,
-                                  teacher=derivation.teacher, n_params=int(student.n_params), size_bytes=path.stat().st_size)
+                                  teacher=derivation.teacher, n_params=int(student.n_params), size_bytes=path.stat().st_size,
+                                  data_depth=depth, collapse_guard=derivation.collapse_guard)
         out = {"model": context.relative(path), "model_id": model_id, "parent": derivation.parent,
                "constitution": constitution.id, "critic": settings["critic"], "rounds": derivation.history}
         if settings["gif"]:

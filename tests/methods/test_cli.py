@@ -39,8 +39,9 @@ def test_kd_then_quantize_record_the_family_tree(tmp_path, capsys, teacher_file,
     student = tmp_path / "student.safetensors"
     out = run_json(capsys, "distill", "--method", "kd", "--teacher", str(teacher_path), "--data", str(digits_npz),
                    "--out", str(student), "--hidden", "12", "--epochs", "2", "--quiet")
-    assert read_lineage(student) == {"parent": teacher_id, "method": "kd", "dataset": "digits.npz",
-                                     "teacher": teacher_id}
+    lineage = read_lineage(student)
+    assert {k: lineage.pop(k) for k in ("data_depth", "collapse_guard")}["data_depth"] == 0
+    assert lineage == {"parent": teacher_id, "method": "kd", "dataset": "digits.npz", "teacher": teacher_id}
     assert out["n_params"] == 64 * 12 + 12 + 12 * 10 + 10
     out = run_json(capsys, "quantize", str(student))
     int8 = tmp_path / "student.int8.safetensors"
@@ -66,8 +67,10 @@ def test_dagger_from_the_command_line(tmp_path, capsys):
     out = run_json(capsys, "distill", "--method", "dagger", "--world", "tutelage/Driving-v0", "--teacher", "expert",
                    "--out", str(student), "--rounds", "2", "--episodes-per-round", "1", "--max-steps", "20",
                    "--hidden", "8", "--epochs", "1", "--quiet")
-    assert read_lineage(student) == {"parent": None, "method": "dagger", "teacher": "driving-expert",
-                                     "dataset": "dagger:tutelage/Driving-v0:seed=0:2x1"}
+    lineage = read_lineage(student)
+    assert lineage.pop("data_depth") == 0 and lineage.pop("collapse_guard")["status"] == "ok"
+    assert lineage == {"parent": None, "method": "dagger", "teacher": "driving-expert",
+                       "dataset": "dagger:tutelage/Driving-v0:seed=0:2x1"}
     assert out["samples"] == 40
 
 

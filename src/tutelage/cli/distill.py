@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import DataError, NumericalError, SpecError, UserError
+from tutelage.methods.collapse_guard import add_guard_arguments
 from tutelage.runs.schema import MAX_INTEGER
 
 NAME = "distill"
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_guard_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     train = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed}
     method = {"dagger": run_dagger, "bc": run_bc, "kd": run_kd}[args.method]
+    verdict, depth = guard_arguments(args)
     try:
         student, derivation = method(args, train)
     except NumericalError as exc:
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise save_last_good(exc, args.out, model_type=args.model_type, lineage={"method": args.method}) from None
     from tutelage.methods.lineage import save_derived
 
+    derivation.guarded(verdict, depth)
     model_id = save_derived(student, args.out, derivation, model_type=args.model_type,
                             metadata={"command": "distill", "hidden": args.hidden, "activation": args.activation})
     record_model_file(args.out, args.registry)
@@ -107,6 +111,20 @@ def check_arguments(args: argparse.Namespace) -> None:
     model_type = host_of(args).registry("model_types").get(args.model_type, where="--model-type")
     if hasattr(model_type, "validate_options"):
         model_type.validate_options({"hidden": list(args.hidden), "activation": args.activation}, "--hidden/--activation")
+
+
+def guard_arguments(args: argparse.Namespace) -> Any:
+    """The collapse guard's verdict on ``--data`` (dagger: on the teacher's labels), before any work."""
+    from tutelage.methods.collapse_guard import guard_of, guard_path, guard_training, policy_provenance
+
+    guard = guard_of(args)
+    if args.method == "dagger":
+        from tutelage.rollouts.rollout import check_world
+
+        check_world(args.world)
+        return guard_training(guard, policy_provenance(resolve_teacher(args, args.world)),
+                              name=f"labels of teacher {args.teacher}")
+    return guard_path(guard, args.data)
 
 
 def resolve_teacher(args: argparse.Namespace, world: str | None = None) -> Any:

@@ -62,6 +62,7 @@ def file_card(path: Path, registry: str | None) -> dict[str, Any]:
         "n_params": int(model.n_params), "size_bytes": path.stat().st_size, "metrics": {},
         "run_id": (model.info.get("metadata") or {}).get("run"), "parent_model": None, "children": [],
         "dataset_info": None, "run": None, "file_exists": True,
+        "data_depth": lineage.get("data_depth"), "collapse_guard": lineage.get("collapse_guard"),
     }
 
 
@@ -86,11 +87,20 @@ def run(args: argparse.Namespace) -> int:
                     f"{info['dataset_info']['episodes']} episodes)" if info["dataset_info"] else (info["dataset"] or "—")),
         ("run", f"{info['run']['id']} ({info['run']['status']})" if info["run"] else (info["run_id"] or "—")),
     ]
+    rows += provenance_rows(info)
     rows += [(f"eval {key}", _value(value)) for key, value in sorted(info["metrics"].items())]
     for field, value in rows:
         table.add_row(escape(field), escape(str(value)))
     Console(highlight=False).print(table)
     return 0
+
+
+def provenance_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
+    """The synthetic depth of the training data and the collapse guard's verdict on it, when recorded."""
+    dataset, guard = info.get("dataset_info") or {}, info.get("collapse_guard")
+    depth = info.get("data_depth", dataset.get("synthetic_depth"))
+    rows = [("data depth", str(depth))] if depth is not None else []
+    return rows + ([("collapse guard", f"{guard['status']}: {guard['message']}")] if guard else [])
 
 
 def _value(value: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import DataError, NumericalError, SpecError, UnknownNameError
+from tutelage.methods.collapse_guard import add_guard_arguments
 from tutelage.runs.schema import MAX_INTEGER
 
 NAME = "train"
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation", type=float, default=0.1, help="fraction held out for validation (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_guard_arguments(parser)
 
 
 def load_dataset(path: str, target: str | None = None, allow_incomplete: bool = False,
@@ -167,9 +169,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tutelage import nn
     from tutelage.cli import host_of
+    from tutelage.methods.collapse_guard import guard_of, guard_path
     from tutelage.train import fit, save_last_good
 
     check_arguments(args)
+    verdict, depth = guard_path(guard_of(args), args.data)
     host = host_of(args)
     model_type = host.registry("model_types").get(args.model_type, where="tutelage train")
     X, y = load_dataset(args.data, args.target, args.allow_incomplete, args.features)
@@ -194,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     except TypeError as exc:
         raise DataError(f"model type {args.model_type!r}: {exc}") from None
     digest = dataset_digest(args.data)
-    lineage = {"method": "supervised", "dataset": digest}
+    lineage = {"method": "supervised", "dataset": digest, "data_depth": depth, "collapse_guard": verdict.as_dict()}
     try:
         history = fit(model, X, y, loss=loss, optimizer=args.optimizer, lr=args.lr, epochs=args.epochs,
                       batch_size=args.batch_size, validation=args.validation or None, seed=args.seed, quiet=args.quiet,

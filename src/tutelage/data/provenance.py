@@ -59,9 +59,18 @@ def new_info(generation: dict[str, Any], policy: dict[str, Any], features: dict[
         "seeds": {"run_seed": generation["seed"], "scheme": SEED_SCHEME},
         "policy": policy,
         "synthetic_share": 1.0 if policy["synthetic"] else 0.0,
+        "synthetic_depth": synthetic_depth(policy),
         "versions": software_versions(plugins),
         "complete": False,
     }
+
+
+def synthetic_depth(policy: dict[str, Any]) -> int:
+    """The depth of data a policy generates: 0 for ground truth (an expert, a scripted teacher), else one
+    deeper than the data its model was trained on (its lineage's ``data_depth``; 0 when not recorded)."""
+    if not policy["synthetic"]:
+        return 0
+    return int((policy.get("lineage") or {}).get("data_depth") or 0) + 1
 
 
 MAX_INFO_BYTES = 64 << 20

@@ -142,6 +142,56 @@ class CollapseGuard:
                                     f"{depth}: {'; '.join(reasons)}", details)
 
 
+def policy_provenance(policy: Any) -> dict[str, Any]:
+    """The provenance of labels made by a teacher: ground truth (depth 0) unless it is a model, whose labels
+    are one deeper than the data it was trained on (its lineage's ``data_depth``)."""
+    for candidate in (policy, getattr(policy, "model", None)):
+        info = getattr(candidate, "info", None)
+        if isinstance(info, Mapping) and info.get("id"):
+            depth = (info.get("lineage") or {}).get("data_depth") or 0
+            return {"synthetic_share": 1.0, "synthetic_depth": generated_depth([int(depth)])}
+    return {"synthetic_share": 0.0, "synthetic_depth": 0}
+
+
+def guard_training(guard: CollapseGuard, dataset: str | Path | Mapping[str, Any], *, name: str | None = None,
+                   ) -> tuple[Verdict, int]:
+    """Check training data before any work: refuse (raise) or warn as configured; return the verdict and the
+    data's synthetic depth (for :meth:`tutelage.methods.lineage.Derivation.guarded`)."""
+    verdict = guard.check(dataset, name=name).enforce()
+    return verdict, int(verdict.details["synthetic_depth"])
+
+
+def guard_policy(spec: Mapping[str, Any] | None, policy: Any, name: str) -> tuple[Verdict, int]:
+    """:func:`guard_training` (with a spec's ``collapse_guard`` table) on data a policy makes for itself: its own
+    samples or rollouts, labelled by it or revised for it (the improve and revise stages)."""
+    return guard_training(CollapseGuard.from_spec(spec), policy_provenance(policy), name=name)
+
+
+def guard_path(guard: CollapseGuard, path: str | Path) -> tuple[Verdict, int]:
+    """:func:`guard_training` on a ``--data`` path: a dataset directory by its info; a plain file (.npz,
+    Parquet) records no provenance and counts as ground truth."""
+    data = Path(path)
+    return guard_training(guard, data if data.is_dir() else {"synthetic_share": 0.0}, name=str(path))
+
+
+def add_guard_arguments(parser: Any) -> None:
+    """The ``--collapse-guard``, ``--min-real-fraction`` and ``--max-depth`` flags of a training command."""
+    parser.add_argument("--collapse-guard", choices=ACTIONS, default="warn",
+                        help="on data mostly or deeply model-made: warn (default) or refuse (exit 2)")
+    parser.add_argument("--min-real-fraction", type=float, default=0.1,
+                        help="collapse guard: the least share of ground-truth rows (default: 0.1)")
+    parser.add_argument("--max-depth", type=int, default=3, help="collapse guard: the deepest synthetic data (default: 3)")
+
+
+def guard_of(args: Any) -> CollapseGuard:
+    """The guard the CLI flags of :func:`add_guard_arguments` ask for (errors name the flag)."""
+    if not (math.isfinite(args.min_real_fraction) and 0.0 <= args.min_real_fraction <= 1.0):
+        raise SpecError(f"--min-real-fraction must be in [0, 1], got {args.min_real_fraction}")
+    if args.max_depth < 0:
+        raise SpecError(f"--max-depth must be a non-negative integer, got {args.max_depth}")
+    return CollapseGuard(args.min_real_fraction, args.max_depth, args.collapse_guard)
+
+
 @dataclass
 class DriftAlarm:
     """Alarm when a held-out real metric (lower is better, e.g. NLL) rises more than ``max_increase`` over its first value.

@@ -3,7 +3,10 @@
 Every method returns a :class:`Derivation` beside the trained model; saving
 through :func:`save_derived` writes its ``parent``, ``method``, ``dataset``
 and ``teacher`` into the safetensors metadata, so a model's family tree can be
-drawn from the files alone.
+drawn from the files alone. A derivation also records ``data_depth``, the
+synthetic depth of the data the model was trained on (0: ground truth), so
+data the model generates is one deeper, and ``collapse_guard``, the verdict of
+the :class:`~tutelage.methods.collapse_guard.CollapseGuard` on that data.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LINEAGE_KEYS = ("parent", "method", "dataset", "teacher")
+PROVENANCE_KEYS = ("data_depth", "collapse_guard")  # recorded when known
 
 
 def model_id(obj: Any) -> str | None:
@@ -47,10 +51,18 @@ class Derivation:
     dataset: str | None = None
     history: list[Any] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    data_depth: int | None = None
+    collapse_guard: dict[str, Any] | None = None
 
     @property
-    def lineage(self) -> dict[str, str | None]:
-        return {key: getattr(self, key) for key in LINEAGE_KEYS}
+    def lineage(self) -> dict[str, Any]:
+        known = {key: getattr(self, key) for key in PROVENANCE_KEYS if getattr(self, key) is not None}
+        return {**{key: getattr(self, key) for key in LINEAGE_KEYS}, **known}
+
+    def guarded(self, verdict: Any, depth: int) -> Derivation:
+        """Record the guard's verdict on the training data and that data's synthetic depth; return self."""
+        self.collapse_guard, self.data_depth = verdict.as_dict(), int(depth)
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.lineage, "metrics": dict(self.metrics)}
@@ -78,7 +90,8 @@ def save_derived(
 
 
 def read_lineage(path: str | os.PathLike) -> dict[str, Any]:
-    """The lineage stored in a model file (float or int8): parent, method, dataset, teacher."""
+    """The lineage stored in a model file (float or int8): parent, method, dataset, teacher (and data_depth,
+    collapse_guard when recorded)."""
     from tutelage import nn
 
     return dict(nn.load(path).info.get("lineage") or {})

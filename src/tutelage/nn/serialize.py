@@ -31,7 +31,7 @@ from tutelage.nn.layers import layer_from_spec
 from tutelage.nn.model import Model, _input_shape
 
 FORMAT = "tutelage-model-1"
-LINEAGE_FIELDS = ("parent", "method", "dataset", "teacher")
+LINEAGE_FIELDS = ("parent", "method", "dataset", "teacher", "data_depth", "collapse_guard")
 #: other model formats in safetensors files, by their ``format`` field: ``"module:reader(path, header, tensors)"``
 FORMAT_READERS = {"tutelage-int8-1": "tutelage.nn.quantize:from_safetensors",
                   "tutelage-generative-1": "tutelage.generative:from_safetensors"}

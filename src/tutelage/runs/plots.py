@@ -177,4 +177,11 @@ def make_plots(summary: dict[str, Any], records: list[dict[str, Any]], folder: P
         ("Calibration of the judges' p_first", reliability(summary["stages"], folder / "reliability.png")),
         ("Over-optimization: best-of-n", overoptimization(summary["stages"], folder / "overoptimization.png")),
     ]
-    return [(title, path) for title, path in candidates if path is not None]
+    return [(title, path) for title, path in candidates if path is not None] + stage_figures(summary["stages"], folder.parent)
+
+
+def stage_figures(stages: list[dict[str, Any]], run_dir: Path) -> list[tuple[str, Path]]:
+    """Figures a stage drew itself (its result's ``figures``: title and path in the run folder), e.g. the
+    generations stage's metric-by-generation bands and digit sample grids."""
+    return [(figure["title"], run_dir / figure["path"]) for s in stages for figure in s["result"].get("figures", [])
+            if (run_dir / figure["path"]).is_file()]

@@ -43,6 +43,16 @@ CREATE TABLE IF NOT EXISTS models (
 );
 CREATE INDEX IF NOT EXISTS models_parent ON models(parent);
 """
+#: provenance columns added after the first schema (issue 15), added to older registries on open
+ADDED_COLUMNS = {"datasets": {"synthetic_depth": "INTEGER"}, "models": {"data_depth": "INTEGER", "collapse_guard": "TEXT"}}
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for column, kind in columns.items():
+            if column not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
 
 def default_path(runs_folder: str | os.PathLike | None = None) -> Path:
     """``$TUTELAGE_REGISTRY``, else ``<runs folder>/lineage.db`` (``runs/`` by default)."""
@@ -64,6 +74,7 @@ class Lineage:
                 for statement in SCHEMA.strip().split(";"):
                     if statement.strip():
                         db.execute(statement)
+                _add_columns(db)
 
     # -- connections --------------------------------------------------------
 
@@ -114,17 +125,22 @@ class Lineage:
                        (status, time.time(), json.dumps(summary) if summary is not None else None, run_id))
 
     def add_dataset(self, dataset_id: str, *, run_id: str, path: str, world: str, policy: str,
-                    parent_model: str | None = None, episodes: int = 0, synthetic_share: float = 0.0) -> None:
+                    parent_model: str | None = None, episodes: int = 0, synthetic_share: float = 0.0,
+                    synthetic_depth: int | None = None) -> None:
         self._upsert("datasets", {"id": dataset_id, "run_id": run_id, "path": path, "world": world, "policy": policy,
                                   "parent_model": parent_model, "episodes": episodes,
-                                  "synthetic_share": synthetic_share, "created": time.time()})
+                                  "synthetic_share": synthetic_share, "synthetic_depth": synthetic_depth,
+                                  "created": time.time()})
 
     def add_model(self, model_id: str, *, run_id: str, path: str, model_type: str, method: str,
                   parent: str | None = None, dataset: str | None = None, teacher: str | None = None,
-                  n_params: int = 0, size_bytes: int = 0) -> None:
+                  n_params: int = 0, size_bytes: int = 0, data_depth: int | None = None,
+                  collapse_guard: dict[str, Any] | None = None) -> None:
         self._upsert("models", {"id": model_id, "run_id": run_id, "path": path, "model_type": model_type,
                                 "method": method, "parent": parent, "dataset": dataset, "teacher": teacher,
                                 "n_params": n_params, "size_bytes": size_bytes, "metrics": None,
+                                "data_depth": data_depth,
+                                "collapse_guard": json.dumps(collapse_guard) if collapse_guard else None,
                                 "created": time.time()})
 
     def set_model_metrics(self, model_id: str, metrics: dict[str, Any]) -> None:
@@ -201,7 +217,8 @@ def record_model_file(path: str | os.PathLike, registry: str | os.PathLike | Non
     Lineage(target).add_model(
         str(info["id"]), run_id=run_id, path=str(file.resolve()), model_type=model_type_of(info),
         method=lineage.get("method") or "supervised", parent=lineage.get("parent"), dataset=lineage.get("dataset"),
-        teacher=lineage.get("teacher"), n_params=int(model.n_params), size_bytes=file.stat().st_size)
+        teacher=lineage.get("teacher"), n_params=int(model.n_params), size_bytes=file.stat().st_size,
+        data_depth=lineage.get("data_depth"), collapse_guard=lineage.get("collapse_guard"))
     return target
 
 
@@ -215,7 +232,8 @@ def record_dataset_dir(root: str | os.PathLike, registry: str | os.PathLike | No
     Lineage(target).add_dataset(
         str(info.get("id") or Path(root).name), run_id=run_id, path=str(Path(root).resolve()), world=str(info.get("world")),
         policy=str(policy.get("teacher") or policy.get("name") or ""), parent_model=policy.get("model_id") or None,
-        episodes=int(info.get("total_episodes") or 0), synthetic_share=float(info.get("synthetic_share") or 0.0))
+        episodes=int(info.get("total_episodes") or 0), synthetic_share=float(info.get("synthetic_share") or 0.0),
+        synthetic_depth=info.get("synthetic_depth"))
     return target
 
 
@@ -270,6 +288,7 @@ def _per_artifact(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
 def _model_row(row: sqlite3.Row) -> dict[str, Any]:
     model = dict(row)
     model["metrics"] = json.loads(model["metrics"]) if model["metrics"] else {}
+    model["collapse_guard"] = json.loads(model["collapse_guard"]) if model.get("collapse_guard") else None
     return model
 
 

@@ -48,6 +48,7 @@ TOP_LEVEL = {
     "scenarios": Field(dict, {}),
     "stages": Field(list, help="the ordered [[stages]] of the run"),
     "quick": Field(dict, {}),
+    "collapse_guard": Field(dict, {}, help="{ min_real_fraction = 0.1, max_depth = 3, action = 'warn' | 'refuse' }"),
 }
 SCENARIOS = {
     "edge_case_fraction": Field(float, 0.0, minimum=0.0, maximum=1.0, help="default share of named edge cases"),
@@ -84,13 +85,14 @@ class RunSpec:
     scenarios: dict[str, Any]
     stages: list[StageSpec]
     quick: bool = False
+    collapse_guard: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The resolved spec as JSON-able data (what a run folder records)."""
         return {
             "source": self.source, "name": self.name, "description": self.description, "seed": self.seed,
             "world": self.world, "plugins": self.plugins, "scenarios": self.scenarios, "quick": self.quick,
-            "stages": [{"name": s.name, "type": s.type, "settings": s.settings} for s in self.stages],
+            "collapse_guard": self.collapse_guard, "stages": [{"name": s.name, "type": s.type, "settings": s.settings} for s in self.stages],
         }
 
     def sampler(self) -> Any:
@@ -124,6 +126,7 @@ class SpecCheck:
     spec_dir: Path
     earlier: list[StageSpec] = field(default_factory=list)
     scenarios: dict[str, Any] = field(default_factory=dict)
+    collapse_guard: dict[str, Any] = field(default_factory=dict)
 
     def registry_get(self, kind: str, name: str, key: str) -> Any:
         """Look ``name`` up in a registry; an unknown name names this stage's ``key``."""
@@ -236,19 +239,33 @@ def validate(raw: Mapping[str, Any], source: str, host: PluginHost, *, quick: bo
         if names.index(name) != i:
             raise SpecError(f"{source}.stages[{i}].name: stage name {name!r} is used twice; give each stage a unique name")
     overrides = _quick_overrides(top["quick"], names, source)
+    guard = _collapse_guard(top["collapse_guard"], source)
     stages: list[StageSpec] = []
     for i, table in enumerate(tables):
         where = f"{source}.stages[{i}] ({table['name']})"
         stage_type = host.registry("stage_types").get(table["type"], where=f"{where}.type")
         settings = {k: v for k, v in table.items() if k not in ("name", "type")}
-        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios)
+        check = SpecCheck(source, where, top["world"], host, spec_dir, list(stages), scenarios, guard)
         full = validate_settings(stage_type, settings, check)
         if table["name"] in overrides:  # checked with or without --quick, so a typo shows either way
             check.where = f"{source}.quick.{table['name']}"
             fast = validate_settings(stage_type, {**settings, **overrides[table["name"]]}, check)
             full = fast if quick else full
         stages.append(StageSpec(i, table["name"], table["type"], full))
-    return RunSpec(source, top["name"], top["description"], top["seed"], top["world"], top["plugins"], scenarios, stages, quick)
+    return RunSpec(source, top["name"], top["description"], top["seed"], top["world"], top["plugins"], scenarios, stages, quick,
+                   guard)
+
+
+def _collapse_guard(table: dict[str, Any], source: str) -> dict[str, Any]:
+    """The spec's ``collapse_guard`` table, checked, with its defaults filled in."""
+    from dataclasses import asdict
+
+    from tutelage.methods.collapse_guard import CollapseGuard
+
+    try:
+        return asdict(CollapseGuard.from_spec(table))
+    except SpecError as exc:
+        raise SpecError(f"{source}.{exc}") from None
 
 
 def validate_settings(stage_type: Any, settings: dict[str, Any], check: SpecCheck) -> dict[str, Any]:

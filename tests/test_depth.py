@@ -1,0 +1,75 @@
+"""Synthetic depth: 0 for ground truth, k + 1 for data a model trained on depth-k data generates; carried
+through generate → train → generate in real files, and guarded before training."""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+from tutelage.cli import main
+from tutelage.data import read_info
+from tutelage.methods.lineage import read_lineage
+from tutelage.rollouts.generate import generate
+
+WORLD = "Pendulum-v1"
+SMALL = dict(episodes=3, episodes_per_shard=3, max_steps=30, seed=3)
+
+
+def distill(data: Path, out: Path, *flags: str) -> int:
+    return main(["distill", "--method", "bc", "--data", str(data), "--out", str(out), "--epochs", "2",
+                 "--hidden", "8", "--quiet", *flags])
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> dict[str, Path]:
+    """ground truth → model 1 → its data → model 2 → its data (every step through the real files)."""
+    tmp = tmp_path_factory.mktemp("depth")
+    paths = {"data0": tmp / "data0"}
+    generate(WORLD, "random", out=paths["data0"], **SMALL)
+    for k in (1, 2):
+        paths[f"model{k}"] = tmp / f"model{k}.safetensors"
+        with pytest.warns(UserWarning, match="collapse guard") if k == 2 else contextlib.nullcontext():
+            assert distill(paths[f"data{k - 1}"], paths[f"model{k}"], "--max-depth", "0") == 0
+        paths[f"data{k}"] = tmp / f"data{k}"
+        generate(WORLD, str(paths[f"model{k}"]), out=paths[f"data{k}"], **SMALL)
+    return paths
+
+
+def test_depth_is_carried_through_generate_train_generate(chain):
+    assert [read_info(chain[f"data{k}"])["synthetic_depth"] for k in range(3)] == [0, 1, 2]
+    assert [read_info(chain[f"data{k}"])["synthetic_share"] for k in range(3)] == [0.0, 1.0, 1.0]
+    assert [read_lineage(chain[f"model{k}"])["data_depth"] for k in (1, 2)] == [0, 1]
+
+
+def test_warn_records_the_verdict_in_the_lineage(chain):
+    ok, warned = (read_lineage(chain[f"model{k}"])["collapse_guard"] for k in (1, 2))
+    assert ok["status"] == "ok"
+    assert warned["status"] == "warn" and warned["synthetic_depth"] == 1 and warned["synthetic_share"] == 1.0
+    assert "synthetic depth 1 exceeds the maximum 0" in warned["message"]
+
+
+def test_refusing_guard_exits_2_naming_the_dataset_and_its_share(chain, tmp_path, capsys):
+    out = tmp_path / "refused.safetensors"
+    assert distill(chain["data2"], out, "--collapse-guard", "refuse") == 2
+    err = capsys.readouterr().err
+    assert str(chain["data2"]) in err and "synthetic share 100%" in err and "depth 2" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert main(["train", "mlp", str(chain["data1"]), "--out", str(out), "--epochs", "1", "--quiet",
+                 "--collapse-guard", "refuse"]) == 2
+    assert not out.exists()
+
+
+def test_train_records_depth_and_verdict(chain, tmp_path):
+    out = tmp_path / "trained.safetensors"
+    with pytest.warns(UserWarning, match="real share 0% is below the minimum 10%"):
+        assert main(["train", "mlp", str(chain["data1"]), "--out", str(out), "--epochs", "1", "--quiet"]) == 0
+    lineage = read_lineage(out)
+    assert lineage["data_depth"] == 1 and lineage["collapse_guard"]["status"] == "warn"
+
+
+def test_show_prints_the_depth_and_the_verdict(chain, capsys):
+    assert main(["show", str(chain["model2"]), "--registry", str(chain["model2"].parent / "none.db"), "--json"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["data_depth"] == 1 and card["collapse_guard"]["status"] == "warn"
