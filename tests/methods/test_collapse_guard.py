@@ -41,7 +41,7 @@ def test_legacy_and_bad_info():
         guard.check({"synthetic_share": 1.5}, name="x")
     with pytest.raises(DataError, match="synthetic_depth is 0"):
         guard.check({"synthetic_share": 0.5, "synthetic_depth": 0})
-    with pytest.raises(DataError, match="no dataset info"):
+    with pytest.raises(DataError, match="nonexistent.dataset.*not a dataset"):
         guard.check("/nonexistent/dataset")
     with pytest.raises(SpecError, match="action"):
         CollapseGuard(action="stop")

@@ -16,7 +16,6 @@ was recorded counts as depth 1 when any of it is synthetic.
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable, Mapping
@@ -117,16 +116,12 @@ class CollapseGuard:
         """The verdict on a dataset: its root directory, its ``info.json``, or its info mapping."""
         if isinstance(dataset, Mapping):
             info, label = dataset, name or str(dataset.get("name", "dataset"))
-        else:
+        else:  # read as every dataset reader does: one clear error for a missing, broken or odd info.json
+            from tutelage.data.provenance import read_info
+
             path = Path(dataset)
-            path = path / "meta" / "info.json" if path.is_dir() else path
-            label = name or str(path.parent.parent if path.parent.name == "meta" else path)
-            try:
-                info = json.loads(path.read_text())
-            except FileNotFoundError:
-                raise DataError(f"{label}: no dataset info at {path}") from None
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: not valid JSON ({exc})") from None
+            root = path.parent.parent if path.name == "info.json" else path
+            label, info = name or str(root), read_info(root)
         share, depth = dataset_provenance(info, label)
         reasons = []
         if 1.0 - share < self.min_real_fraction - 1e-12:  # 1 − 0.9 is 0.0999… in floating point
