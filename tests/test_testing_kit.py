@@ -17,10 +17,8 @@ from tutelage_plugins.teachers.models import model_teacher
 
 
 def builtin_subjects() -> list[Subject]:
-    # critics need a constitution and simulator steps (tests/test_critics.py runs check_critic on them);
-    # the lm type builds from an alphabet and a context, not from row shapes (tests/nn/test_lm_model.py checks it)
-    subjects = [subject for _, subject in host_subjects(get_host())
-                if subject.name not in ("model", "lm") and subject.kind != "critics"]
+    # critics need a constitution and simulator steps (tests/test_critics.py runs check_critic on them)
+    subjects = [subject for _, subject in host_subjects(get_host()) if subject.name != "model" and subject.kind != "critics"]
     policy = MLPType().build((32,), 7, seed=0, output_activation="tanh")
     subjects.append(Subject(model_teacher, "teachers", "model", options={"model": policy}, world="tutelage/Reach-v0"))
     judges = get_host().registry("judges")  # judges need a world, a score or a reward model to build

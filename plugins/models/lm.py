@@ -18,6 +18,7 @@ class LMType:
     """
 
     name = "lm"
+    kind = "sequence"  # text in, tokens out: tutelage.testing checks it as a language model
     description = "causal transformer language model over characters or bytes, with KV-cache sampling"
 
     def validate_options(self, options: dict[str, Any], where: str = "lm") -> None:

@@ -133,6 +133,22 @@ def _method(obj: Any, name: str, *args: Any) -> None:
 # -- model types -------------------------------------------------------------------------------
 
 
+def _check_sequence(rules: Any, model_type: Any, options: dict[str, Any]) -> None:
+    """A sequence model type (``kind = "sequence"``) builds from its own defaults; its model scores
+    texts, fits a little text, and samples the same text for the same seed."""
+    model = rules("builds with its defaults", lambda: model_type.build(seed=0, **options))
+    text = "the cat sat on the mat. " * 8
+    scores = rules("log_prob(texts) gives one finite score per text",
+                   lambda: np.asarray(model.log_prob([text[:40], text[:30]])))
+    rules("log_prob(texts) gives one finite score per text",
+          lambda: _require(scores.shape == (2,) and np.isfinite(scores).all(), f"got {scores!r}"))
+    rules("fit(text, steps=) trains", lambda: model.fit(text, steps=2, batch_size=2))
+    samples = [rules("generate(prompt, max_tokens, seed=) samples text",
+                     lambda: model.generate("the ", max_tokens=8, seed=3)) for _ in range(2)]
+    rules("the same seed samples the same text",
+          lambda: _require(samples[0] == samples[1] and isinstance(samples[0], str), f"got {samples!r}"))
+
+
 def check_model_type(model_type: Any, *, options: Mapping[str, Any] | None = None) -> None:
     """A model type has ``name`` and ``description``, and ``build(input_shape, output_size, seed=,
     **options)`` works for a vector (4,) or an image (3, 8, 8) input. A predictive type returns a
@@ -148,6 +164,9 @@ def check_model_type(model_type: Any, *, options: Mapping[str, Any] | None = Non
     rules("name and description", lambda: (_has(model_type, "name", str), _has(model_type, "description", str)))
     rules("build(input_shape, output_size, seed=)", lambda: _method(model_type, "build", (4,), 2))
     options = dict(options or {})
+    if getattr(model_type, "kind", "") == "sequence":  # a language model: text in, tokens out
+        _check_sequence(rules, model_type, options)
+        return
 
     def build(seed: int) -> tuple[Any, tuple[int, ...], int]:
         refused = []
