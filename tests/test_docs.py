@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ RUN = {"python", "bash", "sh", "console"}
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 MARK = re.compile(r"<!--\s*docs-test:\s*(skip|slow)\b[^>]*-->\s*$")
 TIMEOUT = {False: 300, True: 1800}
+ABORT_AT_EXIT = "terminate called without an active exception"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,15 @@ def test_snippet_runs(snippet: Snippet, tmp_path):
         command = ["bash", "-e", "-o", "pipefail", "-c", shell_code(snippet)]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=TIMEOUT[snippet.mark == "slow"])
+    if result.returncode == -signal.SIGABRT and result.stderr.strip() == ABORT_AT_EXIT:
+        # A known, rare abort of the interpreter at exit after a snippet finished (a native thread
+        # still joinable; seen twice in about ten suite runs, cause not yet found): run it again once
+        # in a fresh folder, so the snippet itself is still judged, and say so.
+        warnings.warn(f"{snippet.id}: the interpreter aborted at exit ({ABORT_AT_EXIT!r}); rerun once")
+        rerun = tmp_path / "rerun"
+        rerun.mkdir()
+        result = subprocess.run(command, cwd=rerun, env=env, capture_output=True, text=True,
+                                timeout=TIMEOUT[snippet.mark == "slow"])
     assert result.returncode == 0, f"{snippet.id} failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
 
 
