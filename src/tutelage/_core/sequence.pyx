@@ -14,11 +14,11 @@ head ``h`` owning columns ``h·hd … (h+1)·hd`` of each part; the output is
 causal softmax for the backward pass.
 """
 from libc.math cimport expf, log, sqrtf
-from libc.string cimport memset
 
 cimport numpy as cnp
 
 from tutelage._core.arrays cimport f32_data
+from tutelage._core.simd import simd_path
 from tutelage._core.kernels cimport (
     dense_backward, dense_forward, embedding_backward, gemm_rm, layer_norm_backward, layer_norm_forward,
 )
@@ -27,15 +27,29 @@ cnp.import_array()
 
 cdef extern from *:
     """
-    /* exp and the exact GELU in plain arithmetic (no libm calls), so that the
-       compiler vectorizes the loops with the baseline instruction set. */
-    static inline float tt_exp(float x) {
+    #include "simd_kernels.h"  /* CYTHON_RESTRICT, TUTELAGE_X86_64, TUTELAGE_TARGET_AVX2 */
+
+    /* Every kernel is written once, as an always-inlined body in plain C whose loops the compiler
+       vectorizes (no libm call, reductions over 8 explicit lanes); it is compiled twice: a baseline
+       function (default flags, any CPU) and, on x86-64, an ``_avx2`` function with the AVX2+FMA target
+       attribute, picked per call from the SIMD path in use (tutelage._core.simd). */
+    #if defined(__GNUC__) || defined(__clang__)
+    #  define TT_INLINE static inline __attribute__((always_inline))
+    #elif defined(_MSC_VER)
+    #  define TT_INLINE static __forceinline
+    #else
+    #  define TT_INLINE static inline
+    #endif
+    #define TT_LANES 8
+
+    /* exp in plain arithmetic: Cephes' polynomial on [-ln2/2, ln2/2], 2^n built in the exponent bits. */
+    TT_INLINE float tt_exp(float x) {
         union { float f; int i; } u;
-        float n, r, p;
-        x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-        n = (float)(int)(x * 1.44269504f + (x >= 0.0f ? 0.5f : -0.5f));
-        r = x - n * 0.693359375f + n * 2.12194440e-4f;
-        p = 1.9875691500e-4f;
+        x = x < -87.0f ? -87.0f : x;
+        x = x > 88.0f ? 88.0f : x;
+        float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  /* round to nearest */
+        float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+        float p = 1.9875691500e-4f;
         p = p * r + 1.3981999507e-3f;
         p = p * r + 8.3334519073e-3f;
         p = p * r + 4.1665795894e-2f;
@@ -45,8 +59,55 @@ cdef extern from *:
         u.i = ((int)n + 127) << 23;
         return p * u.f;
     }
+
+    TT_INLINE float tt_max(const float* x, Py_ssize_t n) {
+        float lane[TT_LANES], top = x[0];
+        Py_ssize_t j = 0, l;
+        if (n >= TT_LANES) {
+            for (l = 0; l < TT_LANES; l++) lane[l] = x[l];
+            for (j = TT_LANES; j + TT_LANES <= n; j += TT_LANES)
+                for (l = 0; l < TT_LANES; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
+            for (l = 0; l < TT_LANES; l++) top = lane[l] > top ? lane[l] : top;
+        }
+        for (; j < n; j++) top = x[j] > top ? x[j] : top;
+        return top;
+    }
+
+    /* Σ a·b over n (b may be NULL: Σ a). */
+    TT_INLINE float tt_dot(const float* a, const float* b, Py_ssize_t n) {
+        float lane[TT_LANES] = {0}, total = 0.0f;
+        Py_ssize_t j = 0, l;
+        if (b != NULL) {
+            for (; j + TT_LANES <= n; j += TT_LANES)
+                for (l = 0; l < TT_LANES; l++) lane[l] += a[j + l] * b[j + l];
+            for (; j < n; j++) total += a[j] * b[j];
+        } else {
+            for (; j + TT_LANES <= n; j += TT_LANES)
+                for (l = 0; l < TT_LANES; l++) lane[l] += a[j + l];
+            for (; j < n; j++) total += a[j];
+        }
+        for (l = 0; l < TT_LANES; l++) total += lane[l];
+        return total;
+    }
+
+    /* y = exp((x − top)·k) (y may be x); returns Σ y. */
+    TT_INLINE float tt_exp_shift(const float* x, float* y, Py_ssize_t n, float top, float k) {
+        Py_ssize_t j;
+        for (j = 0; j < n; j++) y[j] = tt_exp((x[j] - top) * k);
+        return tt_dot(y, NULL, n);
+    }
+
+    /* y += a·x (restrict parameters keep the inlined loops free of alias checks). */
+    TT_INLINE void tt_axpy(float* CYTHON_RESTRICT y, const float* CYTHON_RESTRICT x, float a, Py_ssize_t n) {
+        for (Py_ssize_t j = 0; j < n; j++) y[j] += a * x[j];
+    }
+
+    TT_INLINE void tt_scale(float* x, Py_ssize_t n, float k) {
+        for (Py_ssize_t j = 0; j < n; j++) x[j] *= k;
+    }
+
     /* y = x·Φ(x) and dy/dx = Φ(x) + x·φ(x); erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
-    static void tt_gelu(const float* x, float* y, float* dy, Py_ssize_t n) {
+    TT_INLINE void gelu_body(const float* x, float* y, float* dy, Py_ssize_t n) {
         for (Py_ssize_t i = 0; i < n; i++) {
             float v = x[i], a = (v < 0.0f ? -v : v) * 0.70710678f;
             float e = tt_exp(-0.5f * v * v);
@@ -59,31 +120,94 @@ cdef extern from *:
             dy[i] = cdf + v * e * 0.39894228f;
         }
     }
+
+    /* The t×t scores of one (batch row, head): row i becomes softmax over j ≤ i, zero above the diagonal. */
+    TT_INLINE void causal_softmax_body(float* s, Py_ssize_t t) {
+        for (Py_ssize_t i = 0; i < t; i++) {
+            float* row = s + i * t;
+            tt_scale(row, i + 1, 1.0f / tt_exp_shift(row, row, i + 1, tt_max(row, i + 1), 1.0f));
+            for (Py_ssize_t j = i + 1; j < t; j++) row[j] = 0.0f;
+        }
+    }
+
+    /* ds (holding dP) becomes dS = scale·P ⊙ (dP − Σ_j P·dP) row by row, zero above the diagonal as P is. */
+    TT_INLINE void causal_softmax_grad_body(const float* p, float* ds, Py_ssize_t t, float scale) {
+        for (Py_ssize_t i = 0; i < t; i++) {
+            const float* CYTHON_RESTRICT row = p + i * t;
+            float* CYTHON_RESTRICT g = ds + i * t;
+            const float dot = tt_dot(row, g, i + 1);
+            for (Py_ssize_t j = 0; j <= i; j++) g[j] = scale * row[j] * (g[j] - dot);
+            for (Py_ssize_t j = i + 1; j < t; j++) g[j] = 0.0f;
+        }
+    }
+
+    /* Mean over rows of −log softmax(logits)[target] and its gradient (and each row's value when
+       each != NULL); returns the total, or −1 − r for the first row r with a bad target. */
+    TT_INLINE double cross_entropy_body(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
+                                        Py_ssize_t vocab) {
+        double total = 0.0;
+        const float inv_rows = 1.0f / (float)rows;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const Py_ssize_t target = (Py_ssize_t)t[r];
+            if (target < 0 || target >= vocab || (float)target != t[r]) return -1.0 - (double)r;
+            const float* row = l + r * vocab;
+            float* grow = g + r * vocab;
+            const float top = tt_max(row, vocab);
+            const float norm = tt_exp_shift(row, grow, vocab, top, 1.0f);
+            tt_scale(grow, vocab, inv_rows / norm);
+            grow[target] -= inv_rows;
+            const double value = log((double)norm) + top - row[target];
+            total += value;
+            if (each != NULL) each[r] = (float)value;
+        }
+        return total;
+    }
+
+    #define TT_VARIANTS(SUFFIX, TARGET) \
+        TARGET static void gelu##SUFFIX(const float* x, float* y, float* dy, Py_ssize_t n) { \
+            gelu_body(x, y, dy, n); } \
+        TARGET static void causal_softmax##SUFFIX(float* s, Py_ssize_t t) { causal_softmax_body(s, t); } \
+        TARGET static void causal_softmax_grad##SUFFIX(const float* p, float* ds, Py_ssize_t t, float scale) { \
+            causal_softmax_grad_body(p, ds, t, scale); } \
+        TARGET static double cross_entropy##SUFFIX(const float* l, const float* t, float* g, float* each, \
+                Py_ssize_t rows, Py_ssize_t vocab) { \
+            return cross_entropy_body(l, t, g, each, rows, vocab); }
+
+    TT_VARIANTS(_baseline, )
+    #ifdef TUTELAGE_X86_64
+    TT_VARIANTS(_avx2, TUTELAGE_TARGET_AVX2)
+    #else
+    #  define gelu_avx2 gelu_baseline
+    #  define causal_softmax_avx2 causal_softmax_baseline
+    #  define causal_softmax_grad_avx2 causal_softmax_grad_baseline
+    #  define cross_entropy_avx2 cross_entropy_baseline
+    #endif
     """
-    float tt_exp(float x) noexcept nogil
-    void tt_gelu(const float* x, float* y, float* dy, Py_ssize_t n) noexcept nogil
+    float tt_max(const float* x, Py_ssize_t n) noexcept nogil
+    float tt_exp_shift(const float* x, float* y, Py_ssize_t n, float top, float k) noexcept nogil
+    void gelu_baseline(const float* x, float* y, float* dy, Py_ssize_t n) noexcept nogil
+    void gelu_avx2(const float* x, float* y, float* dy, Py_ssize_t n) noexcept nogil
+    void causal_softmax_baseline(float* s, Py_ssize_t t) noexcept nogil
+    void causal_softmax_avx2(float* s, Py_ssize_t t) noexcept nogil
+    void causal_softmax_grad_baseline(const float* p, float* ds, Py_ssize_t t, float scale) noexcept nogil
+    void causal_softmax_grad_avx2(const float* p, float* ds, Py_ssize_t t, float scale) noexcept nogil
+    double cross_entropy_baseline(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
+                                  Py_ssize_t vocab) noexcept nogil
+    double cross_entropy_avx2(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
+                              Py_ssize_t vocab) noexcept nogil
+
+
+cdef bint avx2():
+    """Whether the AVX2 variants run: the SIMD path chosen in :mod:`tutelage._core.simd` (env, tests)."""
+    return simd_path() == "avx2"
 
 
 cdef inline void softmax_inplace(float* row, Py_ssize_t n) noexcept nogil:
+    cdef float total = tt_exp_shift(row, row, n, tt_max(row, n), 1.0)
     cdef Py_ssize_t j
-    cdef float top = row[0], total = 0.0
-    for j in range(1, n):
-        top = row[j] if row[j] > top else top
-    for j in range(n):
-        row[j] = tt_exp(row[j] - top)
-        total += row[j]
     total = 1.0 / total
     for j in range(n):
         row[j] *= total
-
-
-cdef inline void causal_softmax_rows(float* s, Py_ssize_t t) noexcept nogil:
-    """Row ``i`` of the ``t×t`` scores: softmax over ``j ≤ i``, zero above the diagonal."""
-    cdef Py_ssize_t i, j
-    for i in range(t):
-        softmax_inplace(s + i * t, i + 1)
-        for j in range(i + 1, t):
-            s[i * t + j] = 0.0
 
 
 def causal_attention_forward(qkv, out, probs, Py_ssize_t batch, Py_ssize_t time, Py_ssize_t heads):
@@ -96,13 +220,17 @@ def causal_attention_forward(qkv, out, probs, Py_ssize_t batch, Py_ssize_t time,
     cdef float* base
     cdef float* s
     cdef int t = <int>time, k = <int>hd, ld3 = <int>(3 * d), ld = <int>d
+    cdef bint fast = avx2()
     with nogil:
         for b in range(batch):
             base = x + b * time * 3 * d
             for h in range(heads):
                 s = p + (b * heads + h) * time * time
                 gemm_rm(False, True, t, t, k, scale, base + h * hd, ld3, base + d + h * hd, ld3, 0.0, s, t)
-                causal_softmax_rows(s, time)
+                if fast:
+                    causal_softmax_avx2(s, time)
+                else:
+                    causal_softmax_baseline(s, time)
                 gemm_rm(False, False, t, k, t, 1.0, s, t, base + 2 * d + h * hd, ld3, 0.0,
                         y + b * time * d + h * hd, ld)
 
@@ -110,18 +238,19 @@ def causal_attention_forward(qkv, out, probs, Py_ssize_t batch, Py_ssize_t time,
 def causal_attention_backward(qkv, probs, dout, dqkv, scratch, Py_ssize_t batch, Py_ssize_t time,
                               Py_ssize_t heads):
     """``dqkv`` from ``dout`` through the saved ``probs``; ``scratch`` holds ``time×time`` floats."""
-    cdef Py_ssize_t d = qkv.size // max(batch * time * 3, 1), hd = d // heads, b, h, i, j
+    cdef Py_ssize_t d = qkv.size // max(batch * time * 3, 1), hd = d // heads, b, h
     cdef float* x = f32_data(qkv, batch * time * 3 * d, "qkv")
     cdef float* p = f32_data(probs, batch * heads * time * time, "probs")
     cdef float* dy = f32_data(dout, batch * time * d, "dout")
     cdef float* dx = f32_data(dqkv, batch * time * 3 * d, "dqkv")
     cdef float* ds = f32_data(scratch, time * time, "scratch")
-    cdef float scale = 1.0 / sqrtf(<float>hd), dot
+    cdef float scale = 1.0 / sqrtf(<float>hd)
     cdef float* base
     cdef float* dbase
     cdef float* s
     cdef float* dyb
     cdef int t = <int>time, k = <int>hd, ld3 = <int>(3 * d), ld = <int>d
+    cdef bint fast = avx2()
     with nogil:
         for b in range(batch):
             base = x + b * time * 3 * d
@@ -132,15 +261,10 @@ def causal_attention_backward(qkv, probs, dout, dqkv, scratch, Py_ssize_t batch,
                 # dP = dO·Vᵀ, dV = Pᵀ·dO
                 gemm_rm(False, True, t, t, k, 1.0, dyb + h * hd, ld, base + 2 * d + h * hd, ld3, 0.0, ds, t)
                 gemm_rm(True, False, t, k, t, 1.0, s, t, dyb + h * hd, ld, 0.0, dbase + 2 * d + h * hd, ld3)
-                # dS = P ⊙ (dP − Σ_j P·dP), scaled; zero above the diagonal since P is
-                for i in range(time):
-                    dot = 0.0
-                    for j in range(i + 1):
-                        dot += s[i * time + j] * ds[i * time + j]
-                    for j in range(i + 1):
-                        ds[i * time + j] = scale * s[i * time + j] * (ds[i * time + j] - dot)
-                    for j in range(i + 1, time):
-                        ds[i * time + j] = 0.0
+                if fast:
+                    causal_softmax_grad_avx2(s, ds, time, scale)
+                else:
+                    causal_softmax_grad_baseline(s, ds, time, scale)
                 # dQ = dS·K, dK = dSᵀ·Q
                 gemm_rm(False, False, t, k, t, 1.0, ds, t, base + d + h * hd, ld3, 0.0, dbase + h * hd, ld3)
                 gemm_rm(True, False, t, k, t, 1.0, ds, t, base + h * hd, ld3, 0.0, dbase + d + h * hd, ld3)
@@ -189,36 +313,14 @@ def sequence_cross_entropy(logits, targets, dlogits, Py_ssize_t rows, Py_ssize_t
     cdef float* t = f32_data(targets, rows, "targets")
     cdef float* g = f32_data(dlogits, rows * vocab, "dlogits")
     cdef float* each = f32_data(per_row, rows, "per_row") if per_row is not None else NULL
-    cdef Py_ssize_t r, j, target, bad = -1
-    cdef double total = 0.0, norm
-    cdef float top, inv_rows = 1.0 / rows
-    cdef float* row
-    cdef float* grow
+    cdef double total
+    cdef bint fast = avx2()
     with nogil:
-        for r in range(rows):
-            target = <Py_ssize_t>t[r]
-            if target < 0 or target >= vocab or <float>target != t[r]:
-                bad = r
-                break
-            row = l + r * vocab
-            grow = g + r * vocab
-            top = row[0]
-            for j in range(1, vocab):
-                top = row[j] if row[j] > top else top
-            norm = 0.0
-            for j in range(vocab):
-                grow[j] = expf(row[j] - top)
-                norm += grow[j]
-            for j in range(vocab):
-                grow[j] = <float>(grow[j] / norm) * inv_rows
-            grow[target] -= inv_rows
-            norm = log(norm) + top - row[target]
-            total += norm
-            if each != NULL:
-                each[r] = <float>norm
-    if bad >= 0:
-        return -1.0 - bad
-    return total / rows
+        if fast:
+            total = cross_entropy_avx2(l, t, g, each, rows, vocab)
+        else:
+            total = cross_entropy_baseline(l, t, g, each, rows, vocab)
+    return total if total < 0 else total / rows
 
 
 def soft_cross_entropy(logits, probs, dlogits, Py_ssize_t rows, Py_ssize_t vocab, float temperature):
@@ -303,8 +405,12 @@ def gelu(x, y, slope, Py_ssize_t n):
     cdef float* xp = f32_data(x, n, "x")
     cdef float* yp = f32_data(y, n, "y")
     cdef float* sp = f32_data(slope, n, "slope")
+    cdef bint fast = avx2()
     with nogil:
-        tt_gelu(xp, yp, sp, n)
+        if fast:
+            gelu_avx2(xp, yp, sp, n)
+        else:
+            gelu_baseline(xp, yp, sp, n)
 
 
 def embedding_grad(ids, dy, dw, Py_ssize_t rows, Py_ssize_t dim):
