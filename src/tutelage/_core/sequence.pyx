@@ -14,14 +14,13 @@ head ``h`` owning columns ``h·hd … (h+1)·hd`` of each part; the output is
 causal softmax for the backward pass.
 """
 from libc.math cimport expf, log, sqrtf
+from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
 
 from tutelage._core.arrays cimport f32_data
 from tutelage._core.simd import simd_path
-from tutelage._core.kernels cimport (
-    dense_backward, dense_forward, embedding_backward, gemm_rm, layer_norm_backward, layer_norm_forward,
-)
+from tutelage._core.kernels cimport dense_forward, embedding_backward, gemm_rm
 
 cnp.import_array()
 
@@ -60,14 +59,31 @@ cdef extern from *:
         return p * u.f;
     }
 
+    #if defined(__GNUC__) || defined(__clang__)
+    /* GCC/clang vector extensions: one AVX register in the _avx2 variants, two SSE ones in the baseline. */
+    typedef float tt_v8 __attribute__((vector_size(32), aligned(4), may_alias));
+    typedef int tt_i8 __attribute__((vector_size(32), aligned(4), may_alias));
+    #  define TT_V8(p) (*(const tt_v8*)(p))
+    TT_INLINE float tt_hsum(tt_v8 v) {
+        float lane[TT_LANES], total = 0.0f;
+        *(tt_v8*)lane = v;
+        for (int l = 0; l < TT_LANES; l++) total += lane[l];
+        return total;
+    }
+
     TT_INLINE float tt_max(const float* x, Py_ssize_t n) {
-        float lane[TT_LANES], top = x[0];
-        Py_ssize_t j = 0, l;
+        float top = x[0];
+        Py_ssize_t j = 0;
         if (n >= TT_LANES) {
-            for (l = 0; l < TT_LANES; l++) lane[l] = x[l];
-            for (j = TT_LANES; j + TT_LANES <= n; j += TT_LANES)
-                for (l = 0; l < TT_LANES; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
-            for (l = 0; l < TT_LANES; l++) top = lane[l] > top ? lane[l] : top;
+            tt_v8 m = TT_V8(x);
+            for (j = TT_LANES; j + TT_LANES <= n; j += TT_LANES) {
+                const tt_v8 v = TT_V8(x + j);
+                const tt_i8 more = v > m;
+                m = (tt_v8)(((tt_i8)v & more) | ((tt_i8)m & ~more));
+            }
+            float lane[TT_LANES];
+            *(tt_v8*)lane = m;
+            for (int l = 0; l < TT_LANES; l++) top = lane[l] > top ? lane[l] : top;
         }
         for (; j < n; j++) top = x[j] > top ? x[j] : top;
         return top;
@@ -75,20 +91,50 @@ cdef extern from *:
 
     /* Σ a·b over n (b may be NULL: Σ a). */
     TT_INLINE float tt_dot(const float* a, const float* b, Py_ssize_t n) {
-        float lane[TT_LANES] = {0}, total = 0.0f;
-        Py_ssize_t j = 0, l;
+        tt_v8 acc = {0};
+        float total = 0.0f;
+        Py_ssize_t j = 0;
         if (b != NULL) {
-            for (; j + TT_LANES <= n; j += TT_LANES)
-                for (l = 0; l < TT_LANES; l++) lane[l] += a[j + l] * b[j + l];
+            for (; j + TT_LANES <= n; j += TT_LANES) acc += TT_V8(a + j) * TT_V8(b + j);
             for (; j < n; j++) total += a[j] * b[j];
         } else {
-            for (; j + TT_LANES <= n; j += TT_LANES)
-                for (l = 0; l < TT_LANES; l++) lane[l] += a[j + l];
+            for (; j + TT_LANES <= n; j += TT_LANES) acc += TT_V8(a + j);
             for (; j < n; j++) total += a[j];
         }
-        for (l = 0; l < TT_LANES; l++) total += lane[l];
+        return total + tt_hsum(acc);
+    }
+
+    /* Σ (a − shift)² over n. */
+    TT_INLINE float tt_sqdev(const float* a, float shift, Py_ssize_t n) {
+        tt_v8 acc = {0};
+        float total = 0.0f;
+        Py_ssize_t j = 0;
+        for (; j + TT_LANES <= n; j += TT_LANES) {
+            const tt_v8 v = TT_V8(a + j) - shift;
+            acc += v * v;
+        }
+        for (; j < n; j++) total += (a[j] - shift) * (a[j] - shift);
+        return total + tt_hsum(acc);
+    }
+    #else
+    TT_INLINE float tt_max(const float* x, Py_ssize_t n) {
+        float top = x[0];
+        for (Py_ssize_t j = 1; j < n; j++) top = x[j] > top ? x[j] : top;
+        return top;
+    }
+
+    TT_INLINE float tt_dot(const float* a, const float* b, Py_ssize_t n) {
+        float total = 0.0f;
+        for (Py_ssize_t j = 0; j < n; j++) total += b != NULL ? a[j] * b[j] : a[j];
         return total;
     }
+
+    TT_INLINE float tt_sqdev(const float* a, float shift, Py_ssize_t n) {
+        float total = 0.0f;
+        for (Py_ssize_t j = 0; j < n; j++) total += (a[j] - shift) * (a[j] - shift);
+        return total;
+    }
+    #endif
 
     /* y = exp((x − top)·k) (y may be x); returns Σ y. */
     TT_INLINE float tt_exp_shift(const float* x, float* y, Py_ssize_t n, float top, float k) {
@@ -141,6 +187,71 @@ cdef extern from *:
         }
     }
 
+    /* Row-wise layer norm; stats keeps (mean, 1/std) per row. */
+    TT_INLINE void layer_norm_body(const float* x, float* y, Py_ssize_t rows, Py_ssize_t n, const float* gamma,
+                                   const float* beta, float eps, float* stats) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const float* CYTHON_RESTRICT xr = x + r * n;
+            float* CYTHON_RESTRICT yr = y + r * n;
+            const float mean = tt_dot(xr, NULL, n) / (float)n;
+            const float rstd = 1.0f / sqrtf(tt_sqdev(xr, mean, n) / (float)n + eps);
+            stats[2 * r] = mean;
+            stats[2 * r + 1] = rstd;
+            for (Py_ssize_t j = 0; j < n; j++) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
+        }
+    }
+
+    /* Its backward: dx (overwritten, or added to when accumulate) and dgamma, dbeta (accumulated).
+       row holds n floats of work. */
+    TT_INLINE void layer_norm_grad_body(const float* x, const float* dy, float* dx, Py_ssize_t rows, Py_ssize_t n,
+                                        const float* gamma, const float* stats, float* dgamma, float* dbeta,
+                                        int accumulate, float* row) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const float mean = stats[2 * r], rstd = stats[2 * r + 1];
+            const float* CYTHON_RESTRICT xr = x + r * n;
+            const float* CYTHON_RESTRICT dyr = dy + r * n;
+            float* CYTHON_RESTRICT dxr = dx + r * n;
+            float* CYTHON_RESTRICT xhat = row;
+            for (Py_ssize_t j = 0; j < n; j++) {
+                xhat[j] = (xr[j] - mean) * rstd;
+                dgamma[j] += dyr[j] * xhat[j];
+                dbeta[j] += dyr[j];
+            }
+            const float sum_g = tt_dot(dyr, gamma, n) / (float)n;
+            float sum_gx = 0.0f;
+            for (Py_ssize_t j = 0; j < n; j++) xhat[j] *= gamma[j];
+            sum_gx = tt_dot(xhat, dyr, n) / (float)n;  /* Σ dy·γ·x̂ / n */
+            if (accumulate)
+                for (Py_ssize_t j = 0; j < n; j++)
+                    dxr[j] += rstd * (dyr[j] * gamma[j] - sum_g - (xr[j] - mean) * rstd * sum_gx);
+            else
+                for (Py_ssize_t j = 0; j < n; j++)
+                    dxr[j] = rstd * (dyr[j] * gamma[j] - sum_g - (xr[j] - mean) * rstd * sum_gx);
+        }
+    }
+
+    /* Rows of y = residual + bias (residual may be NULL), ready for a GEMM that adds x·W; and db += Σ_rows dy. */
+    TT_INLINE void rows_init_body(float* y, const float* residual, const float* bias, Py_ssize_t rows,
+                                  Py_ssize_t n) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            float* CYTHON_RESTRICT yr = y + r * n;
+            if (residual != NULL) {
+                const float* CYTHON_RESTRICT rr = residual + r * n;
+                for (Py_ssize_t j = 0; j < n; j++) yr[j] = rr[j] + bias[j];
+            } else {
+                for (Py_ssize_t j = 0; j < n; j++) yr[j] = bias[j];
+            }
+        }
+    }
+
+    TT_INLINE void column_sums_body(const float* dy, float* db, Py_ssize_t rows, Py_ssize_t n) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const float* CYTHON_RESTRICT dyr = dy + r * n;
+            float* CYTHON_RESTRICT out = db;
+            for (Py_ssize_t j = 0; j < n; j++) out[j] += dyr[j];
+        }
+    }
+
     /* Mean over rows of −log softmax(logits)[target] and its gradient (and each row's value when
        each != NULL); returns the total, or −1 − r for the first row r with a bad target. */
     TT_INLINE double cross_entropy_body(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
@@ -169,6 +280,17 @@ cdef extern from *:
         TARGET static void causal_softmax##SUFFIX(float* s, Py_ssize_t t) { causal_softmax_body(s, t); } \
         TARGET static void causal_softmax_grad##SUFFIX(const float* p, float* ds, Py_ssize_t t, float scale) { \
             causal_softmax_grad_body(p, ds, t, scale); } \
+        TARGET static void layer_norm##SUFFIX(const float* x, float* y, Py_ssize_t rows, Py_ssize_t n, \
+                const float* gamma, const float* beta, float eps, float* stats) { \
+            layer_norm_body(x, y, rows, n, gamma, beta, eps, stats); } \
+        TARGET static void layer_norm_grad##SUFFIX(const float* x, const float* dy, float* dx, Py_ssize_t rows, \
+                Py_ssize_t n, const float* gamma, const float* stats, float* dgamma, float* dbeta, int accumulate, \
+                float* row) { \
+            layer_norm_grad_body(x, dy, dx, rows, n, gamma, stats, dgamma, dbeta, accumulate, row); } \
+        TARGET static void rows_init##SUFFIX(float* y, const float* residual, const float* bias, Py_ssize_t rows, \
+                Py_ssize_t n) { rows_init_body(y, residual, bias, rows, n); } \
+        TARGET static void column_sums##SUFFIX(const float* dy, float* db, Py_ssize_t rows, Py_ssize_t n) { \
+            column_sums_body(dy, db, rows, n); } \
         TARGET static double cross_entropy##SUFFIX(const float* l, const float* t, float* g, float* each, \
                 Py_ssize_t rows, Py_ssize_t vocab) { \
             return cross_entropy_body(l, t, g, each, rows, vocab); }
@@ -181,6 +303,10 @@ cdef extern from *:
     #  define causal_softmax_avx2 causal_softmax_baseline
     #  define causal_softmax_grad_avx2 causal_softmax_grad_baseline
     #  define cross_entropy_avx2 cross_entropy_baseline
+    #  define layer_norm_avx2 layer_norm_baseline
+    #  define layer_norm_grad_avx2 layer_norm_grad_baseline
+    #  define rows_init_avx2 rows_init_baseline
+    #  define column_sums_avx2 column_sums_baseline
     #endif
     """
     float tt_max(const float* x, Py_ssize_t n) noexcept nogil
@@ -191,6 +317,22 @@ cdef extern from *:
     void causal_softmax_avx2(float* s, Py_ssize_t t) noexcept nogil
     void causal_softmax_grad_baseline(const float* p, float* ds, Py_ssize_t t, float scale) noexcept nogil
     void causal_softmax_grad_avx2(const float* p, float* ds, Py_ssize_t t, float scale) noexcept nogil
+    void layer_norm_baseline(const float* x, float* y, Py_ssize_t rows, Py_ssize_t n, const float* gamma,
+                             const float* beta, float eps, float* stats) noexcept nogil
+    void layer_norm_avx2(const float* x, float* y, Py_ssize_t rows, Py_ssize_t n, const float* gamma,
+                         const float* beta, float eps, float* stats) noexcept nogil
+    void layer_norm_grad_baseline(const float* x, const float* dy, float* dx, Py_ssize_t rows, Py_ssize_t n,
+                                  const float* gamma, const float* stats, float* dgamma, float* dbeta,
+                                  int accumulate, float* row) noexcept nogil
+    void layer_norm_grad_avx2(const float* x, const float* dy, float* dx, Py_ssize_t rows, Py_ssize_t n,
+                              const float* gamma, const float* stats, float* dgamma, float* dbeta,
+                              int accumulate, float* row) noexcept nogil
+    void rows_init_baseline(float* y, const float* residual, const float* bias, Py_ssize_t rows,
+                            Py_ssize_t n) noexcept nogil
+    void rows_init_avx2(float* y, const float* residual, const float* bias, Py_ssize_t rows,
+                        Py_ssize_t n) noexcept nogil
+    void column_sums_baseline(const float* dy, float* db, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
+    void column_sums_avx2(const float* dy, float* db, Py_ssize_t rows, Py_ssize_t n) noexcept nogil
     double cross_entropy_baseline(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
                                   Py_ssize_t vocab) noexcept nogil
     double cross_entropy_avx2(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
@@ -352,16 +494,28 @@ def soft_cross_entropy(logits, probs, dlogits, Py_ssize_t rows, Py_ssize_t vocab
     return total / rows
 
 
-# -- the existing kernels, callable from Python -----------------------------------
+# -- dense, layer norm, GELU and embedding kernels, callable from Python -----------------------------------
 
-def dense(x, w, b, y, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out):
-    """``y = x·W + b`` (W is n_in × n_out)."""
+def dense(x, w, b, y, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out, residual=None):
+    """``y = x·W + b`` (W is n_in × n_out), plus ``residual`` (rows × n_out) when given: one GEMM either way."""
     cdef float* xp = f32_data(x, rows * n_in, "x")
     cdef float* wp = f32_data(w, n_in * n_out, "w")
     cdef float* bp = f32_data(b, n_out, "b")
     cdef float* yp = f32_data(y, rows * n_out, "y")
+    cdef float* rp = f32_data(residual, rows * n_out, "residual") if residual is not None else NULL
+    cdef bint fast
+    if rows == 1 and rp == NULL:  # batch-1 decoding: the SIMD matvec of the op-table executor
+        with nogil:
+            dense_forward(xp, rows, n_in, n_out, wp, bp, yp)
+        return
+    fast = avx2()
     with nogil:
-        dense_forward(xp, rows, n_in, n_out, wp, bp, yp)
+        if fast:
+            rows_init_avx2(yp, rp, bp, rows, n_out)
+        else:
+            rows_init_baseline(yp, rp, bp, rows, n_out)
+        gemm_rm(False, False, <int>rows, <int>n_out, <int>n_in, 1.0, xp, <int>n_in, wp, <int>n_out, 1.0, yp,
+                <int>n_out)
 
 
 def dense_grad(x, dy, w, dw, db, dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out):
@@ -372,8 +526,17 @@ def dense_grad(x, dy, w, dw, db, dx, Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_
     cdef float* dwp = f32_data(dw, n_in * n_out, "dw")
     cdef float* dbp = f32_data(db, n_out, "db")
     cdef float* dxp = f32_data(dx, rows * n_in, "dx") if dx is not None else NULL
+    cdef bint fast = avx2()
     with nogil:
-        dense_backward(xp, dyp, rows, n_in, n_out, wp, dwp, dbp, dxp)
+        if fast:
+            column_sums_avx2(dyp, dbp, rows, n_out)
+        else:
+            column_sums_baseline(dyp, dbp, rows, n_out)
+        gemm_rm(True, False, <int>n_in, <int>n_out, <int>rows, 1.0, xp, <int>n_in, dyp, <int>n_out, 1.0, dwp,
+                <int>n_out)
+        if dxp != NULL:
+            gemm_rm(False, True, <int>rows, <int>n_in, <int>n_out, 1.0, dyp, <int>n_out, wp, <int>n_out, 0.0, dxp,
+                    <int>n_in)
 
 
 def layer_norm(x, y, gamma, beta, stats, Py_ssize_t rows, Py_ssize_t n, float eps):
@@ -383,12 +546,16 @@ def layer_norm(x, y, gamma, beta, stats, Py_ssize_t rows, Py_ssize_t n, float ep
     cdef float* gp = f32_data(gamma, n, "gamma")
     cdef float* bp = f32_data(beta, n, "beta")
     cdef float* sp = f32_data(stats, 2 * rows, "stats")
+    cdef bint fast = avx2()
     with nogil:
-        layer_norm_forward(xp, yp, rows, n, gp, bp, eps, sp)
+        if fast:
+            layer_norm_avx2(xp, yp, rows, n, gp, bp, eps, sp)
+        else:
+            layer_norm_baseline(xp, yp, rows, n, gp, bp, eps, sp)
 
 
-def layer_norm_grad(x, dy, dx, gamma, stats, dgamma, dbeta, Py_ssize_t rows, Py_ssize_t n):
-    """Layer-norm backward: overwrites ``dx``, accumulates ``dgamma``, ``dbeta``."""
+def layer_norm_grad(x, dy, dx, gamma, stats, dgamma, dbeta, Py_ssize_t rows, Py_ssize_t n, bint accumulate=False):
+    """Layer-norm backward: overwrites ``dx`` (adds to it when ``accumulate``), accumulates ``dgamma``, ``dbeta``."""
     cdef float* xp = f32_data(x, rows * n, "x")
     cdef float* dyp = f32_data(dy, rows * n, "dy")
     cdef float* dxp = f32_data(dx, rows * n, "dx")
@@ -396,8 +563,16 @@ def layer_norm_grad(x, dy, dx, gamma, stats, dgamma, dbeta, Py_ssize_t rows, Py_
     cdef float* sp = f32_data(stats, 2 * rows, "stats")
     cdef float* dgp = f32_data(dgamma, n, "dgamma")
     cdef float* dbp = f32_data(dbeta, n, "dbeta")
+    cdef float* row = <float*>malloc(max(n, 1) * sizeof(float))
+    cdef bint fast = avx2()
+    if row == NULL:
+        raise MemoryError()
     with nogil:
-        layer_norm_backward(xp, dyp, dxp, rows, n, gp, sp, dgp, dbp)
+        if fast:
+            layer_norm_grad_avx2(xp, dyp, dxp, rows, n, gp, sp, dgp, dbp, accumulate, row)
+        else:
+            layer_norm_grad_baseline(xp, dyp, dxp, rows, n, gp, sp, dgp, dbp, accumulate, row)
+    free(row)
 
 
 def gelu(x, y, slope, Py_ssize_t n):
