@@ -1,9 +1,13 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Sequence kernels: causal multi-head self-attention, its KV-cache step, and sequence cross-entropy.
 
-Also thin Python entry points to the dense, layer-norm and GELU kernels so that
-:mod:`tutelage.nn.transformer` can run a GPT block (with residual paths) on the
-same C code as the op-table executor. Inputs are validated by the callers in
+Also the dense (with a residual added by the same GEMM), layer-norm (its
+backward adding into the residual path's gradient), GELU and embedding kernels
+that :mod:`tutelage.nn.transformer` runs a GPT block on. The element-wise and
+row-wise loops are written once in C and built twice, for the baseline and
+with the AVX2+FMA target attribute (``*_avx2``), picked per call from the SIMD
+path in use (:mod:`tutelage._core.simd`); the products run on BLAS (batch-1
+dense on the executor's SIMD matvec). Inputs are validated by the callers in
 :mod:`tutelage.nn.attention`; here they are C-contiguous float32 of the stated
 sizes (checked by ``f32_data``). Backward kernels overwrite input gradients and
 accumulate (``+=``) parameter gradients, like :mod:`tutelage._core.kernels`.
