@@ -45,10 +45,12 @@ cdef extern from *:
     #endif
     #define TT_LANES 8
 
-    /* exp in plain arithmetic: Cephes' polynomial on [-ln2/2, ln2/2], 2^n built in the exponent bits. */
+    /* exp in plain arithmetic: Cephes' polynomial on [-ln2/2, ln2/2], 2^n built in the exponent bits;
+       0 below −86 (no subnormal results, which would slow every later operation on them). */
     TT_INLINE float tt_exp(float x) {
         union { float f; int i; } u;
-        x = x < -87.0f ? -87.0f : x;
+        const float under = x < -86.0f ? 0.0f : 1.0f;
+        x = x < -86.0f ? -86.0f : x;
         x = x > 88.0f ? 88.0f : x;
         float n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;  /* round to nearest */
         float r = x - n * 0.693359375f + n * 2.12194440e-4f;
@@ -60,7 +62,7 @@ cdef extern from *:
         p = p * r + 5.0000001201e-1f;
         p = p * r * r + r + 1.0f;
         u.i = ((int)n + 127) << 23;
-        return p * u.f;
+        return p * u.f * under;
     }
 
     #if defined(__GNUC__) || defined(__clang__)
