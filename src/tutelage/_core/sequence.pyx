@@ -33,7 +33,8 @@ cdef extern from *:
     #include "simd_kernels.h"  /* CYTHON_RESTRICT, TUTELAGE_X86_64, TUTELAGE_TARGET_AVX2 */
 
     /* Every kernel is written once, as an always-inlined body in plain C whose loops the compiler
-       vectorizes (no libm call, reductions over 8 explicit lanes); it is compiled twice: a baseline
+       vectorizes (no libm call; reductions in 8-float vectors of the GCC/clang vector extensions, plain
+       loops for other compilers); it is compiled twice: a baseline
        function (default flags, any CPU) and, on x86-64, an ``_avx2`` function with the AVX2+FMA target
        attribute, picked per call from the SIMD path in use (tutelage._core.simd). */
     #if defined(__GNUC__) || defined(__clang__)
