@@ -1,4 +1,4 @@
-"""A third-party-style plugin for the tests: the ``swish`` layer kind, ``y = x·σ(βx)`` with one learned β per feature."""
+"""A plugin for the tests: the ``swish`` layer kind, ``y = x·σ(βx)`` with one learned β per feature."""
 import numpy as np
 
 from tutelage import hookimpl

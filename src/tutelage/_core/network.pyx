@@ -135,7 +135,8 @@ cdef class Network:
 
     cdef int _run(self, float* x, Py_ssize_t n, float* acts, float* auxs, Py_ssize_t stride,
                   bint training, float** outs) noexcept nogil:
-        """Forward ``n`` samples; returns -1, -2 when a plugin layer raised, or the flat position of an invalid embedding id."""
+        """Forward ``n`` samples; returns -1, -2 when a plugin layer raised, or the flat position of an invalid
+        embedding id."""
         cdef int i, bad
         cdef Py_ssize_t s
         cdef Op* op

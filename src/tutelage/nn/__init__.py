@@ -16,6 +16,6 @@ from tutelage.nn.serialize import load, model_id, save
 
 __all__ = [
     "GELU", "LAYER_TYPES", "Conv2d", "Dense", "Dropout", "Embedding", "Flatten", "Layer", "LayerNorm",
-    "LogSoftmax", "MaxPool2d", "Model", "PluginLayer", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "load", "losses",
-    "model_id", "optim", "save",
+    "LogSoftmax", "MaxPool2d", "Model", "PluginLayer", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "load",
+    "losses", "model_id", "optim", "save",
 ]

@@ -200,7 +200,8 @@ def read_model_file(path: Path, kinds: Mapping[str, type[Layer]] | None = None
             _check_kinds(path, header, kinds)
             spec = _json_field(header, "spec", path)
             if header["format"] in LAYER_SPEC_FORMATS:
-                _check_size(path, spec, kinds, sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys()))
+                held = sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+                _check_size(path, spec, kinds, held)
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except ModelFileError:
         raise
