@@ -127,3 +127,20 @@ def test_cross_entropy_kernel_matches_reference(path, rows, vocab, seed):
     assert value == pytest.approx(ref_value, rel=1e-5, abs=1e-5)
     np.testing.assert_allclose(grad, ref_grad, **TOL)
     np.testing.assert_allclose(each, ref_each, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=15, deadline=None)
+@given(rows=st.integers(1, 30), vocab=st.integers(2, 300), t=st.floats(0.5, 4.0), offset=st.floats(-50, 50),
+       seed=st.integers(0, 2**16))
+def test_soft_cross_entropy_kernel_matches_reference(path, rows, vocab, t, offset, seed):
+    rng = np.random.default_rng(seed)
+    logits = normal(rng, rows, vocab, scale=4.0) + np.float32(offset)  # a shift the loss ignores
+    probs = rng.dirichlet(np.ones(vocab), rows).astype(np.float32)
+    probs[0] *= 0.5  # a row whose mass is not one (top-k stored teacher probabilities)
+    grad = np.empty_like(logits)
+    with simd_path(path):
+        value = _s.soft_cross_entropy(logits, probs, grad, rows, vocab, t)
+    ref_value, ref_grad = reference.soft_cross_entropy(logits.astype(np.float64), probs.astype(np.float64), t)
+    assert value == pytest.approx(ref_value, rel=1e-4, abs=1e-4)
+    np.testing.assert_allclose(grad, ref_grad, **TOL)

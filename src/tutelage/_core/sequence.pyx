@@ -17,7 +17,7 @@ head ``h`` owning columns ``h·hd … (h+1)·hd`` of each part; the output is
 ``(batch, time, d)``; ``probs`` ``(batch, heads, time, time)`` keeps the
 causal softmax for the backward pass.
 """
-from libc.math cimport expf, log, sqrtf
+from libc.math cimport log, sqrtf
 from libc.stdlib cimport free, malloc
 
 cimport numpy as cnp
@@ -123,6 +123,16 @@ cdef extern from *:
         for (; j < n; j++) total += (a[j] - shift) * (a[j] - shift);
         return total + tt_hsum(acc);
     }
+
+    /* Σ a·(b − shift) over n. */
+    TT_INLINE float tt_dot_shift(const float* a, const float* b, float shift, Py_ssize_t n) {
+        tt_v8 acc = {0};
+        float total = 0.0f;
+        Py_ssize_t j = 0;
+        for (; j + TT_LANES <= n; j += TT_LANES) acc += TT_V8(a + j) * (TT_V8(b + j) - shift);
+        for (; j < n; j++) total += a[j] * (b[j] - shift);
+        return total + tt_hsum(acc);
+    }
     #else
     TT_INLINE float tt_max(const float* x, Py_ssize_t n) {
         float top = x[0];
@@ -139,6 +149,12 @@ cdef extern from *:
     TT_INLINE float tt_sqdev(const float* a, float shift, Py_ssize_t n) {
         float total = 0.0f;
         for (Py_ssize_t j = 0; j < n; j++) total += (a[j] - shift) * (a[j] - shift);
+        return total;
+    }
+
+    TT_INLINE float tt_dot_shift(const float* a, const float* b, float shift, Py_ssize_t n) {
+        float total = 0.0f;
+        for (Py_ssize_t j = 0; j < n; j++) total += a[j] * (b[j] - shift);
         return total;
     }
     #endif
@@ -281,6 +297,26 @@ cdef extern from *:
         return total;
     }
 
+    /* Token distillation: the total over rows of −Σ p·log softmax(l/T), and g = its mean's gradient w.r.t.
+       the logits times T², (T/rows)·(softmax(l/T)·Σp − p). */
+    TT_INLINE double soft_cross_entropy_body(const float* l, const float* q, float* g, Py_ssize_t rows,
+                                             Py_ssize_t vocab, float temperature) {
+        double total = 0.0;
+        const float inv_t = 1.0f / temperature, factor = temperature / (float)rows;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const float* CYTHON_RESTRICT row = l + r * vocab;
+            const float* CYTHON_RESTRICT p = q + r * vocab;
+            float* CYTHON_RESTRICT grow = g + r * vocab;
+            const float top = tt_max(row, vocab);
+            const float norm = tt_exp_shift(row, grow, vocab, top, inv_t);
+            const float mass = tt_dot(p, NULL, vocab);
+            total += (double)mass * log((double)norm) - (double)tt_dot_shift(p, row, top, vocab) * inv_t;
+            const float a = factor * mass / norm;
+            for (Py_ssize_t j = 0; j < vocab; j++) grow[j] = a * grow[j] - factor * p[j];
+        }
+        return total;
+    }
+
     #define TT_VARIANTS(SUFFIX, TARGET) \
         TARGET static void gelu##SUFFIX(const float* x, float* y, float* dy, Py_ssize_t n) { \
             gelu_body(x, y, dy, n); } \
@@ -300,7 +336,10 @@ cdef extern from *:
             column_sums_body(dy, db, rows, n); } \
         TARGET static double cross_entropy##SUFFIX(const float* l, const float* t, float* g, float* each, \
                 Py_ssize_t rows, Py_ssize_t vocab) { \
-            return cross_entropy_body(l, t, g, each, rows, vocab); }
+            return cross_entropy_body(l, t, g, each, rows, vocab); } \
+        TARGET static double soft_cross_entropy##SUFFIX(const float* l, const float* q, float* g, Py_ssize_t rows, \
+                Py_ssize_t vocab, float temperature) { \
+            return soft_cross_entropy_body(l, q, g, rows, vocab, temperature); }
 
     TT_VARIANTS(_baseline, )
     #ifdef TUTELAGE_X86_64
@@ -310,6 +349,7 @@ cdef extern from *:
     #  define causal_softmax_avx2 causal_softmax_baseline
     #  define causal_softmax_grad_avx2 causal_softmax_grad_baseline
     #  define cross_entropy_avx2 cross_entropy_baseline
+    #  define soft_cross_entropy_avx2 soft_cross_entropy_baseline
     #  define layer_norm_avx2 layer_norm_baseline
     #  define layer_norm_grad_avx2 layer_norm_grad_baseline
     #  define rows_init_avx2 rows_init_baseline
@@ -344,6 +384,10 @@ cdef extern from *:
                                   Py_ssize_t vocab) noexcept nogil
     double cross_entropy_avx2(const float* l, const float* t, float* g, float* each, Py_ssize_t rows,
                               Py_ssize_t vocab) noexcept nogil
+    double soft_cross_entropy_baseline(const float* l, const float* q, float* g, Py_ssize_t rows,
+                                       Py_ssize_t vocab, float temperature) noexcept nogil
+    double soft_cross_entropy_avx2(const float* l, const float* q, float* g, Py_ssize_t rows,
+                                   Py_ssize_t vocab, float temperature) noexcept nogil
 
 
 cdef bint avx2():
@@ -477,27 +521,13 @@ def soft_cross_entropy(logits, probs, dlogits, Py_ssize_t rows, Py_ssize_t vocab
     cdef float* l = f32_data(logits, rows * vocab, "logits")
     cdef float* q = f32_data(probs, rows * vocab, "probs")
     cdef float* g = f32_data(dlogits, rows * vocab, "dlogits")
-    cdef Py_ssize_t r, j
-    cdef double total = 0.0, norm, mass
-    cdef float top, inv_t = 1.0 / temperature, factor = temperature / rows
-    cdef float* row
-    cdef float* grow
+    cdef double total
+    cdef bint fast = avx2()
     with nogil:
-        for r in range(rows):
-            row = l + r * vocab
-            grow = g + r * vocab
-            top = row[0]
-            for j in range(1, vocab):
-                top = row[j] if row[j] > top else top
-            norm = 0.0
-            mass = 0.0
-            for j in range(vocab):
-                grow[j] = expf((row[j] - top) * inv_t)
-                norm += grow[j]
-                mass += q[r * vocab + j]
-            for j in range(vocab):
-                total -= q[r * vocab + j] * ((row[j] - top) * inv_t - log(norm))
-                grow[j] = factor * (<float>(grow[j] / norm) * mass - q[r * vocab + j])
+        if fast:
+            total = soft_cross_entropy_avx2(l, q, g, rows, vocab, temperature)
+        else:
+            total = soft_cross_entropy_baseline(l, q, g, rows, vocab, temperature)
     return total / rows
 
 
