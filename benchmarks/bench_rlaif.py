@@ -26,7 +26,8 @@ import numpy as np
 import tutelage.worlds  # noqa: F401  (registers the worlds)
 from tutelage.judging import agreement, calibration, judge_pairs, judge_stats
 from tutelage.methods.bc import train_supervised
-from tutelage.methods.improve import improve, overoptimization, win_rate
+from tutelage.methods.dpo import dpo
+from tutelage.methods.improve import METHODS, divergence, improve, overoptimization, win_rate
 from tutelage.methods.preferences import GaussianPolicy, _Recorder, collect_pairs, judge_dataset, load_dataset, play
 from tutelage.methods.reward import input_size, train_reward_model
 from tutelage.plugins import get_host
@@ -120,6 +121,17 @@ def one_seed(args) -> dict:
                                  anchor=args.anchor)
         out[f"improve_{name}"] = {"rounds": rounds, "seconds": time.perf_counter() - t0,
                                   **win_rate(world, policy, student, eval_plans, oracle, max_steps=steps)}
+    if args.dpo_beta:  # DPO straight from the AI judge's labels, no reward model
+        rows, trajectories = load_dataset(Path(args.work) / f"seed{seed}-rlaif")
+        used = [r for r in rows if r["choice"] != "abstain"]
+        t0 = time.perf_counter()
+        policy, report = dpo(student, [(trajectories[r["first_id"]], trajectories[r["second_id"]]) for r in used],
+                             [r["p_first"] for r in used], beta=args.dpo_beta, sigma=args.sigma, epochs=args.dpo_epochs,
+                             lr=args.dpo_lr, seed=seed)
+        visited = np.concatenate([t.observations for t in trajectories.values()])
+        out["improve_dpo"] = {"rounds": [{**report, **divergence(policy, student, visited, args.sigma)}],
+                              "seconds": time.perf_counter() - t0,
+                              **win_rate(world, policy, student, eval_plans, oracle, max_steps=steps)}
     if args.curve_scenarios:
         out["overoptimization"] = overoptimization(world, student, held[-args.curve_scenarios:], rewards["rlaif"], oracle,
                                                    sigma=args.sigma, max_steps=steps)
@@ -148,13 +160,16 @@ def combine(paths: list[str]) -> None:
                                         for r in runs))
     print("\nimproved policy vs the start, oracle-judged, paired held-out scenarios (ties count half):")
     rates = {}
-    for name in ("rlaif", "rlhf"):
+    for name in ("rlaif", "rlhf", "dpo"):
+        if not all(f"improve_{name}" in r for r in runs):
+            continue
         imp = [r[f"improve_{name}"] for r in runs]
         w, l, t = (sum(i[k] for i in imp) for k in ("wins", "losses", "ties"))
         rates[name] = paired_win_rate(w, l, t)
         per_seed = ", ".join(f"{i['win_rate']:.2f}" for i in imp)
         print(f"  {name}: {rates[name].percent()}  (per seed {per_seed}; mean oracle gain "
-              f"{mean_interval([i['mean_gain'] for i in imp])}; final KL {[round(i['rounds'][-1]['kl'], 2) for i in imp]})")
+              f"{mean_interval([i['mean_gain'] for i in imp])}; final KL {[round(i['rounds'][-1]['kl'], 3) for i in imp]}; "
+              f"action rms {[round(i['rounds'][-1]['action_rms'], 3) for i in imp]})")
     won = {name: round(rates[name].estimate * rates[name].n) for name in rates}
     gap = difference_of_proportions(won["rlaif"], rates["rlaif"].n, won["rlhf"], rates["rlhf"].n)
     print(f"  RLAIF - RLHF: {100 * gap.estimate:+.1f} points [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]")
@@ -172,19 +187,22 @@ def main() -> None:
     parser.add_argument("--out", default="rlaif.json")
     parser.add_argument("--work", default="/tmp/bench-rlaif", help="folder for the preference datasets")
     parser.add_argument("--world", default="tutelage/Reach-v0")
-    parser.add_argument("--demos", type=int, default=100)
+    parser.add_argument("--demos", type=int, default=20)
     parser.add_argument("--labels", type=int, default=200)
     parser.add_argument("--sigma", type=float, default=0.1)
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--held-out", type=int, default=200, help="held-out scenarios: test pairs, then win-rate episodes")
     parser.add_argument("--test-pairs", type=int, default=100)
     parser.add_argument("--improve-scenarios", type=int, default=48)
-    parser.add_argument("--method", default="best_of_n", choices=("best_of_n", "rwr"))
+    parser.add_argument("--method", default="best_of_n", choices=METHODS)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--anchor", type=float, default=3.0, help="start-labelled states per kept step")
+    parser.add_argument("--dpo-beta", type=float, default=0.0, help="> 0: also DPO on the AI labels with this β")
+    parser.add_argument("--dpo-epochs", type=int, default=10)
+    parser.add_argument("--dpo-lr", type=float, default=1e-4)
     parser.add_argument("--curve-scenarios", type=int, default=4)
     args = parser.parse_args()
     if args.combine:

@@ -137,3 +137,39 @@ def test_noisy_oracle_is_seeded_and_flips_near_ties_only():
     first = [j.verdict for j in judge_pairs(noisy, contexts, pairs)]
     assert first == [j.verdict for j in judge_pairs(noisy, contexts, pairs)]
     assert all(v.choice == "second" for v in first[:3])  # returns far apart: the noisy rater agrees
+
+
+def test_constitution_judge_weighs_rule_violations_on_real_reach_trajectories():
+    import tutelage.worlds  # noqa: F401
+    from tutelage.errors import SpecError
+    from tutelage.methods.preferences import Trajectory, collect_pairs
+    from tutelage.rollouts.plan import EpisodePlanner
+    from tutelage.sim.scenarios import sampler_for
+
+    world = "tutelage/Reach-v0"
+    host = get_host()
+    judge = host.registry("judges").get("constitution")(world=world)
+    assert isinstance(judge, Judge) and judge.constitution.name == "arm"
+
+    class Sweep:  # the arm swung down at a constant joint speed: fast breaks 'slow-near-table', slow keeps it
+        def __init__(self, speed):
+            self.action = speed * np.array([0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+        def reset(self, seed=None):
+            pass
+
+        def act(self, observation, info):
+            return self.action
+
+    pairs = collect_pairs(world, Sweep(1.0), Sweep(0.3), EpisodePlanner(sampler_for(world)).plans(3, 2), max_steps=40)
+    judged = judge_pairs(judge, [p.context for p in pairs], [(p.first, p.second) for p in pairs])
+    severity = judge.constitution.severity()
+    weighed = [[sum(severity[k] * v for k, v in judge.violations(t).items()) / t.length for t in (p.first, p.second)]
+               for p in pairs]
+    expected = ["first" if a < b else "second" if a > b else "tie" for a, b in weighed]
+    assert [j.verdict.choice for j in judged] == expected == ["second", "second"]
+    assert judge_stats(judged).flip_rate == 0.0
+    stored = Trajectory("x", pairs[0].first.observations, pairs[0].first.actions)  # no infos: cannot judge
+    assert judge_pairs(judge, [{}], [(stored, pairs[0].second)])[0].verdict.choice == "abstain"
+    with pytest.raises(SpecError, match="constitution="):
+        host.registry("judges").get("constitution")(world="CartPole-v1")

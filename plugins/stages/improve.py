@@ -9,7 +9,7 @@ from tutelage_plugins.stages.refs import load_policy
 
 
 class ImproveStage:
-    """Best-of-n or reward-weighted regression; win rate against the start on held-out scenarios, the
+    """Best-of-n, reward-weighted regression or DPO; win rate against the start on held-out scenarios, the
     divergence from the start, and the over-optimization curve (oracle vs reward model as n grows)."""
 
     name = "improve"
@@ -17,14 +17,14 @@ class ImproveStage:
     settings = {
         "policy": Field(str, help="an earlier model stage (the start, kept frozen as the reference)"),
         "reward": Field(str, help="an earlier reward stage"),
-        "method": Field(str, "best_of_n", choices=("best_of_n", "rwr")),
+        "method": Field(str, "best_of_n", choices=("best_of_n", "rwr", "dpo")),
         "n": Field(int, 8, minimum=1, help="samples per scenario"),
         "sigma": Field(float, 0.1, minimum=0.0),
         "rounds": Field(int, 3, minimum=1),
         "scenarios": Field(int, 48, minimum=1, help="training scenarios, shared among the rounds"),
         "epochs": Field(int, 10, minimum=1),
         "lr": Field(float, 5e-4, minimum=0.0),
-        "beta": Field(float, 1.0, minimum=0.0, help="rwr temperature in units of the scores' spread"),
+        "beta": Field(float, 1.0, minimum=0.0, help="rwr temperature in units of the scores' spread; dpo's β"),
         "anchor": Field(float, 3.0, minimum=0.0, help="states labelled with the start's actions per kept step"),
         "max_steps": Field(int, None, minimum=1),
         "episodes": Field(int, 100, minimum=1, help="held-out scenarios for the win rate"),

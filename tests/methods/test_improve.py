@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tutelage.errors import SpecError
-from tutelage.methods.improve import divergence, improve, keep, overoptimization, win_rate
+from tutelage.methods.improve import divergence, extreme_pairs, improve, keep, overoptimization, win_rate
 from tutelage.plugins import get_host
 from tutelage.rollouts.plan import EpisodePlanner
 
@@ -32,7 +32,13 @@ def test_keep_best_and_reward_weighted():
         keep(scores, "ppo", rng)
 
 
-@pytest.mark.parametrize("method", ["best_of_n", "rwr"])
+def test_dpo_pairs_are_each_scenarios_best_against_its_worst():
+    groups = [["a", "b", "c"], ["d", "e", "f"], ["g", "h", "i"]]
+    pairs, labels = extreme_pairs(groups, np.array([[0.0, 2.0, 1.0], [5.0, 5.0, 5.0], [3.0, -1.0, 0.0]]))
+    assert pairs == [("b", "a"), ("g", "h")] and labels.tolist() == [1.0, 1.0]  # no pair where all samples tie
+
+
+@pytest.mark.parametrize("method", ["best_of_n", "rwr", "dpo"])
 def test_improve_fine_tunes_a_copy_and_reports_divergence(method):
     start = policy()
     before = start.theta.copy()

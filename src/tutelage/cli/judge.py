@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 from rich.console import Console
@@ -40,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     host = host_of(args)
     judges = host.registry("judges")
     judge = judges.get(args.judge)(**{"world": args.world, **policy_options(args.judge_option, "--judge-option")}
-                                   if args.judge in ("oracle", "expert") else policy_options(args.judge_option, "--judge-option"))
+                                   if "world" in inspect.signature(judges.get(args.judge)).parameters
+                                   else policy_options(args.judge_option, "--judge-option"))
     oracle = judges.get("oracle")(world=args.world)
     env = make_env(args.world, max_steps=args.max_steps)
     try:

@@ -1,12 +1,14 @@
 """Policy improvement against a reward model, measured against an oracle.
 
-Both methods sample ``n`` trajectories per scenario from a Gaussian version of
-the policy (:class:`~tutelage.methods.preferences.GaussianPolicy`), score them
-with the reward model and fine-tune the policy's mean on the steps they keep:
+Every method samples ``n`` trajectories per scenario from a Gaussian version of
+the policy (:class:`~tutelage.methods.preferences.GaussianPolicy`) and scores
+them with the reward model; each round then trains the policy's mean:
 
-- ``best_of_n`` (iterated): the best-scored trajectory of each scenario;
-- ``rwr`` (reward-weighted regression): ``n`` trajectories drawn with
-  weights ``softmax(score / (beta · std))`` within each scenario.
+- ``best_of_n`` (iterated): fine-tuned on the best-scored trajectory of each scenario;
+- ``rwr`` (reward-weighted regression): fine-tuned on ``n`` trajectories drawn with
+  weights ``softmax(score / (beta · std))`` within each scenario;
+- ``dpo``: the best-scored sample of each scenario preferred to its worst, trained
+  with DPO (:mod:`tutelage.methods.dpo`, β = ``beta``) against the frozen start.
 
 Each round reports the divergence from the frozen reference (the starting
 policy): the mean KL between the two Gaussians, ``‖μ − μ_ref‖² / 2σ²``, on
@@ -21,12 +23,13 @@ from typing import Any
 import numpy as np
 
 from tutelage.errors import SpecError
+from tutelage.methods.dpo import dpo
 from tutelage.methods.preferences import GaussianPolicy, Trajectory, _Recorder, collect_pairs, samples
 from tutelage.rollouts.plan import EpisodePlan
 from tutelage.rollouts.rollout import make_env
 from tutelage.stats import paired_win_rate
 
-METHODS = ("best_of_n", "rwr")
+METHODS = ("best_of_n", "rwr", "dpo")
 Oracle = Callable[[Any], Any]
 
 
@@ -46,6 +49,28 @@ def keep(scores: np.ndarray, method: str, rng: np.random.Generator, beta: float 
     raise SpecError(f"improvement method must be one of {METHODS}, got {method!r}")
 
 
+def kept_targets(groups: Sequence[Sequence[Trajectory]], scores: np.ndarray, method: str, rng: np.random.Generator,
+                 beta: float, reference: Any, anchor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of ``best_of_n`` and ``rwr``: the kept trajectories' steps, plus ``anchor`` states
+    of the other samples per kept step labelled with the reference's actions."""
+    chosen = [(k, i) for k, s in enumerate(scores) for i in keep(s, method, rng, beta)]
+    kept = [groups[k][i] for k, i in chosen]
+    X = np.concatenate([t.observations for t in kept])
+    Y = np.concatenate([np.clip(t.actions, -1.0, 1.0) for t in kept])
+    others = [t.observations for k, g in enumerate(groups) for i, t in enumerate(g) if (k, i) not in chosen]
+    if anchor > 0 and others:
+        others = np.concatenate(others)
+        states = others[rng.choice(len(others), size=min(len(others), int(anchor * len(X))), replace=False)]
+        X, Y = np.concatenate([X, states]), np.concatenate([Y, reference.forward(states)])
+    return X, Y
+
+
+def extreme_pairs(groups: Sequence[Sequence[Trajectory]], scores: np.ndarray) -> tuple[list[tuple[Any, Any]], np.ndarray]:
+    """``dpo`` pairs: per scenario, the reward model's best sample against its worst (label 1)."""
+    pairs = [(g[int(np.argmax(s))], g[int(np.argmin(s))]) for g, s in zip(groups, scores) if np.ptp(s) > 0]
+    return pairs, np.ones(len(pairs))
+
+
 def divergence(policy: Any, reference: Any, states: np.ndarray, sigma: float) -> dict[str, float]:
     """Mean KL(π ‖ π_ref) between the Gaussians ``N(policy(s), σ²)`` and ``N(reference(s), σ²)``, and the
     root-mean-square action difference, over ``states``."""
@@ -59,7 +84,7 @@ def improve(policy: Any, world: str, plans: Sequence[EpisodePlan], reward: Any, 
     """A fine-tuned copy of ``policy`` (a model) and one report per round; ``plans`` are shared evenly
     among the rounds (each round meets new scenarios). ``anchor`` adds, per kept step, that many states of
     the other samples labelled with the start's own actions: a trust region that keeps the policy where
-    the reward model said nothing (0: none)."""
+    the reward model said nothing (0: none). ``beta``: the rwr temperature, or DPO's β."""
     from tutelage.methods.bc import train_supervised
 
     if method not in METHODS:
@@ -73,22 +98,21 @@ def improve(policy: Any, world: str, plans: Sequence[EpisodePlan], reward: Any, 
     reports = []
     try:
         for r, part in enumerate(np.array_split(np.arange(len(plans)), rounds)):
-            stochastic = GaussianPolicy(current, sigma)
-            groups = [samples(world, stochastic, plans[i], n, env=env) for i in part]
+            groups = [samples(world, GaussianPolicy(current, sigma), plans[i], n, env=env) for i in part]
             scores = reward.score([t for g in groups for t in g]).reshape(len(groups), n)
-            chosen = [(k, i) for k, s in enumerate(scores) for i in keep(s, method, rng, beta)]
-            kept = [groups[k][i] for k, i in chosen]
-            X = np.concatenate([t.observations for t in kept])
-            Y = np.concatenate([np.clip(t.actions, -1.0, 1.0) for t in kept])
+            report = {"round": r, "scenarios": len(groups), "samples": len(groups) * n,
+                      "mean_score": float(scores.mean()), "best_score": float(scores.max(axis=1).mean())}
+            if method == "dpo":
+                pairs, labels = extreme_pairs(groups, scores)
+                current, trained = dpo(current, pairs, labels, reference=reference, beta=beta, sigma=sigma,
+                                       epochs=epochs, lr=lr, seed=seed + r)
+                report.update(pairs=len(pairs), dpo_loss=trained["loss"][-1])
+            else:
+                X, Y = kept_targets(groups, scores, method, rng, beta, reference, anchor)
+                train_supervised(current, X, Y, epochs=epochs, lr=lr, seed=seed + r, warm_start=True, standardize=True)
+                report["training_steps"] = len(X)
             visited = np.concatenate([t.observations for g in groups for t in g])
-            others = np.concatenate([t.observations for k, g in enumerate(groups) for i, t in enumerate(g) if (k, i) not in chosen])
-            if anchor > 0 and len(others):
-                states = others[rng.choice(len(others), size=min(len(others), int(anchor * len(X))), replace=False)]
-                X, Y = np.concatenate([X, states]), np.concatenate([Y, reference.forward(states)])
-            train_supervised(current, X, Y, epochs=epochs, lr=lr, seed=seed + r, warm_start=True)
-            reports.append({"round": r, "scenarios": len(groups), "samples": len(groups) * n, "training_steps": len(X),
-                            "mean_score": float(scores.mean()), "kept_score": float(np.mean(reward.score(kept))),
-                            **divergence(current, reference, visited, sigma)})
+            reports.append({**report, **divergence(current, reference, visited, sigma)})
     finally:
         env.close()
     return current, reports
