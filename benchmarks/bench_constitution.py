@@ -5,6 +5,7 @@ Phases (each under 10 minutes on 2 cores; results cached under OUT so they can r
     python benchmarks/bench_constitution.py student  --world driving   # a DAgger student of the expert
     python benchmarks/bench_constitution.py baseline --world driving   # the student on held-out episodes
     python benchmarks/bench_constitution.py finetune --world driving --seed 0 [--critic learned]
+    python benchmarks/bench_constitution.py validation --world driving # the student on validation episodes
     python benchmarks/bench_constitution.py learned  --world driving   # train the learned critic, F1 vs rules
     python benchmarks/bench_constitution.py report   --world driving
 
@@ -29,11 +30,15 @@ import tutelage.worlds  # noqa: F401  (registers the worlds)
 OUT = Path(__file__).resolve().parent / ".out" / "constitution"
 WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
 HELD_OUT = {"driving": 200, "reach": 300}
-ROUNDS = {"driving": (4, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+ROUNDS = {"driving": (3, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+EPOCHS, LR = {"driving": 10, "reach": 10}, {"driving": 3e-4, "reach": 3e-4}  # per round, warm start
 CRITIC_EPOCHS = {"driving": 15, "reach": 30}
 WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
+TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
+VALIDATION = (77, 100_000, 30)  # training-split seed, first index, episodes: choose thresholds and settings
+CONDITIONS = {"driving": ("light", "friction"), "reach": ()}  # what the learned critic senses of the scenario
 EDGE = 0.3
-WORKERS = 2
+WORKERS = 4
 
 
 def host_and_constitution(world: str):
@@ -169,8 +174,8 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     started = time.perf_counter()
     student, derivation = constitutional_training(
         WORLDS[world][0], student, critic, constitution, work / "train", rounds=rounds, episodes_per_round=per_round,
-        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=30,
-        violation_weight=WEIGHT[world],
+        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=EPOCHS[world], lr=LR[world],
+        violation_weight=WEIGHT[world], targets=TARGETS,
     )
     trained = time.perf_counter() - started
     path = work / "finetuned.safetensors"
@@ -182,24 +187,43 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
 
 
+def phase_validation(world: str) -> None:
+    """The rules critic's records of the original student on validation episodes (training split)."""
+    from tutelage import nn
+    from tutelage.methods.constitution import critique_episodes
+    from tutelage.rollouts.plan import EpisodePlanner
+    from tutelage.sim.scenarios import sampler_for
+
+    critic, constitution = make_critic(world)
+    seed, start, n = VALIDATION
+    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE).plans(seed, n, start=start)
+    records = critique_episodes(WORLDS[world][0], nn.load(OUT / world / "student.safetensors"), critic, constitution,
+                                plans, OUT / world / "validation", quiet=True)
+    print(json.dumps({k: v for k, v in records.summary(examples=0).items() if k != "principles"}))
+
+
 def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
     """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
-    training episodes only); F1 against the rules critic on the original student's held-out records."""
-    from tutelage.methods.constitution import Records, agreement, train_critic_model
+    training episodes only), choose its thresholds on the validation episodes, then F1 against the rules
+    critic on the original student's held-out records."""
+    from tutelage.methods.constitution import Records, agreement, choose_thresholds, train_critic_model
     from tutelage.methods.lineage import Derivation, save_derived
     from tutelage.plugins import get_host
 
     host, constitution = host_and_constitution(world)
     rounds = [r for seed in range(seeds) for r in sorted((OUT / world / f"rules-seed{seed}" / "train").glob("round-*"))]
     train = Records.concat([Records.read(d, constitution) for d in rounds])
-    n_in = train.matrix("observation").shape[1] + 2 * train.matrix("action").shape[1]
-    n_out = len(constitution.ids) + train.matrix("action").shape[1]
+    conditions = CONDITIONS[world]
+    n_obs, n_act = train.matrix("observation").shape[1], train.matrix("action").shape[1]
+    n_in, n_out = 2 * n_obs + 2 * n_act + len(conditions), len(constitution.ids) + n_act
     model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
     started = time.perf_counter()
-    train_critic_model(model, train, epochs=CRITIC_EPOCHS[world], seed=0)
+    train_critic_model(model, train, conditions=conditions, epochs=CRITIC_EPOCHS[world], seed=0)
+    thresholds = choose_thresholds(model, Records.read(OUT / world / "validation", constitution), conditions)
     path = OUT / world / "critic.safetensors"
     save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
-                 metadata={"principles": constitution.ids, **constitution.lineage()})
+                 metadata={"principles": constitution.ids, "conditions": list(conditions), "thresholds": thresholds,
+                           **constitution.lineage()})
     critic = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
     held = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
     if limit:  # the first `limit` held-out episodes only
@@ -207,7 +231,8 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
         held = Records(held.table.filter(keep), [e for e in held.episodes if e["episode_index"] in set(
             np.array(held.column("episode_index"))[keep].tolist())], constitution)
     result = agreement(critic, held)
-    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), seconds=time.perf_counter() - started)
+    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), thresholds=thresholds,
+                  conditions=list(conditions), seconds=time.perf_counter() - started)
     save(world, "learned-critic", result)
     print(json.dumps(result, indent=1))
 
@@ -246,7 +271,7 @@ def phase_report(world: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=("student", "baseline", "finetune", "learned", "report"))
+    parser.add_argument("phase", choices=("student", "baseline", "finetune", "validation", "learned", "report"))
     parser.add_argument("--world", choices=sorted(WORLDS), default="driving")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
