@@ -231,7 +231,7 @@ def _only(records, episodes: set):
                    records.constitution)
 
 
-def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
+def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0) -> None:
     """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
     training episodes only), choose its thresholds on the validation episodes, then F1 against the rules
     critic on the original student's held-out records."""
@@ -247,7 +247,7 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
     n_in, n_out = 2 * n_obs + 2 * n_act + len(conditions), len(constitution.ids) + n_act
     model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
     started = time.perf_counter()
-    train_critic_model(model, train, conditions=conditions, epochs=CRITIC_EPOCHS[world], seed=0)
+    train_critic_model(model, train, conditions=conditions, epochs=epochs or CRITIC_EPOCHS[world], seed=0)
     thresholds = choose_thresholds(model, Records.read(OUT / world / "validation", constitution), conditions)
     path = OUT / world / "critic.safetensors"
     save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
@@ -259,7 +259,7 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
         held = _only(held, set(sorted({e["episode_index"] for e in held.episodes})[:limit]))
     result = agreement(critic, held)
     result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), thresholds=thresholds,
-                  conditions=list(conditions), seconds=time.perf_counter() - started)
+                  epochs=epochs or CRITIC_EPOCHS[world], conditions=list(conditions), seconds=time.perf_counter() - started)
     save(world, "learned-critic", result)
     print(json.dumps(result, indent=1))
 
@@ -314,6 +314,7 @@ def main() -> None:
     parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
     parser.add_argument("--train-seeds", type=int, default=3, help="learned: train on the first N seeds' rounds")
     parser.add_argument("--limit", type=int, default=0, help="learned: score on the first N held-out episodes")
+    parser.add_argument("--critic-epochs", type=int, default=0, help="learned: epochs (default: CRITIC_EPOCHS)")
     args = parser.parse_args()
     (OUT / args.world).mkdir(parents=True, exist_ok=True)
     if args.phase == "finetune":
@@ -321,7 +322,7 @@ def main() -> None:
     elif args.phase == "evaluate":
         phase_evaluate(args.world, args.tag, args.episodes)
     elif args.phase == "learned":
-        phase_learned(args.world, args.train_seeds, args.limit)
+        phase_learned(args.world, args.train_seeds, args.limit, args.critic_epochs)
     else:
         globals()[f"phase_{args.phase}"](args.world)
 
