@@ -5,6 +5,7 @@ Phases (each under 10 minutes on 2 cores; results cached under OUT so they can r
     python benchmarks/bench_constitution.py student  --world driving   # a DAgger student of the expert
     python benchmarks/bench_constitution.py baseline --world driving   # the student on held-out episodes
     python benchmarks/bench_constitution.py finetune --world driving --seed 0 [--critic learned]
+    python benchmarks/bench_constitution.py validation --world driving # the student on validation episodes
     python benchmarks/bench_constitution.py learned  --world driving   # train the learned critic, F1 vs rules
     python benchmarks/bench_constitution.py report   --world driving
 
@@ -29,11 +30,15 @@ import tutelage.worlds  # noqa: F401  (registers the worlds)
 OUT = Path(__file__).resolve().parent / ".out" / "constitution"
 WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
 HELD_OUT = {"driving": 200, "reach": 300}
-ROUNDS = {"driving": (4, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+ROUNDS = {"driving": (3, 10), "reach": (3, 60)}  # K rounds x training episodes per round
+EPOCHS, LR = {"driving": 10, "reach": 10}, {"driving": 3e-4, "reach": 3e-4}  # per round, warm start
 CRITIC_EPOCHS = {"driving": 15, "reach": 30}
 WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
+TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
+VALIDATION = (77, 100_000, {"driving": 30, "reach": 150})  # training-split seed, first index, episodes: settings, thresholds
+CONDITIONS = {"driving": ("light", "friction"), "reach": ()}  # what the learned critic senses of the scenario
 EDGE = 0.3
-WORKERS = 2
+WORKERS = 4
 
 
 def host_and_constitution(world: str):
@@ -63,13 +68,15 @@ def _critique_chunk(args):
     return out_dir
 
 
-def held_out(world: str, model_path: Path, out_dir: Path):
-    """The rules critic's records of a model on the held-out plans (played by WORKERS processes)."""
+def held_out(world: str, model_path: Path, out_dir: Path, episodes: int = 0):
+    """The rules critic's records of a model on the held-out plans, or their first ``episodes``
+    (played by WORKERS processes)."""
     from tutelage.methods.constitution import Records
     from tutelage.rollouts.plan import EpisodePlanner
     from tutelage.sim.scenarios import sampler_for
 
     plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE, split="held-out").plans(1, HELD_OUT[world])
+    plans = plans[:episodes] if episodes else plans
     chunks = [(world, str(model_path), plans[i::WORKERS], str(out_dir / f"part-{i}")) for i in range(WORKERS)]
     with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
         dirs = pool.map(_critique_chunk, chunks)
@@ -169,8 +176,8 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     started = time.perf_counter()
     student, derivation = constitutional_training(
         WORLDS[world][0], student, critic, constitution, work / "train", rounds=rounds, episodes_per_round=per_round,
-        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=30,
-        violation_weight=WEIGHT[world],
+        seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=EPOCHS[world], lr=LR[world],
+        violation_weight=WEIGHT[world], targets=TARGETS,
     )
     trained = time.perf_counter() - started
     path = work / "finetuned.safetensors"
@@ -182,32 +189,77 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
 
 
-def phase_learned(world: str, seeds: int = 3, limit: int = 0) -> None:
+def phase_validation(world: str) -> None:
+    """The rules critic's records of the original student on validation episodes (training split)."""
+    from tutelage import nn
+    from tutelage.methods.constitution import critique_episodes
+    from tutelage.rollouts.plan import EpisodePlanner
+    from tutelage.sim.scenarios import sampler_for
+
+    critic, constitution = make_critic(world)
+    seed, start, n = VALIDATION
+    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE).plans(seed, n[world], start=start)
+    records = critique_episodes(WORLDS[world][0], nn.load(OUT / world / "student.safetensors"), critic, constitution,
+                                plans, OUT / world / "validation", quiet=True)
+    print(json.dumps({k: v for k, v in records.summary(examples=0).items() if k != "principles"}))
+
+
+def phase_evaluate(world: str, tag: str, episodes: int) -> None:
+    """A fine-tuned student (``OUT/WORLD/TAG/finetuned.safetensors``) on the first ``episodes`` held-out
+    plans, and the original's records of the same plans (from the baseline) for the ratio."""
+    from tutelage.methods.constitution import Records
+
+    work = OUT / world / tag
+    started = time.perf_counter()
+    result = rates(held_out(world, work / "finetuned.safetensors", work / "held-out", episodes))
+    result.update(seconds=time.perf_counter() - started)
+    save(world, tag, result)
+    _, constitution = host_and_constitution(world)
+    baseline = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
+    kept = {e["episode_index"] for e in Records.concat([Records.read(d, constitution)
+                                                        for d in sorted((work / "held-out").glob("part-*"))]).episodes}
+    save(world, f"original-{len(kept)}", rates(_only(baseline, kept)))
+    print(json.dumps({k: v for k, v in result.items() if k != "examples"}, indent=1))
+
+
+def _only(records, episodes: set):
+    """``records`` restricted to the given episode indices."""
+    from tutelage.methods.constitution import Records
+
+    keep = np.isin(np.array(records.column("episode_index")), sorted(episodes))
+    return Records(records.table.filter(keep), [e for e in records.episodes if e["episode_index"] in episodes],
+                   records.constitution)
+
+
+def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0) -> None:
     """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
-    training episodes only); F1 against the rules critic on the original student's held-out records."""
-    from tutelage.methods.constitution import Records, agreement, train_critic_model
+    training episodes only), choose its thresholds on the validation episodes, then F1 against the rules
+    critic on the original student's held-out records."""
+    from tutelage.methods.constitution import Records, agreement, choose_thresholds, train_critic_model
     from tutelage.methods.lineage import Derivation, save_derived
     from tutelage.plugins import get_host
 
     host, constitution = host_and_constitution(world)
     rounds = [r for seed in range(seeds) for r in sorted((OUT / world / f"rules-seed{seed}" / "train").glob("round-*"))]
     train = Records.concat([Records.read(d, constitution) for d in rounds])
-    n_in = train.matrix("observation").shape[1] + 2 * train.matrix("action").shape[1]
-    n_out = len(constitution.ids) + train.matrix("action").shape[1]
+    conditions = CONDITIONS[world]
+    n_obs, n_act = train.matrix("observation").shape[1], train.matrix("action").shape[1]
+    n_in, n_out = 2 * n_obs + 2 * n_act + len(conditions), len(constitution.ids) + n_act
     model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
     started = time.perf_counter()
-    train_critic_model(model, train, epochs=CRITIC_EPOCHS[world], seed=0)
+    train_critic_model(model, train, conditions=conditions, epochs=epochs or CRITIC_EPOCHS[world], seed=0)
+    thresholds = choose_thresholds(model, Records.read(OUT / world / "validation", constitution), conditions)
     path = OUT / world / "critic.safetensors"
     save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
-                 metadata={"principles": constitution.ids, **constitution.lineage()})
+                 metadata={"principles": constitution.ids, "conditions": list(conditions), "thresholds": thresholds,
+                           **constitution.lineage()})
     critic = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
     held = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
     if limit:  # the first `limit` held-out episodes only
-        keep = np.isin(np.array(held.column("episode_index")), sorted({e["episode_index"] for e in held.episodes})[:limit])
-        held = Records(held.table.filter(keep), [e for e in held.episodes if e["episode_index"] in set(
-            np.array(held.column("episode_index"))[keep].tolist())], constitution)
+        held = _only(held, set(sorted({e["episode_index"] for e in held.episodes})[:limit]))
     result = agreement(critic, held)
-    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), seconds=time.perf_counter() - started)
+    result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), thresholds=thresholds,
+                  epochs=epochs or CRITIC_EPOCHS[world], conditions=list(conditions), seconds=time.perf_counter() - started)
     save(world, "learned-critic", result)
     print(json.dumps(result, indent=1))
 
@@ -223,19 +275,27 @@ def phase_report(world: str) -> None:
         print(f"| {name} | {ci(r['weighted'])} | {principles} | {100 * r['success'][0]:.1f} % [{100 * r['success'][1]:.1f}, {100 * r['success'][2]:.1f}] |")
     print("| policy | severity-weighted | " + " | ".join(original["principles"]) + " | success |")
     row("original", original)
-    for name in sorted(data):
-        if name not in ("original", "learned-critic"):
-            r = data[name]
-            row(name, r)
-            reduction = 1 - r["weighted"][0] / original["weighted"][0]
-            print(f"  {name}: weighted ratio {r['weighted'][0] / original['weighted'][0]:.3f}, reduction {reduction:.3f}, "
-                  f"success {100 * (r['success'][0] - original['success'][0]):+.1f} points, fixed {r['fixed_share']}")
+
+    def reference(r):  # the original on the same held-out episodes
+        return data.get(f"original-{r['episodes']}", original) if r["episodes"] != original["episodes"] else original
+
+    tuned = [n for n in sorted(data) if n not in ("original", "learned-critic") and not n.startswith("original-")]
+    for name in tuned:
+        r, base = data[name], reference(data[name])
+        if base is not original:
+            row(f"original on the same {r['episodes']}", base)
+        row(name, r)
+        print(f"  {name}: weighted ratio {r['weighted'][0] / base['weighted'][0]:.3f}, "
+              f"success {100 * (r['success'][0] - base['success'][0]):+.1f} points, fixed {r['fixed_share']}")
     for kind in ("rules", "learned"):
-        ratios = [data[n]["weighted"][0] / original["weighted"][0] for n in data if n.startswith(f"{kind}-seed")]
+        ratios = [data[n]["weighted"][0] / reference(data[n])["weighted"][0] for n in tuned if n.startswith(f"{kind}-seed")]
         if len(ratios) >= 2:
             from tutelage.stats import mean_interval
 
             print(f"{kind}: weighted ratio over {len(ratios)} seeds {mean_interval(ratios)}")
+    if "rules-seed0" in data and "learned-seed0" in data:  # share of the rules critic's reduction the learned one reaches
+        cut = {k: 1 - data[f"{k}-seed0"]["weighted"][0] / reference(data[f"{k}-seed0"])["weighted"][0] for k in ("rules", "learned")}
+        print(f"learned/rules reduction (seed 0): {cut['learned'] / cut['rules']:.2f}" if cut["rules"] > 0 else cut)
     if "learned-critic" in data:
         lc = data["learned-critic"]
         print(f"learned critic vs rules: F1 {lc['f1']:.3f} (precision {lc['precision']:.3f}, recall {lc['recall']:.3f}, "
@@ -246,18 +306,23 @@ def phase_report(world: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=("student", "baseline", "finetune", "learned", "report"))
+    parser.add_argument("phase", choices=("student", "baseline", "finetune", "evaluate", "validation", "learned", "report"))
+    parser.add_argument("--tag", default="rules-seed0", help="evaluate: the fine-tuned student's folder")
+    parser.add_argument("--episodes", type=int, default=0, help="evaluate: the first N held-out plans (0: all)")
     parser.add_argument("--world", choices=sorted(WORLDS), default="driving")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
     parser.add_argument("--train-seeds", type=int, default=3, help="learned: train on the first N seeds' rounds")
     parser.add_argument("--limit", type=int, default=0, help="learned: score on the first N held-out episodes")
+    parser.add_argument("--critic-epochs", type=int, default=0, help="learned: epochs (default: CRITIC_EPOCHS)")
     args = parser.parse_args()
     (OUT / args.world).mkdir(parents=True, exist_ok=True)
     if args.phase == "finetune":
         phase_finetune(args.world, args.seed, args.critic)
+    elif args.phase == "evaluate":
+        phase_evaluate(args.world, args.tag, args.episodes)
     elif args.phase == "learned":
-        phase_learned(args.world, args.train_seeds, args.limit)
+        phase_learned(args.world, args.train_seeds, args.limit, args.critic_epochs)
     else:
         globals()[f"phase_{args.phase}"](args.world)
 

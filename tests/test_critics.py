@@ -233,7 +233,36 @@ def test_builtin_critics_pass_the_plugin_kit(host, kinds):
     outputs = list(np.random.default_rng(1).uniform(-1, 1, (6, 7)))
     check_critic(host.registry("critics").get("rules"), options={"constitution": strict}, contexts=contexts,
                  outputs=outputs, principles=strict.ids)
-    model = host.registry("model_types").get("mlp").build((32 + 14,), 3 + 7, hidden=(8,), seed=0)
+    model = host.registry("model_types").get("mlp").build((2 * 32 + 14,), 3 + 7, hidden=(8,), seed=0)  # see critic_features
     check_critic(host.registry("critics").get("learned"), options={"constitution": strict, "model": model},
                  contexts=[Step(c.observation, None, c.previous_action) for c in contexts], outputs=outputs,
                  principles=strict.ids)
+
+
+def test_revisions_aim_their_slack_inside_the_limit_and_targets_leave_clean_actions_alone(host, kinds, tmp_path):
+    """A speed cap revises to the cap less its slack; the rules critic's teaching target moves an action
+    that grazes a limit inside it, leaves one well inside as it is, and keeps every principle."""
+    from tutelage.constitution import Step
+
+    driving = load_constitution(packaged("driving"), kinds)
+    speed_limit = driving.principle("speed-limit").rule
+    info = {"friction": 0.15, "speed": 1.2, "time": 3.0}  # ice: the limit is 1.2 m/s
+    step = Step(np.zeros(38), info, np.array([0.0, 0.3]), {"light": 1.0})
+    assert speed_limit.check(step, np.array([0.0, 0.5])) and "on ice" in speed_limit.check(step, np.array([0.0, 0.5]))
+    revised, method = speed_limit.revise(step, np.array([0.0, 0.5]))
+    assert method == "projection" and revised[1] == pytest.approx((1.2 - speed_limit.slack) / 4.0) and speed_limit.slack > 0
+    arm = load_constitution(packaged("arm"), kinds)
+    critic = host.registry("critics").get("rules")(constitution=arm)
+    low = Step(np.zeros(32), {"hand_position": np.array([0.4, 0.0, 0.13]), "obstacles": np.zeros((0, 3)),
+                              "jacobian": np.zeros((3, 7)), "time": 1.0})
+    grazing = np.full(7, 0.39)  # 0.585 rad/s: keeps the 0.6 rad/s limit, 1 cm above the 12 cm line
+    assert not critic.review(low, grazing)
+    taught, keeps = critic.target(low, grazing)
+    rule = arm.principle("slow-near-table").rule
+    assert keeps and np.abs(taught).max() == pytest.approx((rule.max_speed - rule.slack) / 1.5)
+    inside, keeps = critic.target(low, np.full(7, 0.1))
+    assert keeps and np.array_equal(inside, np.full(7, 0.1))
+    bad = tmp_path / "bad.toml"
+    bad.write_text(packaged("arm").read_text().replace("slack = 0.1,", "slack = -1.0,"))
+    with pytest.raises(SpecError, match="slow-near-table.*slack must not be negative"):
+        load_constitution(bad, kinds)

@@ -1,10 +1,13 @@
 """The ``learned`` critic: a model trained on the rules critic's verdicts, reading sensors only.
 
 The model (any model type) maps :func:`tutelage.methods.constitution.critic_features`
-(observation, action, previous action) to a score per principle and the
-revision's change of the action (see ``train_critic_model``). A principle is
-judged broken when its score reaches ``threshold``; the confidence is the
-score clipped to [0, 1]. Its revision is the predicted change (method
+(observation, action, previous action, the observation's change since the
+step before, and the scenario's sensed ``conditions`` named in the model's
+metadata) to a score per principle and the revision's change of the action
+(see ``train_critic_model``). A principle is judged broken when its score
+reaches its threshold (the model's metadata ``thresholds``, chosen on
+validation episodes, else ``threshold``); the confidence is the score
+clipped to [0, 1]. Its revision is the predicted change (method
 ``learned``), and ``fixed`` is its own verdict on the revised action.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ class LearnedCritic(ReviewingCritic):
     name = "learned"
     privileged = False
 
-    def __init__(self, constitution: Any, model: Any, threshold: float = 0.5, passes: int = 2):
+    def __init__(self, constitution: Any, model: Any, threshold: float | None = None, passes: int = 2):
         super().__init__(constitution, passes)
         if isinstance(model, (str, os.PathLike)):
             from tutelage import nn
@@ -36,18 +39,23 @@ class LearnedCritic(ReviewingCritic):
         if trained_on is not None and list(trained_on) != constitution.ids:
             raise SpecError(f"--critic-model: trained on principles {trained_on}, but constitution "
                             f"{constitution.id} has {constitution.ids}")
-        self.model, self.threshold = model, float(threshold)
+        n = len(constitution.principles)
+        chosen = meta.get("thresholds")
+        if threshold is not None or chosen is None:
+            chosen = [0.5 if threshold is None else float(threshold)] * n
+        self.model, self.thresholds = model, np.asarray(chosen, dtype=np.float64)
+        self.conditions = tuple(meta.get("conditions") or ())
 
     def _outputs(self, step: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = np.asarray(self.model(critic_features(step.observation, action, step.previous_action)), np.float64).ravel()
+        out = np.asarray(self.model(critic_features(step, action, self.conditions)), np.float64).ravel()
         n = len(self.constitution.principles)
         return out[:n], out[n:]
 
     def broken(self, step: Any, action: np.ndarray) -> list[tuple[Any, str, float]]:
         scores, _ = self._outputs(step, action)
         found = []
-        for principle, score in zip(self.constitution.principles, scores):
-            if score >= self.threshold:
+        for principle, score, threshold in zip(self.constitution.principles, scores, self.thresholds):
+            if score >= threshold:
                 confidence = float(np.clip(score, 0.0, 1.0))
                 found.append((principle, f"the learned critic judges with confidence {confidence:.2f} that the action "
                                          f"breaks {principle.id!r}: {principle.text}", confidence))

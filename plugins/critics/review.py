@@ -76,6 +76,15 @@ class ReviewingCritic:
         return [ScoredCritique(False, p.id, reason, revised, p.severity, methods[p.id], p.id not in still, confidence)
                 for p, reason, confidence in found]
 
+    def target(self, step: Any, action: Any) -> tuple[np.ndarray, bool]:
+        """The action a learner should be taught at ``step`` instead of ``action``, and whether it keeps
+        every principle: here the revision of a reviewed action (``action`` itself when it breaks nothing)."""
+        action = np.asarray(action, dtype=np.float64).ravel()
+        critiques = self.review(step, action)
+        if not critiques:
+            return action, True
+        return np.asarray(critiques[0].revision, dtype=np.float64), all(c.fixed for c in critiques)
+
     def critique(self, contexts: Sequence[Any], outputs: Sequence[Any], principles: Sequence[str] = ()) -> list[Critique]:
         """The protocol's view: per output, the most severe broken principle among ``principles``
         (all when empty), or ``ok``."""

@@ -26,10 +26,13 @@ class SpeedCap:
     """Driving: the commanded speed (positive pedal × 4 m/s) must stay under a cap the state sets.
 
     Subclasses give ``cap(step) -> (m/s, why) | None``; the revision is the
-    projection of the pedal onto the cap.
+    projection of the pedal onto the cap lowered by ``slack`` (m/s): a student
+    trained on revisions that sit exactly on the cap hovers on it and breaks
+    it again at every wobble, so the revision aims a little inside.
     """
 
     tolerance = 0.05  # m/s
+    slack = 0.0  # m/s
 
     def cap(self, step: Any) -> tuple[float, str] | None:
         raise NotImplementedError
@@ -47,8 +50,14 @@ class SpeedCap:
         found = self.cap(step)
         revised = np.array(action, dtype=np.float64)
         if found is not None:
-            revised[1] = min(revised[1], found[0] / MAX_SPEED)
+            revised[1] = min(revised[1], max(found[0] - self.slack, 0.0) / MAX_SPEED)
         return revised, "projection"
+
+
+def _non_negative(value: float, name: str) -> float:
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return float(value)
 
 
 def _actors_ahead(info: Any) -> tuple[Any, np.ndarray]:
@@ -62,9 +71,10 @@ class YieldToCrossing(SpeedCap):
     speed must stay above ``min_ttc`` seconds."""
 
     def __init__(self, min_ttc: float = 3.0, lookahead: float = 12.0, margin: float = 0.35,
-                 kinds: tuple[str, ...] | list[str] = ("pedestrian", "cyclist")):
+                 kinds: tuple[str, ...] | list[str] = ("pedestrian", "cyclist"), slack: float = 0.0):
         if min_ttc <= 0:
             raise ValueError(f"min_ttc must be positive, got {min_ttc}")
+        self.slack = _non_negative(slack, "slack")
         self.min_ttc, self.lookahead, self.margin, self.kinds = float(min_ttc), float(lookahead), float(margin), tuple(kinds)
 
     def cap(self, step: Any) -> tuple[float, str] | None:
@@ -91,9 +101,10 @@ class YieldToCrossing(SpeedCap):
 class Headway(SpeedCap):
     """Keep a time headway of at least ``min_headway`` seconds to the vehicle ahead in the ego lane."""
 
-    def __init__(self, min_headway: float = 1.5, lookahead: float = 15.0):
+    def __init__(self, min_headway: float = 1.5, lookahead: float = 15.0, slack: float = 0.0):
         if min_headway <= 0:
             raise ValueError(f"min_headway must be positive, got {min_headway}")
+        self.slack = _non_negative(slack, "slack")
         self.min_headway, self.lookahead = float(min_headway), float(lookahead)
 
     def cap(self, step: Any) -> tuple[float, str] | None:
@@ -115,7 +126,8 @@ class SpeedLimit(SpeedCap):
     """A speed limit that tightens at night (scenario ``light``), in the wet and on ice (``friction``)."""
 
     def __init__(self, limit: float = 2.2, night: float = 1.6, wet: float = 1.5, ice: float = 1.2,
-                 night_light: float = 0.3, wet_friction: float = 0.6, ice_friction: float = 0.25):
+                 night_light: float = 0.3, wet_friction: float = 0.6, ice_friction: float = 0.25, slack: float = 0.0):
+        self.slack = _non_negative(slack, "slack")
         self.limits = {"": float(limit), "at night": float(night), "in the wet": float(wet), "on ice": float(ice)}
         if min(self.limits.values()) < 0:
             raise ValueError("speed limits must not be negative")
@@ -172,12 +184,16 @@ class LaneKeeping:
 
 
 class SmoothControl:
-    """No jerky steering or throttle: each step may change an action component by at most its limit."""
+    """No jerky steering or throttle: each step may change an action component by at most its limit
+    (the revision clips the change to ``1 - slack`` of it)."""
 
-    def __init__(self, max_steer_change: float = 0.15, max_pedal_change: float = 0.3):
+    def __init__(self, max_steer_change: float = 0.15, max_pedal_change: float = 0.3, slack: float = 0.0):
         self.limits = np.array([max_steer_change, max_pedal_change], dtype=np.float64)
         if (self.limits <= 0).any():
             raise ValueError("the largest changes must be positive")
+        if not 0.0 <= slack < 1.0:
+            raise ValueError(f"slack must be in [0, 1), got {slack}")
+        self.slack = float(slack)
 
     def check(self, step: Any, action: np.ndarray) -> str | None:
         if step.previous_action is None:
@@ -193,8 +209,8 @@ class SmoothControl:
     def revise(self, step: Any, action: np.ndarray) -> tuple[np.ndarray, str] | None:
         if step.previous_action is None:
             return np.array(action, dtype=np.float64), "projection"
-        prev = step.previous_action
-        return np.clip(action, prev - self.limits, prev + self.limits), "projection"
+        prev, limits = step.previous_action, self.limits * (1.0 - self.slack)
+        return np.clip(action, prev - limits, prev + limits), "projection"
 
 
 def _halfspace(action: np.ndarray, g: np.ndarray, bound: float) -> np.ndarray:
@@ -262,10 +278,14 @@ class ObstacleClearance:
 
 
 class JointSpeedNearTable:
-    """Arm: below ``height`` metres the joints move no faster than ``max_speed`` rad/s."""
+    """Arm: below ``height`` metres the joints move no faster than ``max_speed`` rad/s. Revisions aim
+    ``slack`` rad/s under the limit and already apply ``margin`` metres above the height."""
 
-    def __init__(self, height: float = 0.12, max_speed: float = 0.6):
+    def __init__(self, height: float = 0.12, max_speed: float = 0.6, slack: float = 0.0, margin: float = 0.0):
         self.height, self.max_speed = float(height), float(max_speed)
+        self.slack, self.margin = _non_negative(slack, "slack"), _non_negative(margin, "margin")
+        if self.slack >= self.max_speed:
+            raise ValueError(f"slack must be under max_speed, got {slack}")
 
     def check(self, step: Any, action: np.ndarray) -> str | None:
         z = float(step.info["hand_position"][2])
@@ -277,18 +297,20 @@ class JointSpeedNearTable:
                 f"commanded {fastest:.2f} rad/s; below {100 * self.height:.0f} cm the limit is {self.max_speed:.2f} rad/s")
 
     def revise(self, step: Any, action: np.ndarray) -> tuple[np.ndarray, str] | None:
-        if float(step.info["hand_position"][2]) >= self.height:
+        if float(step.info["hand_position"][2]) >= self.height + self.margin:
             return np.array(action, dtype=np.float64), "projection"
-        bound = self.max_speed / JOINT_SPEED
+        bound = (self.max_speed - self.slack) / JOINT_SPEED
         return np.clip(action, -bound, bound), "projection"
 
 
 class TopApproach:
     """Arm: no collision with an object from above: over an obstacle (or the cube) and within
-    ``above`` metres of its top, the hand descends no faster than ``max_descent`` m/s."""
+    ``above`` metres of its top, the hand descends no faster than ``max_descent`` m/s (revisions
+    aim ``slack`` m/s slower)."""
 
-    def __init__(self, max_descent: float = 0.08, above: float = 0.1, radius: float = 0.05):
+    def __init__(self, max_descent: float = 0.08, above: float = 0.1, radius: float = 0.05, slack: float = 0.0):
         self.max_descent, self.above, self.radius = float(max_descent), float(above), float(radius)
+        self.slack = _non_negative(slack, "slack")
 
     def _over(self, step: Any) -> tuple[int, float] | None:
         hand = np.asarray(step.info["hand_position"], dtype=np.float64)
@@ -317,7 +339,7 @@ class TopApproach:
         if self._over(step) is None:
             return revised, "projection"
         g = np.asarray(step.info["jacobian"])[2] * JOINT_SPEED
-        return _halfspace(revised, g, -self.max_descent), "projection"
+        return _halfspace(revised, g, -max(self.max_descent - self.slack, 0.0)), "projection"
 
 
 RULE_KINDS = {

@@ -35,3 +35,11 @@ class RulesCritic(ReviewingCritic):
 
     def revise_one(self, step: Any, action: np.ndarray, principle: Any) -> tuple[np.ndarray, str] | None:
         return principle.rule.revise(step, action)
+
+    def target(self, step: Any, action: Any) -> tuple[np.ndarray, bool]:
+        """Every principle's revision applied to ``action`` (least severe first), broken or not: a rule
+        revises into its allowed set shrunk by its ``slack``, so an action that only grazes a limit is
+        taught to keep clear of it, and one well inside stays as it is."""
+        action = np.asarray(action, dtype=np.float64).ravel()
+        revised, _ = self.revise_all(step, action, sorted(self.constitution.principles, key=lambda p: p.severity))
+        return revised, not self.broken(step, revised)

@@ -27,6 +27,8 @@ class ReviseStage:
         "lr": Field(float, 5e-4, minimum=0.0),
         "violation_weight": Field(int, 2, minimum=1, help="how many times a revised step counts"),
         "include_unfixed": Field(bool, False, help="also train on revisions that did not fix the violation"),
+        "targets": Field(str, "anchor", choices=("anchor", "own"),
+                         help="anchor: the critic's revisions of the student-as-it-came's actions; own: of its current ones"),
         "gif": Field(bool, True),
         "gif_edge_case": Field(str, "", help="default: the world's first edge case"),
         "gif_steps": Field(int, 400, minimum=1),
@@ -40,6 +42,8 @@ class ReviseStage:
             data = check.earlier_output(settings["data"], "data", "dataset")
             if data.settings.get("split") != "train":
                 raise check.error("data", f"stage {settings['data']!r} critiques held-out episodes; fine-tune on 'train' ones")
+            if settings["targets"] == "anchor":
+                raise check.error("data", "an earlier critique has no anchor columns; use it with targets = 'own'")
         return check_critic(settings, check)
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +68,7 @@ class ReviseStage:
             edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]), sampler=context.sampler,
             start=start, max_steps=settings["max_steps"], epochs=settings["epochs"], batch_size=settings["batch_size"],
             lr=settings["lr"], violation_weight=settings["violation_weight"], include_unfixed=settings["include_unfixed"],
-            quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
+            targets=settings["targets"], quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
         )
         derivation.guarded(verdict, depth)
         path = context.path("models", f"{context.stage.name}.safetensors")

@@ -45,12 +45,14 @@ RULE_KINDS_HOOK = "tutelage_rule_kinds"
 @dataclass
 class Step:
     """What a critic sees of one step: the observation, the privileged ``info`` (None for a
-    sensor-only critic), the action taken before (None on the first step), the episode's scenario."""
+    sensor-only critic), the action taken before (None on the first step), the episode's scenario
+    and the observation before (None on the first step)."""
 
     observation: Any
     info: Mapping[str, Any] | None = None
     previous_action: np.ndarray | None = None
     scenario: Mapping[str, Any] = field(default_factory=dict)
+    previous_observation: Any = None
 
     @property
     def time(self) -> float:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import tutelage.worlds  # noqa: F401  (registers the worlds)
 from tutelage import nn
 from tutelage.constitution import Step, load_constitution, packaged, rule_kinds
-from tutelage.methods.constitution import (Records, agreement, constitutional_training, critic_dataset,
+from tutelage.errors import DataError
+from tutelage.methods.constitution import (Records, agreement, choose_thresholds, constitutional_training, critic_dataset,
                                            critique_episodes, revision_targets, train_critic_model)
 from tutelage.methods.lineage import Derivation, save_derived
 from tutelage.plugins import get_host
@@ -40,7 +42,7 @@ def test_fine_tuning_on_revisions_is_a_derivative_with_the_constitution_in_its_l
     rounds = []
     tuned, derivation = constitutional_training(
         REACH, student, critic, constitution, tmp_path / "loop", rounds=2, episodes_per_round=2, seed=0,
-        sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, on_round=lambda k, s, r: rounds.append(r),
+        sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, on_round=lambda k, s, r: rounds.append(r), targets="own",
     )
     assert rounds[1]["loss"] < 0.05
     assert derivation.parent == parent and derivation.method == "constitution"
@@ -81,3 +83,49 @@ def test_learned_critic_reads_sensors_only_and_reports_confidence(setup, tmp_pat
     for critique in learned.review(step, np.array(row["action"])):
         assert 0.0 <= critique.confidence <= 1.0 and critique.method == "learned" and "confidence" in critique.reason
     assert records is not None
+
+
+def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_students_action(setup, tmp_path):
+    host, constitution, student, _ = setup
+    critic = host.registry("critics").get("rules")(constitution=constitution)
+    before = student.copy()
+    tuned, derivation = constitutional_training(
+        REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=2, episodes_per_round=2, seed=0,
+        sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, targets="anchor")
+    assert "targets=anchor" in derivation.dataset and derivation.parent == student.info["id"]
+    last = Records.read(tmp_path / "loop" / "round-1", constitution)
+    observations, anchor = last.matrix("observation"), last.matrix("anchor_action")
+    assert np.allclose(anchor, np.asarray(before(observations)), atol=1e-5)  # the frozen student, not the tuned one
+    assert not np.allclose(last.matrix("action"), anchor, atol=1e-3)  # round 1 was driven by the tuned student
+    X, Y = revision_targets(last, targets="anchor", violation_weight=1)
+    assert np.array_equal(Y, last.matrix("anchor_revised")) and len(X) == last.table.num_rows
+    assert np.abs(Y).max() <= (0.3 - 0.1) / 1.5 + 1e-6  # the strict limit less its slack: every step is taught inside it
+    without = last.table.drop_columns(["anchor_revised"]).append_column(
+        "anchor_revised", pa.nulls(last.table.num_rows, pa.list_(pa.float32())))
+    with pytest.raises(DataError, match="anchor"):
+        revision_targets(Records(without, last.episodes, constitution), targets="anchor")
+
+
+def test_learned_critic_thresholds_come_from_validation_and_conditions_from_the_scenario(setup, tmp_path):
+    host, constitution, student, _ = setup
+    rules = host.registry("critics").get("rules")(constitution=constitution)
+    plans = EpisodePlanner(sampler_for(REACH)).plans(3, 4)
+    records = critique_episodes(REACH, student, rules, constitution, plans[:3], tmp_path / "train", max_steps=40)
+    validation = critique_episodes(REACH, student, rules, constitution, plans[3:], tmp_path / "val", max_steps=40)
+    conditions = ("light", "no-such-sensor")  # a scenario key the world lacks reads as 0
+    X, _ = critic_dataset(records, conditions)
+    light = {e["episode_index"]: e["scenario"]["light"] for e in records.episodes}
+    assert X.shape[1] == 2 * 32 + 2 * 7 + 2 and np.all(X[:, -1] == 0.0)
+    assert np.allclose(X[:, -2], [light[i] for i in records.column("episode_index")])
+    first = np.flatnonzero(np.array(records.column("frame_index")) == 0)
+    assert np.all(X[first, 32 + 14: 2 * 32 + 14] == 0.0)  # no change of the observation before the first step
+    model = host.registry("model_types").get("mlp").build((X.shape[1],), len(constitution.ids) + 7, hidden=(32,), seed=0)
+    train_critic_model(model, records, conditions=conditions, epochs=20, seed=0)
+    thresholds = choose_thresholds(model, validation, conditions)
+    assert len(thresholds) == 3 and all(0.0 < t < 1.0 for t in thresholds)
+    path = tmp_path / "critic.safetensors"
+    save_derived(model, path, Derivation("critic"), metadata={"principles": constitution.ids, "thresholds": thresholds,
+                                                              "conditions": list(conditions)})
+    learned = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
+    assert list(learned.thresholds) == thresholds and learned.conditions == conditions
+    assert 0.0 <= agreement(learned, validation)["f1"] <= 1.0

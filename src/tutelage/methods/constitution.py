@@ -42,11 +42,18 @@ MANIFEST = "critique.json"
 EPISODE_META = b"tutelage.episode"
 
 
-def critic_features(observation: Any, action: Any, previous_action: Any) -> np.ndarray:
-    """What a sensor-only critic reads: the observation vector, the action, the previous action (zeros first)."""
+def critic_features(step: Step, action: Any, conditions: Sequence[str] = ()) -> np.ndarray:
+    """What a sensor-only critic reads of ``step``: the observation, the action, the previous action,
+    the change of the observation since the step before (zeros first), and the scenario's
+    ``conditions`` (say ``light`` and ``friction``: what a light sensor and a road-condition sensor
+    report; 0 where the scenario lacks one)."""
     action = np.asarray(action, dtype=np.float32).ravel()
-    previous = np.zeros_like(action) if previous_action is None else np.asarray(previous_action, np.float32).ravel()
-    return np.concatenate([observation_vector(observation), action, previous])
+    observation = observation_vector(step.observation)
+    previous = np.zeros_like(action) if step.previous_action is None else np.asarray(step.previous_action, np.float32).ravel()
+    change = (np.zeros_like(observation) if step.previous_observation is None
+              else observation - observation_vector(step.previous_observation))
+    known = np.array([float(step.scenario.get(key, 0.0)) for key in conditions], dtype=np.float32)
+    return np.concatenate([observation, action, previous, change, known])
 
 
 def _schema() -> Any:
@@ -59,21 +66,26 @@ def _schema() -> Any:
         ("violation", pa.bool_()), ("principle", pa.string()), ("critique", pa.string()), ("severity", pa.float64()),
         ("fixed", pa.bool_()), ("principles", texts), ("principle_fixed", pa.list_(pa.bool_())), ("methods", texts),
         ("reasons", texts), ("confidences", floats), ("critic", pa.string()), ("constitution", pa.string()),
+        ("anchor_action", floats), ("anchor_revised", floats), ("anchor_fixed", pa.bool_()),
     ])
 
 
 def critique_episode(env: Any, act: Callable[[Any, dict], Any], critic: Any, constitution: Constitution,
-                     plan: EpisodePlan, *, critic_name: str = "") -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """Play ``plan`` with ``act`` while ``critic`` reviews every step; return ``(columns, episode meta)``."""
+                     plan: EpisodePlan, *, critic_name: str = "", anchor: Callable[[Any, dict], Any] | None = None
+                     ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Play ``plan`` with ``act`` while ``critic`` reviews every step; return ``(columns, episode meta)``.
+    With ``anchor`` (another policy, say the student before fine-tuning) the critic also reviews what
+    the anchor would have done at each step: ``anchor_action``, ``anchor_revised``, ``anchor_fixed``."""
     rows: dict[str, list[Any]] = {name: [] for name in _schema().names}
-    previous: list[np.ndarray | None] = [None]
+    previous: list[Any] = [None, None]  # the action and the observation before
     scenario = plan.scenario or {}
 
     def on_step(observation: Any, info: dict, action: Any) -> None:
-        step = Step(observation, info, previous[0], scenario)
+        step = Step(observation, info, previous[0], scenario, previous[1])
         taken = np.asarray(action, dtype=np.float64).ravel()
         critiques = sorted(critic.review(step, taken), key=lambda c: -c.severity)
         revised = np.asarray(critiques[0].revision, dtype=np.float64) if critiques else taken
+        anchored = _anchor_columns(critic, step, anchor(observation, info)) if anchor is not None else {}
         values = {
             "episode_index": plan.index, "frame_index": len(rows["frame_index"]), "time": step.time,
             "edge_case": plan.edge_case, "observation": observation_vector(observation),
@@ -85,13 +97,21 @@ def critique_episode(env: Any, act: Callable[[Any, dict], Any], critic: Any, con
             "methods": [c.method for c in critiques], "reasons": [c.reason for c in critiques],
             "confidences": [float(getattr(c, "confidence", 1.0)) for c in critiques],
             "critic": critic_name or getattr(critic, "name", type(critic).__name__), "constitution": constitution.id,
+            "anchor_action": None, "anchor_revised": None, "anchor_fixed": None, **anchored,
         }
         for name, value in values.items():
             rows[name].append(value)
-        previous[0] = taken
+        previous[0], previous[1] = taken, observation
 
     meta = run_episode(env, act, plan, on_step=on_step).meta
     return rows, meta
+
+
+def _anchor_columns(critic: Any, step: Step, action: Any) -> dict[str, Any]:
+    """The anchor's action and what the critic would teach instead (``critic.target``: its revision)."""
+    action = np.asarray(action, dtype=np.float64).ravel()
+    revised, fixed = critic.target(step, action)
+    return {"anchor_action": action, "anchor_revised": np.asarray(revised, dtype=np.float64), "anchor_fixed": bool(fixed)}
 
 
 def _write_episode(path: Path, rows: dict[str, list[Any]], meta: dict[str, Any]) -> None:
@@ -114,13 +134,17 @@ def episode_path(out_dir: Path, index: int) -> Path:
 
 def critique_episodes(world: str, policy: Any, critic: Any, constitution: Constitution, plans: Sequence[EpisodePlan],
                       out_dir: str | Path, *, policy_id: str = "", critic_name: str = "", max_steps: int | None = None,
-                      quiet: bool = True) -> "Records":
+                      quiet: bool = True, anchor: Any = None, anchor_id: str = "") -> "Records":
     """Critique ``policy`` on every plan into ``out_dir`` (one Parquet file per episode, written
-    atomically); episodes already written are kept, so a killed run resumes with identical records."""
+    atomically); episodes already written are kept, so a killed run resumes with identical records.
+    ``anchor``: a second policy whose action the critic also reviews at every step (see
+    :func:`critique_episode`)."""
     out = Path(out_dir)
     critic_name = critic_name or getattr(critic, "name", type(critic).__name__)
     manifest = {"world": world, "policy": policy_id, "critic": critic_name, "constitution": constitution.id,
                 "episodes": [p.index for p in plans]}
+    if anchor is not None:
+        manifest["anchor"] = anchor_id or model_id(anchor) or "anchor"
     if (out / MANIFEST).exists():
         earlier = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
         if earlier != manifest:
@@ -130,12 +154,15 @@ def critique_episodes(world: str, policy: Any, critic: Any, constitution: Consti
         fileio.write_json(out / MANIFEST, manifest)
     todo = [p for p in plans if not episode_path(out, p.index).exists()]
     if todo:
-        act = as_policy(policy)
+        act, anchor_act = as_policy(policy), as_policy(anchor) if anchor is not None else None
         with contextlib.closing(make_env(world, max_steps=max_steps)) as env, \
                 progress("critique", len(todo), quiet, unit="episode") as advance:
             for plan in todo:
                 reset_policy(policy, plan.seeds.policy)
-                rows, meta = critique_episode(env, act, critic, constitution, plan, critic_name=critic_name)
+                if anchor is not None:
+                    reset_policy(anchor, plan.seeds.policy)
+                rows, meta = critique_episode(env, act, critic, constitution, plan, critic_name=critic_name,
+                                              anchor=anchor_act)
                 _write_episode(episode_path(out, plan.index), rows, meta)
                 advance(1)
     return Records.read(out, constitution)
@@ -222,23 +249,40 @@ def summarize_records(records: Records, examples: int = 3) -> dict[str, Any]:
     }
 
 
-def revision_targets(records: Records, *, include_unfixed: bool = False, violation_weight: int = 1
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, Y)`` for fine-tuning: every step's observation with the revised action as target (the
-    student's own action where nothing was broken). Steps whose revision did not fix the violation
-    are left out unless ``include_unfixed``; violating steps repeat ``violation_weight`` times."""
-    X, Y = records.matrix("observation"), records.matrix("revised_action")
-    violation = np.array(records.column("violation"), dtype=bool)
-    fixed = np.array([f is not False for f in records.column("fixed")], dtype=bool)
+def revision_targets(records: Records, *, include_unfixed: bool = False, violation_weight: int = 1,
+                     targets: str = "own") -> tuple[np.ndarray, np.ndarray]:
+    """``(X, Y)`` for fine-tuning on ``records``.
+
+    ``targets="own"``: every step's observation with the revised action as target (the student's
+    own action where nothing was broken). ``targets="anchor"``: the critic's revision of the
+    anchor's action at every step (the anchor's own where it broke nothing; the records need the
+    anchor columns). Steps whose revision did not fix the violation are left out unless
+    ``include_unfixed``; revised steps repeat ``violation_weight`` times.
+    """
+    if targets not in ("own", "anchor"):
+        raise SpecError(f"targets must be 'own' or 'anchor', got {targets!r}")
+    X = records.matrix("observation")
+    if targets == "own":
+        Y = records.matrix("revised_action")
+        revised = np.array(records.column("violation"), dtype=bool)
+        fixed = np.array([f is not False for f in records.column("fixed")], dtype=bool)
+    else:
+        if records.table.column("anchor_revised").null_count:
+            raise DataError("targets='anchor' needs records critiqued with an anchor (anchor_revised is empty)")
+        Y = records.matrix("anchor_revised")
+        revised = np.any(Y != records.matrix("anchor_action"), axis=1)
+        fixed = np.array(records.column("anchor_fixed"), dtype=bool)
     keep = fixed | include_unfixed
-    repeat = np.where(violation, max(int(violation_weight), 1), 1) * keep
+    repeat = np.where(revised, max(int(violation_weight), 1), 1) * keep
     return np.repeat(X, repeat, axis=0), np.repeat(Y, repeat, axis=0)
 
 
 def finetune(student: Any, records: Records, *, epochs: int = 20, batch_size: int = 64, lr: float = 5e-4,
-             seed: int = 0, violation_weight: int = 2, include_unfixed: bool = False, callbacks: Any = ()) -> Any:
+             seed: int = 0, violation_weight: int = 2, include_unfixed: bool = False, targets: str = "own",
+             callbacks: Any = ()) -> Any:
     """Fine-tune ``student`` (warm start) on the revisions in ``records``; return the fit History."""
-    X, Y = revision_targets(records, include_unfixed=include_unfixed, violation_weight=violation_weight)
+    X, Y = revision_targets(records, include_unfixed=include_unfixed, violation_weight=violation_weight,
+                            targets=targets)
     if len(X) == 0:
         raise DataError("no steps to fine-tune on")
     return train_supervised(student, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, warm_start=True,
@@ -264,6 +308,7 @@ def constitutional_training(
     lr: float = 5e-4,
     violation_weight: int = 2,
     include_unfixed: bool = False,
+    targets: str = "anchor",
     quiet: bool = True,
     callbacks: Any = (),
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
@@ -275,23 +320,33 @@ def constitutional_training(
     the earlier rounds' records (and ``start``, an earlier critique of the
     same student), and fine-tunes on all of them. The derivation's parent is
     the student's id; its dataset names the constitution (with its hash).
+
+    ``targets="anchor"`` keeps a frozen copy of the student as it came (the
+    anchor) and fine-tunes on the critic's revisions of the *anchor's* action
+    at the states the current student visits (see :func:`revision_targets`):
+    the targets stay consistent from step to step and round to round, so the
+    student changes where the constitution asks and nowhere else.
     """
     if rounds < 1 or episodes_per_round < 1:
         raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
+    if targets == "anchor" and start is not None:
+        raise SpecError("start: an earlier critique has no anchor columns; use it with targets='own'")
     critic_name = getattr(critic, "name", type(critic).__name__)
     derivation = Derivation("constitution", parent=parent_id(student), teacher=f"critic:{critic_name}",
-                            dataset=f"constitution:{constitution.id}:{world}:seed={seed}:{rounds}x{episodes_per_round}")
+                            dataset=f"constitution:{constitution.id}:{world}:seed={seed}:{rounds}x{episodes_per_round}:targets={targets}")
     planner = EpisodePlanner(sampler, edge_case_fraction=edge_case_fraction)
     parts = [start] if start is not None else []
+    anchor = student.copy() if targets == "anchor" else None
     for round_num in range(rounds):
         plans = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
         records = critique_episodes(world, student, critic, constitution, plans, Path(out_dir) / f"round-{round_num}",
                                     policy_id=f"{model_id(student) or 'student'}:round-{round_num}",
-                                    critic_name=critic_name, max_steps=max_steps, quiet=quiet)
+                                    critic_name=critic_name, max_steps=max_steps, quiet=quiet, anchor=anchor,
+                                    anchor_id=f"{model_id(student) or 'student'}:anchor")
         parts.append(records)
         history = finetune(student, Records.concat(parts), epochs=epochs, batch_size=batch_size, lr=lr,
                            seed=seed + round_num, violation_weight=violation_weight, include_unfixed=include_unfixed,
-                           callbacks=callbacks)
+                           targets=targets, callbacks=callbacks)
         summary = records.summary(examples=0)
         record = {"round": round_num, "episodes": summary["episodes"], "violations": summary["violations"],
                   "violations_per_unit": summary["violations_per_unit"], "unit": summary["unit"],
@@ -308,13 +363,29 @@ def constitutional_training(
 # -- the learned critic's data ---------------------------------------------------------------
 
 
-def critic_dataset(records: Records) -> tuple[np.ndarray, np.ndarray]:
-    """``(features, targets)`` to train a sensor-only critic on a rules critic's records: targets are one
-    0/1 column per principle (broken or not) followed by the revision's change of the action."""
+def record_steps(records: Records) -> list[Step]:
+    """Each record row as the sensor-only critic saw it: a :class:`Step` without ``info``, with the
+    previous action and observation (None first in an episode) and the episode's scenario."""
+    scenarios = {e["episode_index"]: e.get("scenario") or {} for e in records.episodes}
+    steps: list[Step] = []
+    last = None
+    for episode, observation, previous in zip(records.column("episode_index"), records.matrix("observation"),
+                                              records.column("previous_action")):
+        before = steps[-1].observation if steps and last == episode else None
+        steps.append(Step(observation, None, None if previous is None else np.asarray(previous, np.float32),
+                          scenarios.get(episode, {}), before))
+        last = episode
+    return steps
+
+
+def critic_dataset(records: Records, conditions: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """``(features, targets)`` to train a sensor-only critic on a rules critic's records: features are
+    :func:`critic_features`; targets are one 0/1 column per principle (broken or not) followed by the
+    revision's change of the action."""
     ids = records.constitution.ids
-    observations, actions = records.matrix("observation"), records.matrix("action")
-    previous = [np.zeros(actions.shape[1], np.float32) if p is None else p for p in records.column("previous_action")]
-    X = np.concatenate([observations, actions, np.array(previous, dtype=np.float32)], axis=1)
+    actions = records.matrix("action")
+    X = np.array([critic_features(step, action, conditions) for step, action in zip(record_steps(records), actions)],
+                 dtype=np.float32)
     broken = np.zeros((len(X), len(ids)), dtype=np.float32)
     for row, names in enumerate(records.column("principles")):
         for name in names:
@@ -322,37 +393,57 @@ def critic_dataset(records: Records) -> tuple[np.ndarray, np.ndarray]:
     return X, np.concatenate([broken, records.matrix("revised_action") - actions], axis=1)
 
 
-def train_critic_model(model: Any, records: Records, *, epochs: int = 40, batch_size: int = 128, lr: float = 1e-3,
-                       seed: int = 0, balance: bool = True, callbacks: Any = ()) -> Any:
+def train_critic_model(model: Any, records: Records, *, conditions: Sequence[str] = (), epochs: int = 40,
+                       batch_size: int = 128, lr: float = 1e-3, seed: int = 0, balance: bool = True,
+                       callbacks: Any = ()) -> Any:
     """Fit ``model`` (inputs: :func:`critic_features`; outputs: a score per principle, then the change
-    of the action) to a rules critic's ``records``; return the fit History. With ``balance`` the
-    violating steps repeat until they weigh about as much as the others (violations are rare)."""
-    X, Y = critic_dataset(records)
-    violating = Y[:, : len(records.constitution.ids)].max(axis=1) > 0
-    if balance and 0 < violating.sum() < len(Y) / 2:
-        repeat = np.where(violating, int(round((len(Y) - violating.sum()) / violating.sum())), 1)
+    of the action) to a rules critic's ``records``; return the fit History. With ``balance`` each
+    principle's violating steps repeat until they weigh about a tenth of the others' (violations
+    are rare, some principles very rare)."""
+    X, Y = critic_dataset(records, conditions)
+    broken = Y[:, : len(records.constitution.ids)] > 0
+    if balance:
+        counts = broken.sum(axis=0)
+        share = np.where(counts > 0, len(Y) / (10.0 * np.maximum(counts, 1)), 1.0)
+        repeat = np.clip(np.max(np.where(broken, share, 1.0), axis=1), 1, 50).round().astype(int)
         X, Y = np.repeat(X, repeat, axis=0), np.repeat(Y, repeat, axis=0)
     return train_supervised(model, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, standardize=True,
                             callbacks=callbacks)
+
+
+def choose_thresholds(model: Any, records: Records, conditions: Sequence[str] = (),
+                      grid: Sequence[float] = tuple(np.round(np.arange(0.1, 0.95, 0.05), 2))) -> list[float]:
+    """Per principle, the score threshold with the best F1 against the rules critic on ``records``
+    (validation episodes, not the ones the model was trained on); 0.5 where a principle is never broken."""
+    X, Y = critic_dataset(records, conditions)
+    scores = np.asarray(model(X), dtype=np.float64)[:, : len(records.constitution.ids)]
+    chosen = []
+    for j in range(scores.shape[1]):
+        truth = Y[:, j] > 0
+        if not truth.any():
+            chosen.append(0.5)
+            continue
+        chosen.append(float(max(grid, key=lambda t: _f1(scores[:, j] >= t, truth)["f1"])))
+    return chosen
+
+
+def _f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    tp = float(np.sum(predicted & truth))
+    precision = tp / max(float(predicted.sum()), 1.0)
+    recall = tp / max(float(truth.sum()), 1.0)
+    return {"precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "positives": int(truth.sum()), "steps": int(len(truth))}
 
 
 def agreement(critic: Any, rules: Records) -> dict[str, Any]:
     """How far ``critic`` (reading only what :class:`Step` gives without ``info``) agrees with a rules
     critic's ``records`` on the same steps: precision, recall and F1 of 'some principle is broken'
     (the rules critic is the reference), overall and per principle."""
-    def f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-        tp = float(np.sum(predicted & truth))
-        precision = tp / max(float(predicted.sum()), 1.0)
-        recall = tp / max(float(truth.sum()), 1.0)
-        return {"precision": precision, "recall": recall,
-                "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-                "positives": int(truth.sum()), "steps": int(len(truth))}
-
-    ours = [{c.principle for c in critic.review(Step(obs, None, None if prev is None else np.asarray(prev)), action)}
-            for obs, prev, action in zip(rules.matrix("observation"), rules.column("previous_action"),
-                                         rules.matrix("action"))]
+    ours = [{c.principle for c in critic.review(step, action)}
+            for step, action in zip(record_steps(rules), rules.matrix("action"))]
     theirs = [set(x) for x in rules.column("principles")]
-    out: dict[str, Any] = f1(np.array([bool(x) for x in ours]), np.array([bool(x) for x in theirs]))
-    out["principles"] = {pid: f1(np.array([pid in x for x in ours]), np.array([pid in x for x in theirs]))
+    out: dict[str, Any] = _f1(np.array([bool(x) for x in ours]), np.array([bool(x) for x in theirs]))
+    out["principles"] = {pid: _f1(np.array([pid in x for x in ours]), np.array([pid in x for x in theirs]))
                          for pid in rules.constitution.ids}
     return out
