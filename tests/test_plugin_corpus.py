@@ -123,7 +123,7 @@ def test_local_broken_plugin_is_reported_by_name(stem):
     for fragment in EXPECTED[stem]:
         assert fragment in (info.error or ""), info.error
     assert host.registry("model_types").owner["mlp"] == "models"
-    assert len(host.registry("worlds")) == 3
+    assert len(host.registry("worlds")) == 4
 
 
 def test_raising_lifecycle_hook_is_a_warning_not_a_stop():
