@@ -93,7 +93,7 @@ def test_installed_broken_plugins_are_reported_and_the_rest_works(installed):
     assert "from distribution 'broken_raises_on_import'" in infos["corpus_raises_on_import"]["error"]
     assert all(info["error"] is None for info in probe["infos"] if info["source"] == "builtin")
     assert probe["mlp_owner"] == "models"
-    assert probe["worlds"] == ["tutelage/Driving-v0", "tutelage/Push-v0", "tutelage/Reach-v0"]
+    assert probe["worlds"] == ["tutelage/Driving-v0", "tutelage/DrivingCamera-v0", "tutelage/Push-v0", "tutelage/Reach-v0"]
     assert probe["warnings"] == ["plugin 'corpus_raising_lifecycle': tutelage_run_start raised RuntimeError: corpus: tracker offline"]
 
 
