@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from collections import Counter
 
 import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
+from tutelage import nn
 from tutelage.fileio import write_text
 from tutelage.methods.dagger import dagger
 from tutelage.methods.evaluate import evaluate
@@ -43,9 +45,16 @@ def expert():
     return registry("teachers").get(registry("worlds").get(CAMERA).expert)()
 
 
-def successes(policy, world: str, args) -> list[bool]:
+def outcomes(policy, world: str, args) -> list[str]:
+    """How each held-out episode ended: success, collision, off-road or time-out."""
     result = evaluate(policy, world, episodes=args.episodes, seed=EVAL_SEEDS[args.split], edge_case_fraction=0.0, quiet=True)
-    return [bool(r["success"]) for r in result.episodes]
+    return ["success" if r["success"] else "collision" if r["collision"] else "off-road" if r["off_road"] else "time-out"
+            for r in result.episodes]
+
+
+def won(ends: list) -> list[bool]:
+    """Successes from episode ends (older files hold booleans)."""
+    return [end is True or end == "success" for end in ends]
 
 
 def camera_student(seed: int, args):
@@ -79,11 +88,12 @@ def command_train(args) -> None:
     for name, (world, student, options) in students.items():
         trained, record["budgets"][name] = train_one(world, student, args, **options)
         started = time.perf_counter()
-        record["results"][name] = successes(trained, world, args)
+        record["results"][name] = outcomes(trained, world, args)
         record["budgets"][name]["eval_seconds"] = time.perf_counter() - started
         if name == "camera":
             record["budgets"][name]["n_params"] = int(trained.n_params)
-        s = record["results"][name]
+            nn.save(trained, Path(args.out) / f"{args.split}-seed{args.seed}-camera.safetensors")
+        s = won(record["results"][name])
         print(f"seed {args.seed} {name:8s} {wilson(sum(s), len(s)).percent()}  "
               f"({record['budgets'][name]['labels']:,} labels, {record['budgets'][name]['train_seconds']:.0f} s training)",
               flush=True)
@@ -91,38 +101,40 @@ def command_train(args) -> None:
 
 
 def command_expert(args) -> None:
-    s = successes(expert(), CAMERA, args)
+    s = won(outcomes(expert(), CAMERA, args))
     save(args, f"{args.split}-expert.json", {"split": args.split, "episodes": args.episodes, "results": s})
     print(f"expert {wilson(sum(s), len(s)).percent()}")
 
 
 def command_report(args) -> None:
     out = Path(args.out)
-    reference = json.loads((out / f"{args.split}-expert.json").read_text())["results"]
+    reference = won(json.loads((out / f"{args.split}-expert.json").read_text())["results"])
     runs = [json.loads(p.read_text()) for p in sorted(out.glob(f"{args.split}-seed*.json"))]
     expert_rate = wilson(sum(reference), len(reference))
     print(f"{args.split} split, {len(reference)} held-out in-distribution scenarios, {len(runs)} training seeds "
           f"({', '.join(str(r['seed']) for r in runs)})\n")
     print("| policy | pooled success (Wilson 95 %) | mean over seeds (t 95 %) | of expert | per seed | labels / seed "
-          "| training s / seed |\n|---|---|---|---|---|---|---|")
-    print(f"| privileged expert | {expert_rate.percent()} | | 100 % | | | |")
+          "| training s / seed | failures |\n|---|---|---|---|---|---|---|---|")
+    print(f"| privileged expert | {expert_rate.percent()} | | 100 % | | | | |")
     for name in POLICIES:
         done = [r for r in runs if name in r["results"]]
         if not done:
             continue
-        rates = [float(np.mean(r["results"][name])) for r in done]
-        pooled = sum((r["results"][name] for r in done), [])
+        rates = [float(np.mean(won(r["results"][name]))) for r in done]
+        pooled = sum((won(r["results"][name]) for r in done), [])
+        ends = Counter(sum((r["results"][name] for r in done), []))
         mean = mean_interval(rates)
         labels = np.mean([r["budgets"][name]["labels"] for r in done])
         seconds = np.mean([r["budgets"][name]["train_seconds"] for r in done])
         print(f"| {name} student | {wilson(sum(pooled), len(pooled)).percent()} | {100 * mean.estimate:.1f} % "
               f"[{100 * max(mean.low, 0.0):.1f}, {100 * min(mean.high, 1.0):.1f}] | "
               f"{100 * mean.estimate / max(expert_rate.estimate, 1e-9):.1f} % | "
-              f"{', '.join(f'{100 * x:.1f}' for x in rates)} | {labels:,.0f} | {seconds:.0f} |")
-    camera = sum((r["results"]["camera"] for r in runs), [])
+              f"{', '.join(f'{100 * x:.1f}' for x in rates)} | {labels:,.0f} | {seconds:.0f} | "
+              f"{', '.join(f'{k} {v}' for k, v in sorted(ends.items()) if k != 'success') or '-'} |")
+    camera = sum((won(r["results"]["camera"]) for r in runs), [])
     if camera:
         gap = difference_of_proportions(sum(camera), len(camera), sum(reference) * len(runs), len(reference) * len(runs))
-        share = mean_interval([float(np.mean(r["results"]["camera"])) / max(expert_rate.estimate, 1e-9) for r in runs])
+        share = mean_interval([float(np.mean(won(r["results"]["camera"]))) / max(expert_rate.estimate, 1e-9) for r in runs])
         print(f"\ncamera − expert: {100 * gap.estimate:+.1f} points [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}] "
               f"(Newcombe, pooled); camera / expert over seeds {100 * share.estimate:.1f} % "
               f"[{100 * share.low:.1f}, {100 * share.high:.1f}] (t); target >= 80 %: "
