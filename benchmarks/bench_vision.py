@@ -97,7 +97,7 @@ def command_train(args) -> None:
         print(f"seed {args.seed} {name:8s} {wilson(sum(s), len(s)).percent()}  "
               f"({record['budgets'][name]['labels']:,} labels, {record['budgets'][name]['train_seconds']:.0f} s training)",
               flush=True)
-    save(args, f"{args.split}-seed{args.seed}.json", record)
+        save(args, f"{args.split}-seed{args.seed}.json", record)  # after each student: a slow control loses nothing
 
 
 def command_expert(args) -> None:
@@ -110,6 +110,7 @@ def command_report(args) -> None:
     out = Path(args.out)
     reference = won(json.loads((out / f"{args.split}-expert.json").read_text())["results"])
     runs = [json.loads(p.read_text()) for p in sorted(out.glob(f"{args.split}-seed*.json"))]
+    reference = reference[:min((len(r["results"]["camera"]) for r in runs), default=len(reference))]  # same scenarios
     expert_rate = wilson(sum(reference), len(reference))
     print(f"{args.split} split, {len(reference)} held-out in-distribution scenarios, {len(runs)} training seeds "
           f"({', '.join(str(r['seed']) for r in runs)})\n")
