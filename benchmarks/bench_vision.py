@@ -64,7 +64,7 @@ def camera_student(seed: int, args):
         output_activation="tanh")
 
 
-def sensor_student(seed: int):
+def sensor_student(seed: int, args):
     inputs, outputs = io_sizes(SENSORS)
     return registry("model_types").get("mlp").build((inputs,), outputs, seed=seed, hidden=(64, 64), output_activation="tanh")
 
@@ -80,12 +80,15 @@ def train_one(world: str, student, args, **options) -> tuple[object, dict]:
 
 
 def command_train(args) -> None:
-    students = {"camera": (CAMERA, camera_student(args.seed, args), {"label_every": args.label_every})}
-    if not args.no_sensors:
-        students["sensors"] = (SENSORS, sensor_student(args.seed), {"standardize": True})
-    record = {"seed": args.seed, "split": args.split, "settings": {k: v for k, v in vars(args).items() if k != "func"},
-              "budgets": {}, "results": {}}
-    for name, (world, student, options) in students.items():
+    students = {"camera": (CAMERA, camera_student, {"label_every": args.label_every}),
+                "sensors": (SENSORS, sensor_student, {"standardize": True})}
+    path = Path(args.out) / f"{args.split}-seed{args.seed}.json"
+    record = json.loads(path.read_text()) if path.is_file() else {"seed": args.seed, "split": args.split, "budgets": {},
+                                                                 "results": {}}
+    for name in args.students:
+        world, build, options = students[name]
+        student = build(args.seed, args)
+        record.setdefault("settings", {})[name] = {k: v for k, v in vars(args).items() if k != "func"}
         trained, record["budgets"][name] = train_one(world, student, args, **options)
         started = time.perf_counter()
         record["results"][name] = outcomes(trained, world, args)
@@ -134,7 +137,7 @@ def command_report(args) -> None:
               f"{', '.join(f'{k} {v}' for k, v in sorted(ends.items()) if k != 'success') or '-'} |")
     camera = sum((won(r["results"]["camera"]) for r in runs), [])
     if camera:
-        gap = difference_of_proportions(sum(camera), len(camera), sum(reference) * len(runs), len(reference) * len(runs))
+        gap = difference_of_proportions(sum(camera), len(camera), sum(reference), len(reference))
         share = mean_interval([float(np.mean(won(r["results"]["camera"]))) / max(expert_rate.estimate, 1e-9) for r in runs])
         print(f"\ncamera − expert: {100 * gap.estimate:+.1f} points [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}] "
               f"(Newcombe, pooled); camera / expert over seeds {100 * share.estimate:.1f} % "
@@ -213,7 +216,8 @@ def main() -> None:
         sub.add_argument("--episodes-per-round", type=int, default=6)
         sub.add_argument("--epochs", type=int, default=6)
         sub.add_argument("--label-every", type=int, default=5)
-        sub.add_argument("--no-sensors", action="store_true", help="skip the sensor-only control")
+        sub.add_argument("--students", nargs="+", choices=POLICIES, default=list(POLICIES),
+                         help="train: which students (the sensor-only MLP is the control)")
         sub.add_argument("--steps", type=int, default=300, help="speed: steps per world")
         sub.add_argument("--samples", type=int, default=2000, help="speed: frames in the training epoch")
     args = parser.parse_args()
