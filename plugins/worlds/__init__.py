@@ -15,6 +15,13 @@ def tutelage_worlds() -> dict[str, WorldSpec]:
             description="racecar on a procedural two-lane road with traffic, crossing pedestrians and obstacles",
             expert="driving-expert",
         ),
+        "tutelage/DrivingCamera-v0": WorldSpec(
+            "tutelage/DrivingCamera-v0",
+            entry_point="tutelage_plugins.worlds.driving_camera:CameraDrivingEnv",
+            max_episode_steps=2500,
+            description="the driving world seen through the front camera: a small grey frame and the odometry's speed",
+            expert="driving-expert",
+        ),
         "tutelage/Reach-v0": WorldSpec(
             "tutelage/Reach-v0",
             entry_point="tutelage_plugins.worlds.arm:ReachEnv",

@@ -193,6 +193,7 @@ class DrivingEnv(PyBulletEnv):
     """
 
     metrics = DRIVING_METRICS
+    world_id = "tutelage/Driving-v0"  # the id its scenarios are declared for
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
     time_step = 0.01
@@ -236,7 +237,7 @@ class DrivingEnv(PyBulletEnv):
 
     @classmethod
     def default_scenarios(cls) -> ScenarioSampler:
-        return ScenarioSampler.declare("tutelage/Driving-v0", BOUNDS, DEFAULTS, EDGE_CASES, COMBOS, HELD_OUT)
+        return ScenarioSampler.declare(cls.world_id, BOUNDS, DEFAULTS, EDGE_CASES, COMBOS, HELD_OUT)
 
     # -- building ----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ MODELS = {
     "maxpool2d": ([nn.MaxPool2d(2)], (2, 5, 4)),
     "flatten": ([nn.Conv2d(2, kernel=2), nn.Flatten(), nn.Dense(2)], (1, 3, 3)),
     "dropout": ([nn.Dropout(0.5), nn.Dense(2)], (3,)),
+    "planes": ([nn.Planes([1, 2, 3], scale=0.5), nn.Conv2d(2, kernel=2), nn.Flatten(), nn.Dense(2)], (8,)),
 }
 
 

@@ -51,6 +51,12 @@ def pool_case(draw):
     return [nn.MaxPool2d(draw(st.integers(1, min(h, w))))], (c, h, w)
 
 
+@st.composite
+def planes_case(draw):
+    c, h, w, extras = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(0, 2))
+    return [nn.Planes([c, h, w], scale=draw(st.sampled_from([1.0, 1 / 255])))], (c * h * w + extras,)
+
+
 CASES = {
     "dense": dense_case(),
     "relu": elementwise_case(nn.ReLU),
@@ -64,6 +70,7 @@ CASES = {
     "conv2d": conv_case(),
     "maxpool2d": pool_case(),
     "dropout": elementwise_case(lambda: nn.Dropout(0.3)),
+    "planes": planes_case(),
 }
 
 

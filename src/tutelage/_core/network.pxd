@@ -15,6 +15,7 @@ cdef enum OpKind:
     OP_CONV2D
     OP_MAXPOOL2D
     OP_DROPOUT
+    OP_PLANES
     OP_PYTHON      # a plugin layer: numpy forward/backward called with the GIL
 
 cdef struct Op:
@@ -30,7 +31,7 @@ cdef struct Op:
     Py_ssize_t aux         # offset of the saved state (im2col columns, masks, statistics), per sample
     Py_ssize_t aux_len     # saved-state elements per sample
     int c, h, wd, k, stride, pad, oc
-    float p                # dropout rate, or layer-norm epsilon
+    float p                # dropout rate, layer-norm epsilon, or the planes' image scale
 
 cdef class Network:
     cdef readonly cnp.ndarray theta

@@ -31,7 +31,7 @@ OP_KINDS = {
     "dense": OP_DENSE, "relu": OP_RELU, "tanh": OP_TANH, "sigmoid": OP_SIGMOID, "gelu": OP_GELU,
     "softmax": OP_SOFTMAX, "log_softmax": OP_LOG_SOFTMAX, "layer_norm": OP_LAYER_NORM,
     "embedding": OP_EMBEDDING, "conv2d": OP_CONV2D, "maxpool2d": OP_MAXPOOL2D, "dropout": OP_DROPOUT,
-    "python": OP_PYTHON,
+    "planes": OP_PLANES, "python": OP_PYTHON,
 }
 
 
@@ -39,6 +39,37 @@ cdef object _view(float* data, Py_ssize_t size):
     """A flat float32 array over ``data`` (valid only during the call it is passed to)."""
     cdef cnp.npy_intp dim = size
     return cnp.PyArray_SimpleNewFromData(1, &dim, cnp.NPY_FLOAT32, data) if data != NULL else None
+
+
+cdef void planes_forward(float* x, float* y, Py_ssize_t n, Py_ssize_t in_size, Py_ssize_t out_size,
+                         Py_ssize_t image, Py_ssize_t plane, float scale) noexcept nogil:
+    """Per sample: the first ``image`` inputs times ``scale``, then each further input as a constant plane."""
+    cdef Py_ssize_t s, j, e
+    cdef float* xs
+    cdef float* ys
+    for s in range(n):
+        xs, ys = x + s * in_size, y + s * out_size
+        for j in range(image):
+            ys[j] = xs[j] * scale
+        for e in range(in_size - image):
+            for j in range(plane):
+                ys[image + e * plane + j] = xs[image + e]
+
+
+cdef void planes_backward(float* dy, float* dx, Py_ssize_t n, Py_ssize_t in_size, Py_ssize_t out_size,
+                          Py_ssize_t image, Py_ssize_t plane, float scale) noexcept nogil:
+    cdef Py_ssize_t s, j, e
+    cdef float* ds
+    cdef float total
+    for s in range(n):
+        ds = dy + s * out_size
+        for j in range(image):
+            dx[s * in_size + j] = ds[j] * scale
+        for e in range(in_size - image):
+            total = 0.0
+            for j in range(plane):
+                total = total + ds[image + e * plane + j]
+            dx[s * in_size + image + e] = total
 
 
 cdef class Network:
@@ -177,6 +208,8 @@ cdef class Network:
             elif op.kind == OP_MAXPOOL2D:
                 for s in range(n):
                     maxpool2d_forward(cur + s * op.in_size, y + s * op.out_size, op.c, op.h, op.wd, op.k)
+            elif op.kind == OP_PLANES:
+                planes_forward(cur, y, n, op.in_size, op.out_size, op.c * op.h * op.wd, op.h * op.wd, op.p)
             elif op.kind == OP_DROPOUT:
                 if training:
                     dropout_forward(cur, y, aux, n * op.in_size, op.p, &self.rng_state)
@@ -247,6 +280,8 @@ cdef class Network:
                     multiply(dout, aux, din, n * op.in_size)
                 else:
                     memcpy(din, dout, n * op.in_size * sizeof(float))
+            elif op.kind == OP_PLANES:
+                planes_backward(dout, din, n, op.in_size, op.out_size, op.c * op.h * op.wd, op.h * op.wd, op.p)
             dout = din
 
     cdef int _python_op(self, Op* op, float* x, float* y, float* dy, float* dx, Py_ssize_t n,

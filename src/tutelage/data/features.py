@@ -2,7 +2,8 @@
 
 Array observations become ``observation.state``; a ``Dict`` observation gives
 one ``observation.<key>`` column per entry (nested keys joined with dots).
-Arrays are stored flattened in fixed-size list columns of float32; the
+Arrays are stored flattened in fixed-size list columns of float32 (uint8
+for uint8 boxes such as camera frames: a quarter of the bytes); the
 original shape is kept in the features. Discrete spaces are int64 scalars.
 """
 from __future__ import annotations
@@ -35,19 +36,26 @@ class Column:
         return int(np.prod(self.shape, dtype=np.int64))
 
     @property
+    def dtype(self) -> str:
+        """The stored item type: int64 (discrete), uint8 (a uint8 box) or float32."""
+        if self.discrete:
+            return "int64"
+        return "uint8" if np.dtype(self.space.dtype) == np.uint8 else "float32"
+
+    @property
     def arrow_type(self) -> pa.DataType:
         if self.discrete:
             return pa.int64()
-        return pa.list_(pa.float32(), self.size)
+        return pa.list_(pa.from_numpy_dtype(np.dtype(self.dtype)), self.size)
 
     def feature(self) -> dict[str, Any]:
-        return {"dtype": "int64" if self.discrete else "float32", "shape": list(self.shape) or [1], "names": None}
+        return {"dtype": self.dtype, "shape": list(self.shape) or [1], "names": None}
 
     def encode(self, values: list[Any]) -> pa.Array:
         """Arrow array of ``values`` (one per frame)."""
         if self.discrete:
             return pa.array(np.asarray(values, dtype=np.int64))
-        flat = np.asarray(values, dtype=np.float32).reshape(len(values), self.size)
+        flat = np.asarray(values, dtype=self.dtype).reshape(len(values), self.size)
         return pa.FixedSizeListArray.from_arrays(pa.array(flat.ravel()), self.size)
 
 

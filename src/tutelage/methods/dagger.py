@@ -70,10 +70,12 @@ def collect(
     rng: np.random.Generator | None = None,
     observation_keys: Sequence[str] | None = None,
     on_episode: Callable[[], None] = lambda: None,
+    label_every: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
     """Roll out the β-mixture of teacher and student; return ``(X, teacher labels, episode records)``.
 
-    ``X`` holds the observation vector of each state. Each record gains
+    ``X`` holds the observation vector of every ``label_every``-th state (e.g.
+    each new camera frame). Each record gains
     ``teacher_steps``: the steps on which the teacher's action was executed.
     """
     if beta < 1.0 and student is None:
@@ -86,13 +88,15 @@ def collect(
     records = []
     for planned in plan:
         reset_policy(teacher, planned.seeds.policy)
-        teacher_steps = 0
+        teacher_steps = step = 0
 
         def act(observation: Any, info: dict) -> Any:
-            nonlocal teacher_steps
+            nonlocal teacher_steps, step
             label = np.asarray(teacher_act(observation, info))
-            X.append(observation_vector(observation, observation_keys))
-            Y.append(label)
+            if step % label_every == 0:
+                X.append(observation_vector(observation, observation_keys))
+                Y.append(label)
+            step += 1
             if beta >= 1.0 or (beta > 0.0 and rng.random() < beta):
                 teacher_steps += 1
                 return label
@@ -150,6 +154,7 @@ def dagger(
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
     buffer: DAggerBuffer | None = None,
     callbacks: Any = (),
+    label_every: int = 1,
 ) -> tuple[Any, Derivation]:
     """Train ``student`` by DAgger from ``teacher`` in ``world_id``; return ``(student, derivation)``.
 
@@ -160,12 +165,14 @@ def dagger(
     into its first layer. ``on_round(round, student, record)`` is called after
     each round's training.
     Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
-    is passed in, e.g. to inspect it afterwards). Training episodes use
+    is passed in, e.g. to inspect it afterwards); ``label_every`` keeps every
+    k-th visited state (the student still acts on all). Training episodes use
     training seeds, never the held-out ones, and scenarios from ``sampler``
     (default: the world's own ranges and edge cases).
     """
-    if rounds < 1 or episodes_per_round < 1:
-        raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
+    if rounds < 1 or episodes_per_round < 1 or label_every < 1:
+        raise SpecError(f"rounds, episodes_per_round and label_every must be at least 1, got {rounds}, "
+                        f"{episodes_per_round} and {label_every}")
     schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds // 2))
     derivation = Derivation(
         "dagger", parent=parent_id(student, teacher), teacher=teacher_id(teacher),
@@ -182,7 +189,7 @@ def dagger(
             X, Y, records = collect(
                 env, teacher, plan, beta=beta, student=student,
                 rng=np.random.default_rng([seed, round_num]),
-                observation_keys=observation_keys, on_episode=advance,
+                observation_keys=observation_keys, on_episode=advance, label_every=label_every,
             )
             buffer.add(X, Y, round_num)
             data_X, data_Y = buffer.arrays()

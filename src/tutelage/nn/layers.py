@@ -3,7 +3,7 @@
 A layer holds views into the model's θ (``layer.params["weight"]``, also
 ``layer.weight``) once a :class:`~tutelage.nn.Model` is built from it. Dense,
 Softmax, LogSoftmax and LayerNorm act on the last axis; Conv2d and MaxPool2d
-on one ``(C, H, W)`` sample.
+on one ``(C, H, W)`` sample; Planes turns a flat image (plus extras) into one.
 """
 from __future__ import annotations
 
@@ -263,6 +263,37 @@ class MaxPool2d(Layer):
                 "c": c, "h": h, "wd": w, "k": self.size}
 
 
+class Planes(Layer):
+    """A flat input ``[image (C·H·W), extras (k)]`` as ``(C + k, H, W)`` planes: the image times ``scale``,
+    then each extra (a speed, say) as a constant plane, so a convolutional network reads both."""
+
+    type = "planes"
+
+    def __init__(self, image: Any, scale: float = 1.0):
+        super().__init__()
+        if not isinstance(image, (list, tuple)) or len(image) != 3:
+            raise SpecError(f"field 'image' must be [channels, height, width], got {image!r}")
+        self.image = tuple(_positive_int(d, "image") for d in image)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+            raise SpecError(f"field 'scale' must be a finite number, got {scale!r}")
+        self.scale = float(scale)
+
+    def config(self) -> dict[str, Any]:
+        return {"image": list(self.image), "scale": self.scale}
+
+    def output_shape(self, shape: Shape) -> Shape:
+        c, h, w = self.image
+        if len(shape) != 1 or shape[0] < c * h * w:
+            raise SpecError(f"planes needs a flat input of at least {c * h * w} values (image {list(self.image)}), "
+                            f"got shape {list(shape)}")
+        return (c + shape[0] - c * h * w, h, w)
+
+    def op(self, shape: Shape, offsets: dict[str, int]) -> dict[str, Any]:
+        c, h, w = self.image
+        return {"kind": "planes", "in_size": shape[0], "out_size": _size(self.output_shape(shape)),
+                "c": c, "h": h, "wd": w, "p": self.scale}
+
+
 class Flatten(Layer):
     """Collapse a sample to one axis (no data moves)."""
 
@@ -345,7 +376,7 @@ def layer_kind_problem(name: str, obj: Any) -> str | None:
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.type: cls
     for cls in (Dense, ReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, LayerNorm, Embedding, Conv2d, MaxPool2d,
-                Flatten, Dropout)
+                Flatten, Dropout, Planes)
 }
 
 

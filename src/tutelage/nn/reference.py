@@ -150,6 +150,18 @@ def maxpool2d_backward(layer, params, cache, dy):
     return dx, {}
 
 
+def planes_forward(layer, params, x):
+    c, h, w = layer.image
+    image = x[:, :c * h * w].reshape(-1, c, h, w) * layer.scale
+    extras = np.broadcast_to(x[:, c * h * w:, None, None], (x.shape[0], x.shape[1] - c * h * w, h, w))
+    return np.concatenate([image, extras], axis=1), None
+
+
+def planes_backward(layer, params, cache, dy):
+    c = layer.image[0]
+    return np.concatenate([dy[:, :c].reshape(len(dy), -1) * layer.scale, dy[:, c:].sum(axis=(2, 3))], axis=1), {}
+
+
 def flatten_forward(layer, params, x):
     return x.reshape(x.shape[0], -1), x.shape
 
@@ -181,6 +193,7 @@ LAYERS: dict[str, tuple[Callable, Callable]] = {
     "maxpool2d": (maxpool2d_forward, maxpool2d_backward),
     "flatten": (flatten_forward, flatten_backward),
     "dropout": (dropout_forward, dropout_backward),
+    "planes": (planes_forward, planes_backward),
 }
 
 
