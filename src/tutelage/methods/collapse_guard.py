@@ -129,7 +129,8 @@ class CollapseGuard:
         if depth > self.max_depth:
             reasons.append(f"synthetic depth {depth} exceeds the maximum {self.max_depth}")
         details = {"dataset": label, "synthetic_share": share, "synthetic_depth": depth,
-                   "min_real_fraction": self.min_real_fraction, "max_depth": self.max_depth}
+                   "min_real_fraction": self.min_real_fraction, "max_depth": self.max_depth,
+                   **({"teacher_depth": info["teacher_depth"]} if "teacher_depth" in info else {})}
         if not reasons:
             return Verdict("ok", f"{label}: synthetic share {share:.0%}, depth {depth}: within the collapse guard",
                            details)
@@ -146,6 +147,30 @@ def policy_provenance(policy: Any) -> dict[str, Any]:
             depth = (info.get("lineage") or {}).get("data_depth") or 0
             return {"synthetic_share": 1.0, "synthetic_depth": generated_depth([int(depth)])}
     return {"synthetic_share": 0.0, "synthetic_depth": 0}
+
+
+def soft_label_provenance(data: str | Path | Mapping[str, Any], teacher: Any = None) -> dict[str, Any]:
+    """The provenance of knowledge-distillation targets: a dataset's observations (its directory, or its info)
+    labelled by a teacher's soft outputs. A model teacher's labels are synthetic on every row, one deeper than its
+    own training data (:func:`policy_provenance`); without a teacher, the dataset's offline ``teacher.logits``
+    carry the depth recorded with them (``teacher_outputs`` in its info; none recorded counts as depth 1). The
+    result is the more synthetic and the deeper of data and labels, with the labels' depth as ``teacher_depth``.
+    A plain file (.npz) records no provenance: its rows count as ground truth."""
+    info: Mapping[str, Any] = {}
+    if isinstance(data, Mapping):
+        info = data
+    elif Path(data).is_dir():
+        from tutelage.data.provenance import read_info
+
+        info = read_info(data)
+    share, depth = dataset_provenance(info, "dataset" if isinstance(data, Mapping) else str(data))
+    if teacher is not None:
+        labels = policy_provenance(teacher)
+    else:
+        recorded = (info.get("teacher_outputs") or {}).get("teacher.logits") or {}
+        labels = {"synthetic_share": 1.0, "synthetic_depth": int(recorded.get("synthetic_depth") or 1)}
+    return {"synthetic_share": max(share, labels["synthetic_share"]),
+            "synthetic_depth": max(depth, labels["synthetic_depth"]), "teacher_depth": labels["synthetic_depth"]}
 
 
 def guard_training(guard: CollapseGuard, dataset: str | Path | Mapping[str, Any], *, name: str | None = None,
