@@ -134,3 +134,24 @@ def test_kd_refuses_ground_truth_data_labelled_by_a_deep_teacher(chain, tmp_path
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert f"soft labels of teacher {chain['model2']}" in err and "synthetic share 100% at depth 2" in err
+
+
+def test_a_dataset_from_before_rows_carried_depth_reads_it_from_its_episodes(chain, tmp_path):
+    """Frames without the column (as written before): model-made episodes take the info's depth, the rest 0."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from tutelage.data import Dataset
+    from tutelage.fileio import write_json
+
+    old = tmp_path / "old"
+    shutil.copytree(chain["data2"], old)
+    for path in (old / "data").rglob("*.parquet"):
+        pq.write_table(pq.read_table(path).drop(["synthetic_depth"]), path)
+    info = read_info(old)
+    info["features"].pop("synthetic_depth")
+    write_json(old / "meta" / "info.json", info)
+    data = Dataset(old)
+    assert data.synthetic_depths().tolist() == [2] * len(data)
+    assert data.provenance()["synthetic_depth_rows"] == {"2": len(data)}
