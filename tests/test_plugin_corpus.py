@@ -30,6 +30,11 @@ EXPECTED = {
     "duplicate_builtin": ["model type 'mlp' is already provided by plugin 'models' (tutelage)"],
     "misspelled_hook": ["implements unknown hook 'tutelage_teacher'; did you mean 'tutelage_teachers'?"],
     "worlds_string": ["hook tutelage_worlds must return a mapping of name to world, got str"],
+    "bad_layer_kinds": [
+        "layer kind 'corpus-notalayer' must be a subclass of tutelage.nn.Layer, got type",
+        "layer kind 'corpus-misnamed' has type 'something-else'; it must equal its name",
+        "layer kind 'corpus-nobackward' does not define backward()",
+    ],
     "raising_lifecycle": [],  # loads cleanly; its hook raises only when called
 }
 

@@ -3,6 +3,7 @@ and the language model ``lm``."""
 from __future__ import annotations
 
 from tutelage import hookimpl
+from tutelage.nn.layers import LAYER_TYPES
 from tutelage_plugins.models.cnn import CNNType
 from tutelage_plugins.models.gmm import GMMType
 from tutelage_plugins.models.lm import LMType
@@ -15,3 +16,8 @@ from tutelage_plugins.models.vae import VAEType
 def tutelage_model_types() -> dict:
     return {"mlp": MLPType(), "cnn": CNNType(), "gmm": GMMType(), "vae": VAEType(), "mdn": MDNType(),
             "lm": LMType()}
+
+
+@hookimpl
+def tutelage_layer_kinds() -> dict:
+    return dict(LAYER_TYPES)

@@ -73,6 +73,14 @@ def tutelage_worlds() -> Mapping[str, WorldSpec]:
 
 
 @hookspec
+def tutelage_layer_kinds() -> Mapping[str, type]:
+    """Layer kinds by name (``{"swish": Swish}``): subclasses of :class:`tutelage.nn.PluginLayer`
+    whose ``type`` is their name (the built-in layers register here too). Models take them with
+    ``kinds=host.registry("layer_kinds")``. Not firstresult.
+    """
+
+
+@hookspec
 def tutelage_stage_types() -> Mapping[str, StageType]:
     """Stage types for run specs (``generate``, ``distill``, ...), by name. Not firstresult."""
 

@@ -43,6 +43,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "judges": ("tutelage_judges", "judge"),
     "worlds": ("tutelage_worlds", "world"),
     "stage_types": ("tutelage_stage_types", "stage type"),
+    "layer_kinds": ("tutelage_layer_kinds", "layer kind"),
 }
 
 
@@ -64,6 +65,12 @@ def _check_world(obj: Any) -> str | None:
     return None
 
 
+def _check_layer_kind(name: str, obj: Any) -> str | None:
+    from tutelage.nn.layers import layer_kind_problem  # the core loads only when a plugin contributes a layer
+
+    return layer_kind_problem(name, obj)
+
+
 #: what each kind's contributions must be; a check returns None or what is wrong
 CHECKS: dict[str, Any] = {
     "model_types": lambda obj: _has_methods(obj, "build"),
@@ -73,6 +80,8 @@ CHECKS: dict[str, Any] = {
     "worlds": _check_world,
     "stage_types": lambda obj: _has_methods(obj, "run"),
 }
+#: kinds whose check also needs the contribution's name
+NAMED_CHECKS: dict[str, Any] = {"layer_kinds": _check_layer_kind}
 
 
 @dataclass
@@ -266,7 +275,10 @@ class PluginHost:
                     info.add_error(f"{where} must return a mapping of name to {noun}, got {type(contributed).__name__}")
                     continue
                 for name, obj in contributed.items():
-                    problem = CHECKS[kind](obj) if isinstance(name, str) and name else "has no name (keys must be strings)"
+                    if not (isinstance(name, str) and name):
+                        problem = "has no name (keys must be strings)"
+                    else:
+                        problem = NAMED_CHECKS[kind](name, obj) if kind in NAMED_CHECKS else CHECKS[kind](obj)
                     if problem:
                         info.add_error(f"{where}: {noun} {name!r} {problem}; ignored")
                     elif name in registry._items:

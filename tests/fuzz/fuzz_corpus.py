@@ -68,40 +68,7 @@ class Outcome:
 
 # -- the base inputs every case copies ------------------------------------------------------------
 
-SPEC = """\
-name = "fuzz"
-seed = 1
-world = "tutelage/Driving-v0"
-
-[scenarios]
-edge_case_fraction = 0.2
-
-[[stages]]
-name = "demos"
-type = "generate"
-episodes = 2
-backend = "process"
-
-[[stages]]
-name = "student"
-type = "distill"
-method = "bc"
-data = "demos"
-lr = 0.001
-epochs = 3
-student = { options = { hidden = [8] } }
-
-[[stages]]
-name = "int8"
-type = "quantize"
-model = "student"
-
-[[stages]]
-name = "eval"
-type = "evaluate"
-policies = ["expert", "student"]
-episodes = 2
-"""
+SPEC = (Path(__file__).parent / "spec.toml").read_text()
 
 
 @dataclass

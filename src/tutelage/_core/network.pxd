@@ -15,6 +15,7 @@ cdef enum OpKind:
     OP_CONV2D
     OP_MAXPOOL2D
     OP_DROPOUT
+    OP_PYTHON      # a plugin layer: numpy forward/backward called with the GIL
 
 cdef struct Op:
     int kind
@@ -55,8 +56,12 @@ cdef class Network:
     cdef bint last_training
     cdef object last_input
     cdef uint64_t rng_state
+    cdef list _layers           # plugin layers of OP_PYTHON ops (op.k indexes it)
+    cdef object _error          # what a plugin layer raised in the last pass
 
     cdef int _run(self, float* x, Py_ssize_t n, float* acts, float* auxs, Py_ssize_t stride,
                   bint training, float** outs) noexcept nogil
     cdef void _reserve(self, Py_ssize_t n) except *
     cdef void _backward(self, float* dy, Py_ssize_t n, float* dx) noexcept nogil
+    cdef int _python_op(self, Op* op, float* x, float* y, float* dy, float* dx, Py_ssize_t n,
+                        bint training) noexcept nogil

@@ -31,7 +31,14 @@ OP_KINDS = {
     "dense": OP_DENSE, "relu": OP_RELU, "tanh": OP_TANH, "sigmoid": OP_SIGMOID, "gelu": OP_GELU,
     "softmax": OP_SOFTMAX, "log_softmax": OP_LOG_SOFTMAX, "layer_norm": OP_LAYER_NORM,
     "embedding": OP_EMBEDDING, "conv2d": OP_CONV2D, "maxpool2d": OP_MAXPOOL2D, "dropout": OP_DROPOUT,
+    "python": OP_PYTHON,
 }
+
+
+cdef object _view(float* data, Py_ssize_t size):
+    """A flat float32 array over ``data`` (valid only during the call it is passed to)."""
+    cdef cnp.npy_intp dim = size
+    return cnp.PyArray_SimpleNewFromData(1, &dim, cnp.NPY_FLOAT32, data) if data != NULL else None
 
 
 cdef class Network:
@@ -75,6 +82,7 @@ cdef class Network:
             raise MemoryError()
         self.grad_size = self.in_size
         self.scratch_size = 1
+        self._layers, self._error = [], None
         for i, spec in enumerate(ops):
             op = &self.ops[i]
             op.kind = OP_KINDS[spec["kind"]]
@@ -87,6 +95,9 @@ cdef class Network:
             op.k, op.stride, op.pad, op.oc = spec.get("k", 0), spec.get("stride", 1), spec.get("pad", 0), spec.get("oc", 0)
             op.p = spec.get("p", 0.0)
             op.aux_len = spec.get("aux_len", 0)
+            if op.kind == OP_PYTHON:
+                op.k = len(self._layers)
+                self._layers.append(spec["layer"])
             op.act, op.aux = act, aux
             act += op.out_size
             aux += op.aux_len
@@ -124,7 +135,8 @@ cdef class Network:
 
     cdef int _run(self, float* x, Py_ssize_t n, float* acts, float* auxs, Py_ssize_t stride,
                   bint training, float** outs) noexcept nogil:
-        """Forward ``n`` samples; returns -1, or the flat position of an invalid embedding id."""
+        """Forward ``n`` samples; returns -1, -2 when a plugin layer raised, or the flat position of an invalid
+        embedding id."""
         cdef int i, bad
         cdef Py_ssize_t s
         cdef Op* op
@@ -170,6 +182,9 @@ cdef class Network:
                     dropout_forward(cur, y, aux, n * op.in_size, op.p, &self.rng_state)
                 else:
                     y = cur
+            elif op.kind == OP_PYTHON:
+                if self._python_op(op, cur, y, NULL, NULL, n, training):
+                    return -2
             if outs != NULL:
                 outs[i + 1] = y
             cur = y
@@ -206,6 +221,9 @@ cdef class Network:
                     conv2d_backward(dout + s * op.out_size, din + s * op.in_size if din != NULL else NULL,
                                     aux + s * op.aux_len, self.scratch, op.c, op.h, op.wd, op.oc, op.k,
                                     op.stride, op.pad, th + op.w, g + op.w, g + op.b)
+            elif op.kind == OP_PYTHON:
+                if self._python_op(op, x, self.outs[i + 1], dout, din, n, False):
+                    return
             elif din == NULL:
                 pass
             elif op.kind == OP_TANH:
@@ -231,7 +249,29 @@ cdef class Network:
                     memcpy(din, dout, n * op.in_size * sizeof(float))
             dout = din
 
+    cdef int _python_op(self, Op* op, float* x, float* y, float* dy, float* dx, Py_ssize_t n,
+                        bint training) noexcept nogil:
+        """Forward (``dy`` NULL) or backward through a plugin layer; 1 when it raised (kept in ``_error``)."""
+        with gil:
+            layer = self._layers[op.k]
+            try:
+                if dy == NULL:
+                    layer.run_forward(_view(x, n * op.in_size), _view(y, n * op.out_size), n, training)
+                else:
+                    layer.run_backward(_view(x, n * op.in_size), _view(y, n * op.out_size),
+                                       _view(dy, n * op.out_size), _view(dx, n * op.in_size), n)
+            except BaseException as exc:
+                self._error = exc
+                return 1
+            return 0
+
+    def _raise_error(self):
+        error, self._error = self._error, None
+        raise error
+
     def _bad_id(self, int position):
+        if position == -2:
+            self._raise_error()
         raise DataError(f"embedding input at flat position {position} is not an integer id in range")
 
     def __call__(self, x):
@@ -243,7 +283,7 @@ cdef class Network:
         if nd == self._in_ndim and dims_match(arr, 0, self._in_ndim, self._in_dims + 1):
             bad = self._run(<float*>cnp.PyArray_DATA(arr), 1, self.single, self.single + self.act_size, 1,
                             False, NULL)
-            if bad >= 0:
+            if bad != -1:
                 self._bad_id(bad)
             out = cnp.PyArray_EMPTY(self._out_ndim, self._out_dims + 1, cnp.NPY_FLOAT32, 0)
             memcpy(cnp.PyArray_DATA(out), self.single, self.out_size * sizeof(float))
@@ -267,7 +307,7 @@ cdef class Network:
         if n > 0:
             with nogil:
                 bad = self._run(data, n, self.acts, self.auxs, self.capacity, training, self.outs)
-            if bad >= 0:
+            if bad != -1:
                 self.last_n = -1
                 self._bad_id(bad)
             memcpy(cnp.PyArray_DATA(out), self.outs[self.n_ops], n * self.out_size * sizeof(float))
@@ -290,6 +330,8 @@ cdef class Network:
         if n > 0:
             with nogil:
                 self._backward(dyp, n, dxp)
+            if self._error is not None:
+                self._raise_error()
         return dx
 
     def zero_grad(self):

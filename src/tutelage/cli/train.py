@@ -103,10 +103,10 @@ def _load_npz(file: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _load_parquet(file: Path, target: str | None, features: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
     """(X, y) from named columns; a shard of a generated dataset defaults to its observation.* columns → action."""
-    import pyarrow.parquet as pq
+    from tutelage.data.parquet import read_table
 
     try:
-        table = pq.read_table(file)
+        table = read_table(file)
     except Exception as exc:
         raise DataError(f"{file}: not a readable Parquet file: {exc}") from None
     names = table.column_names

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tutelage.data.features import DEPTH_COLUMN, IMAGE_COLUMN
+from tutelage.data.parquet import read_table
 from tutelage.data.layout import FILES_PER_CHUNK, data_path, episodes_path, info_path, shard_count, shard_episodes
 from tutelage.data.provenance import check_info, read_info, row_provenance
 from tutelage.errors import DataError, DatasetError, os_reason
@@ -69,13 +70,13 @@ def _reading(root: str | Path, path: Path) -> Iterator[Any]:
         raise _fail(root, path, f"not readable Parquet (truncated or corrupted?): {exc}") from None
 
 
-def read_parquet(root: str | Path, path: Path, **options: Any) -> pa.Table:
-    """``pq.read_table(path, **options)``; any failure is a :class:`DatasetError` naming dataset and file.
+def read_parquet(root: str | Path, path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The table in ``path``; any failure is a :class:`DatasetError` naming dataset and file.
 
     Page checksums are verified where the file has them (written with ``write_page_checksum=True``).
     """
     with _reading(root, path) as handle:
-        return pq.read_table(handle, page_checksum_verification=True, **options)
+        return read_table(handle, columns, verify_checksums=True)
 
 
 def _read_metadata(root: str | Path, path: Path) -> pq.FileMetaData:
@@ -293,9 +294,11 @@ class Dataset:
         if not 0 <= shard < len(self.files):
             raise DatasetError(f"dataset {self.root}: meta/episodes: episode {index} points at shard {shard}, "
                                f"the dataset has {len(self.files)}")
-        table = read_parquet(self.root, data_path(self.root, shard), columns=self._check_columns(columns),
-                             filters=[("episode_index", "=", index)])
-        return self.to_numpy(table, decode_images)
+        wanted = self._check_columns(columns)
+        read = None if wanted is None else sorted(set(wanted) | {"episode_index"})
+        table = read_parquet(self.root, data_path(self.root, shard), columns=read)
+        table = table.filter(pc.equal(table.column("episode_index"), index))
+        return self.to_numpy(table if wanted is None else table.select(wanted), decode_images)
 
     def episodes(self, columns: Sequence[str] | None = None, decode_images: bool = False) -> Iterator[dict[str, np.ndarray]]:
         """Every episode in order, one file read at a time."""

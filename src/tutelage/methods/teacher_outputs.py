@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tutelage.data import Dataset
+from tutelage.data.parquet import read_table
 from tutelage.data.layout import info_path
 from tutelage.data.writer import write_parquet
 from tutelage.errors import DataError
@@ -39,7 +39,7 @@ def add_teacher_outputs(dataset: str | os.PathLike | Dataset, teacher: Any, *, c
     observations = observation_columns_of(data)
     width = None
     for path in data.files:
-        table = pq.read_table(path)
+        table = read_table(path)
         arrays = data.to_numpy(table.select(observations))
         logits = teacher_logits(teacher, observation_matrix(arrays, observations))
         width = logits.shape[1]

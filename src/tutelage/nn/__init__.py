@@ -8,14 +8,14 @@
 """
 from tutelage.nn import losses, optim
 from tutelage.nn.layers import (
-    GELU, LAYER_TYPES, Conv2d, Dense, Dropout, Embedding, Flatten, Layer, LayerNorm, LogSoftmax, MaxPool2d, ReLU,
-    Sigmoid, Softmax, Tanh,
+    GELU, LAYER_TYPES, Conv2d, Dense, Dropout, Embedding, Flatten, Layer, LayerNorm, LogSoftmax, MaxPool2d, PluginLayer,
+    ReLU, Sigmoid, Softmax, Tanh,
 )
 from tutelage.nn.model import Model, Sequential
 from tutelage.nn.serialize import load, model_id, save
 
 __all__ = [
     "GELU", "LAYER_TYPES", "Conv2d", "Dense", "Dropout", "Embedding", "Flatten", "Layer", "LayerNorm",
-    "LogSoftmax", "MaxPool2d", "Model", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "load", "losses",
-    "model_id", "optim", "save",
+    "LogSoftmax", "MaxPool2d", "Model", "PluginLayer", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "load",
+    "losses", "model_id", "optim", "save",
 ]

@@ -36,6 +36,7 @@ class Layer:
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
 
     def config(self) -> dict[str, Any]:
         """The spec fields besides ``type``."""
@@ -292,6 +293,55 @@ class Dropout(Layer):
         return {**super().op(shape, offsets), "p": self.rate, "aux_len": _size(shape)}
 
 
+class PluginLayer(Layer):
+    """Base of a layer kind a plugin contributes (hook ``tutelage_layer_kinds``): numpy on a batch.
+
+    A subclass sets ``type`` and defines :meth:`forward` and :meth:`backward`
+    over ``(n, *shape)`` float32 batches; ``self.params`` and ``self.grads``
+    are views into the model's θ and gradient. The executor calls them from
+    C for this layer only, so the built-in ops around it keep their speed.
+    """
+
+    op_kind = "python"
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """``y`` for the batch ``x``."""
+        raise NotImplementedError
+
+    def backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
+        """Add the parameter gradients into ``self.grads[name]`` and return ``dx``."""
+        raise NotImplementedError
+
+    def op(self, shape: Shape, offsets: dict[str, int]) -> dict[str, Any]:
+        self._shapes = (shape, self.output_shape(shape))
+        return {**super().op(shape, offsets), "out_size": _size(self._shapes[1]), "layer": self}
+
+    def run_forward(self, x: np.ndarray, y: np.ndarray, n: int, training: bool) -> None:
+        """The executor's call: flat buffers in, ``y`` filled in place."""
+        shape, out = self._shapes
+        y.reshape(n, *out)[...] = self.forward(x.reshape(n, *shape), training)
+
+    def run_backward(self, x: np.ndarray, y: np.ndarray, dy: np.ndarray, dx: np.ndarray | None, n: int) -> None:
+        shape, out = self._shapes
+        grad = self.backward(x.reshape(n, *shape), y.reshape(n, *out), dy.reshape(n, *out))
+        if dx is not None:
+            dx.reshape(n, *shape)[...] = grad
+
+
+def layer_kind_problem(name: str, obj: Any) -> str | None:
+    """What is wrong with a contributed layer kind, or None (checked when plugins load)."""
+    if not (isinstance(obj, type) and issubclass(obj, Layer)):
+        return f"must be a subclass of tutelage.nn.Layer, got {type(obj).__name__}"
+    if getattr(obj, "type", None) != name:
+        return f"has type {getattr(obj, 'type', None)!r}; it must equal its name"
+    if LAYER_TYPES.get(name) is obj:
+        return None
+    if not issubclass(obj, PluginLayer):
+        return "must subclass tutelage.nn.PluginLayer (only built-ins compile to core ops)"
+    missing = [m for m in ("forward", "backward") if getattr(obj, m) is getattr(PluginLayer, m)]
+    return f"does not define {', '.join(missing)}()" if missing else None
+
+
 LAYER_TYPES: dict[str, type[Layer]] = {
     cls.type: cls
     for cls in (Dense, ReLU, Tanh, Sigmoid, GELU, Softmax, LogSoftmax, LayerNorm, Embedding, Conv2d, MaxPool2d,
@@ -299,14 +349,23 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 
-def layer_from_spec(spec: Any, where: str = "layer") -> Layer:
+def layer_kind(kind: Any, kinds: Mapping[str, type[Layer]] | None = None, where: str = "layer") -> type[Layer]:
+    """The class of layer type ``kind``: a built-in, or one of ``kinds`` (e.g. ``host.registry("layer_kinds")``)."""
+    if isinstance(kind, str) and kind in LAYER_TYPES:
+        return LAYER_TYPES[kind]
+    if kinds is not None and isinstance(kind, str) and kind in kinds:
+        return kinds[kind]
+    known = sorted({*LAYER_TYPES, *(kinds or ())})
+    raise SpecError(unknown_name_message("layer type", str(kind), known, where)
+                    + "; a plugin's layer kind needs the plugin loaded and kinds=host.registry('layer_kinds')")
+
+
+def layer_from_spec(spec: Any, where: str = "layer", kinds: Mapping[str, type[Layer]] | None = None) -> Layer:
     """Build a layer from ``{"type": ..., **fields}``; bad specs raise :class:`SpecError` naming ``where``."""
     if not isinstance(spec, Mapping) or "type" not in spec:
         raise SpecError(f"{where}: must be a mapping with a 'type' field, got {spec!r}")
     kind = spec["type"]
-    if kind not in LAYER_TYPES:
-        raise SpecError(unknown_name_message("layer type", str(kind), sorted(LAYER_TYPES), where))
-    cls = LAYER_TYPES[kind]
+    cls = layer_kind(kind, kinds, where)
     fields = {k: v for k, v in spec.items() if k != "type"}
     try:
         return cls(**fields)

@@ -10,7 +10,7 @@ import numpy as np
 
 from tutelage._core.network import Network
 from tutelage.errors import SpecError
-from tutelage.nn.layers import Layer, Shape, layer_from_spec
+from tutelage.nn.layers import LAYER_TYPES, Layer, Shape, layer_from_spec
 
 
 def _input_shape(value: Any) -> Shape:
@@ -34,11 +34,18 @@ class Model(Network):
     A model owns its workspaces: give each thread its own :meth:`copy`.
     Models pickle (spec, θ, info) so process pools and Ray can ship them;
     files are written with :func:`tutelage.nn.save`, never pickled.
+    ``kinds`` maps names to layer kinds from plugins (``host.registry("layer_kinds")``);
+    layer instances of a plugin kind bring their own.
     """
 
-    def __init__(self, layers: Iterable[Layer | Mapping[str, Any]], input_shape: Any, *, seed: int = 0):
+    def __init__(self, layers: Iterable[Layer | Mapping[str, Any]], input_shape: Any, *, seed: int = 0,
+                 kinds: Mapping[str, type[Layer]] | None = None):
+        layers = list(layers)
+        kinds = {**(kinds or {}), **{l.type: type(l) for l in layers if isinstance(l, Layer)}}
         specs = [layer.spec() if isinstance(layer, Layer) else layer for layer in layers]
-        self.layers = [layer_from_spec(spec, f"layers[{i}]") for i, spec in enumerate(specs)]
+        self.layers = [layer_from_spec(spec, f"layers[{i}]", kinds) for i, spec in enumerate(specs)]
+        #: the plugin layer kinds this model uses, by name
+        self.kinds = {l.type: type(l) for l in self.layers if LAYER_TYPES.get(l.type) is not type(l)}
         self.input_shape = _input_shape(input_shape)
         self.seed = int(seed)
         self.info: dict[str, Any] = {}
@@ -60,6 +67,7 @@ class Model(Network):
         ops = []
         for layer, shape, layout in zip(self.layers, shapes, layouts):
             layer.params = {name: theta[o:o + math.prod(s)].reshape(s) for name, (o, s) in layout.items()}
+            layer.grads = {name: grad[o:o + math.prod(s)].reshape(s) for name, (o, s) in layout.items()}
             layer.init(shape, rng)
             op = layer.op(shape, {name: o for name, (o, _) in layout.items()})
             if op is not None:
@@ -69,7 +77,8 @@ class Model(Network):
         self._compile(theta, grad, ops, self.input_shape, self.output_shape, self.seed)
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any], *, seed: int = 0) -> Model:
+    def from_spec(cls, spec: Mapping[str, Any], *, seed: int = 0,
+                  kinds: Mapping[str, type[Layer]] | None = None) -> Model:
         """Build from ``{"input_shape": [...], "layers": [{"type": ...}, ...]}`` (JSON-safe)."""
         if not isinstance(spec, Mapping):
             raise SpecError(f"model spec must be a mapping, got {type(spec).__name__}")
@@ -78,7 +87,7 @@ class Model(Network):
             raise SpecError(f"model spec is missing field(s) {sorted(missing)}")
         if not isinstance(spec["layers"], list) or not spec["layers"]:
             raise SpecError("field 'layers' must be a non-empty list of layer specs")
-        return cls(spec["layers"], spec["input_shape"], seed=seed)
+        return cls(spec["layers"], spec["input_shape"], seed=seed, kinds=kinds)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -94,18 +103,19 @@ class Model(Network):
 
     def copy(self) -> Model:
         """An independent model with the same spec, θ and info (gradient zeroed)."""
-        return _rebuild(type(self), self.spec, self.seed, self.theta.tobytes(), _copy.deepcopy(self.info))
+        return _rebuild(type(self), self.spec, self.seed, self.theta.tobytes(), _copy.deepcopy(self.info), self.kinds)
 
     def __reduce__(self):
-        return _rebuild, (type(self), self.spec, self.seed, self.theta.tobytes(), self.info)
+        return _rebuild, (type(self), self.spec, self.seed, self.theta.tobytes(), self.info, self.kinds)
 
     def __repr__(self) -> str:
         chain = " → ".join(repr(layer) for layer in self.layers)
         return f"Model(input_shape={self.input_shape}: {chain}; {self.n_params:,} params)"
 
 
-def _rebuild(cls: type[Model], spec: dict[str, Any], seed: int, theta: bytes, info: dict[str, Any]) -> Model:
-    model = cls.from_spec(spec, seed=seed)
+def _rebuild(cls: type[Model], spec: dict[str, Any], seed: int, theta: bytes, info: dict[str, Any],
+             kinds: Mapping[str, type[Layer]] | None = None) -> Model:
+    model = cls.from_spec(spec, seed=seed, kinds=kinds)
     model.theta[:] = np.frombuffer(theta, dtype=np.float32)
     model.info = info
     return model

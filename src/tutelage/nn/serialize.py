@@ -19,6 +19,7 @@ import json
 import math
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from safetensors.numpy import save as st_save
 
 from tutelage import fileio
 from tutelage.errors import ModelFileError, NumericalError, SpecError, os_reason
-from tutelage.nn.layers import layer_from_spec
+from tutelage.nn.layers import Layer, layer_from_spec
 from tutelage.nn.model import Model, _input_shape
 
 FORMAT = "tutelage-model-1"
@@ -61,8 +62,9 @@ def save(model: Model, path: str | os.PathLike, *, model_type: str = "mlp", line
     if bad:
         raise NumericalError(f"{path}: not written: the model has {bad} non-finite (NaN or inf) parameters")
     ident = model_id(model)
+    extra = {"layer_kinds": json.dumps(sorted(model.kinds))} if model.kinds else {}
     write_model_file(path, _tensor_names(model), fmt=FORMAT, ident=ident, spec=model.spec,
-                     model_type=model_type, lineage=lineage, metadata=metadata)
+                     model_type=model_type, lineage=lineage, metadata=metadata, **extra)
     return ident
 
 
@@ -121,7 +123,7 @@ def _json_field(header: dict[str, str], field: str, path: Path) -> Any:
     return value
 
 
-def spec_parameter_count(spec: Any) -> int:
+def spec_parameter_count(spec: Any, kinds: Mapping[str, type[Layer]] | None = None) -> int:
     """How many parameters ``Model.from_spec(spec)`` would allocate, worked out without allocating them.
 
     Raises :class:`SpecError` (or what a hostile spec makes the layers raise, see :data:`SPEC_FAILURES`).
@@ -130,7 +132,7 @@ def spec_parameter_count(spec: Any) -> int:
         raise SpecError("must be a mapping with 'input_shape' and a list of 'layers'")
     shape, count = _input_shape(spec.get("input_shape")), 0
     for i, layer_spec in enumerate(spec["layers"]):
-        layer = layer_from_spec(layer_spec, f"layers[{i}]")
+        layer = layer_from_spec(layer_spec, f"layers[{i}]", kinds)
         count += sum(math.prod(s) for s in layer.param_shapes(shape).values())
         shape = layer.output_shape(shape)
         if math.prod(shape) > MAX_ACTIVATION:
@@ -150,19 +152,20 @@ def check_tensors(path: Path, tensors: dict[str, np.ndarray], expected: dict[str
                                  f"the spec needs {want.dtype}{list(want.shape)}")
 
 
-def load(path: str | os.PathLike) -> Model:
+def load(path: str | os.PathLike, *, kinds: Mapping[str, type[Layer]] | None = None) -> Model:
     """Read a model saved by :func:`save`; ``model.info`` holds id, model_type, lineage, metadata, spec.
 
     A missing, unreadable, truncated, corrupted, edited or mismatched file, or one
-    holding a NaN or infinite value, raises :class:`ModelFileError` naming it.
+    holding a NaN or infinite value, raises :class:`ModelFileError` naming it; so
+    does one using a plugin layer kind that ``kinds`` (``host.registry("layer_kinds")``) lacks.
     """
     path = Path(path)
-    header, tensors, spec = read_model_file(path)
+    header, tensors, spec = read_model_file(path, kinds)
     if header["format"] in FORMAT_READERS:
         module, _, reader = FORMAT_READERS[header["format"]].partition(":")
         return getattr(importlib.import_module(module), reader)(path, header, tensors)
     try:
-        model = Model.from_spec(spec)
+        model = Model.from_spec(spec, kinds=kinds)
     except SPEC_FAILURES as exc:
         raise ModelFileError(f"{path}: field 'spec': {exc}") from None
     expected = _tensor_names(model)
@@ -176,7 +179,8 @@ def load(path: str | os.PathLike) -> Model:
     return model
 
 
-def read_model_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray], Any]:
+def read_model_file(path: Path, kinds: Mapping[str, type[Layer]] | None = None
+                    ) -> tuple[dict[str, str], dict[str, np.ndarray], Any]:
     """``(header, tensors, spec)`` of a tutelage model file, checked before the tensors are read.
 
     The format, the header checksum, the JSON depth of the spec and its
@@ -193,9 +197,11 @@ def read_model_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray], 
         with safe_open(str(path), framework="numpy") as handle:
             header = dict(handle.metadata() or {})
             _check_header(path, header)
+            _check_kinds(path, header, kinds)
             spec = _json_field(header, "spec", path)
             if header["format"] in LAYER_SPEC_FORMATS:
-                _check_size(path, spec, sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys()))
+                held = sum(math.prod(handle.get_slice(name).get_shape()) for name in handle.keys())
+                _check_size(path, spec, kinds, held)
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except ModelFileError:
         raise
@@ -207,10 +213,23 @@ def read_model_file(path: Path) -> tuple[dict[str, str], dict[str, np.ndarray], 
     return header, tensors, spec
 
 
-def _check_size(path: Path, spec: Any, held: int) -> None:
+def _check_kinds(path: Path, header: dict[str, str], kinds: Mapping[str, type[Layer]] | None) -> None:
+    """Every plugin layer kind the file names must be among ``kinds``."""
+    if "layer_kinds" not in header:
+        return
+    names = _json_field(header, "layer_kinds", path)
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ModelFileError(f"{path}: metadata field 'layer_kinds' must be a list of names, got {names!r}")
+    missing = [name for name in names if name not in (kinds or {})]
+    if missing:
+        raise ModelFileError(f"{path}: the model uses layer kind(s) {missing} from a plugin that is not loaded; "
+                             "load the plugin that contributes them and pass kinds=host.registry('layer_kinds')")
+
+
+def _check_size(path: Path, spec: Any, kinds: Mapping[str, type[Layer]] | None, held: int) -> None:
     """A layer spec may not ask for more parameters than the file holds values (checked before allocating)."""
     try:
-        needed = spec_parameter_count(spec)
+        needed = spec_parameter_count(spec, kinds)
     except SPEC_FAILURES as exc:
         raise ModelFileError(f"{path}: field 'spec': {exc}") from None
     if needed > held:

@@ -117,28 +117,29 @@ class GPT:
         c, p = self.config, self.p
         b, t = ids.shape
         rows, d = b * t, c.width
-        x = (p["tok"][ids] + p["pos"][:t]).astype(np.float32).reshape(rows, d)
+        x = np.add(p["tok"][ids], p["pos"][:t]).reshape(rows, d)
         tape = []
         for i in range(c.layers):
             q = f"h{i}."
             h1, s1 = self._norm(x, q + "ln1")
             qkv = self._dense(h1, q + "qkv", rows)
             a, probs = causal_attention(qkv.reshape(b, t, 3 * d), c.heads)
-            mid = x + self._dense(a.reshape(rows, d), q + "proj", rows)
+            mid = self._dense(a.reshape(rows, d), q + "proj", rows, residual=x)
             h2, s2 = self._norm(mid, q + "ln2")
             f = self._dense(h2, q + "fc", rows)
             gl, slope = np.empty_like(f), np.empty_like(f)
             _s.gelu(f, gl, slope, f.size)
             tape.append((x, h1, s1, qkv, a, probs, mid, h2, s2, slope, gl))
-            x = mid + self._dense(gl, q + "out", rows)
+            x = self._dense(gl, q + "out", rows, residual=mid)
         h, s = self._norm(x, "lnf")
         self._tape = [ids, tape, x, h, s]
         return self._dense(h, "head", rows).reshape(b, t, c.vocab)
 
-    def _dense(self, x: np.ndarray, name: str, rows: int) -> np.ndarray:
+    def _dense(self, x: np.ndarray, name: str, rows: int, residual: np.ndarray | None = None) -> np.ndarray:
+        """``x·W + b`` (+ ``residual``, added by the same GEMM)."""
         w, bias = self.p[name + ".w"], self.p[name + ".b"]
         y = np.empty((rows, w.shape[1]), np.float32)
-        _s.dense(x, w, bias, y, rows, w.shape[0], w.shape[1])
+        _s.dense(x, w, bias, y, rows, w.shape[0], w.shape[1], residual)
         return y
 
     def _norm(self, x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -152,10 +153,11 @@ class GPT:
         _s.dense_grad(x, dy, w, self.g[name + ".w"], self.g[name + ".b"], dx, x.shape[0], w.shape[0], w.shape[1])
         return dx
 
-    def _norm_grad(self, x, dy, stats, name: str) -> np.ndarray:
-        dx = np.empty_like(x)
+    def _norm_grad(self, x, dy, stats, name: str, into: np.ndarray | None = None) -> np.ndarray:
+        """The layer norm's input gradient, added to ``into`` (the residual path's gradient) when given."""
+        dx = np.empty_like(x) if into is None else into
         _s.layer_norm_grad(x, dy, dx, self.p[name + ".g"], stats, self.g[name + ".g"], self.g[name + ".b"],
-                           x.shape[0], x.shape[1])
+                           x.shape[0], x.shape[1], into is not None)
         return dx
 
     def backward(self, dlogits) -> None:
@@ -174,10 +176,10 @@ class GPT:
             x_in, h1, s1, qkv, a, probs, mid, h2, s2, slope, gl = tape[i]
             df = self._dense_grad(gl, dx, q + "out")
             df *= slope
-            dx = dx + self._norm_grad(mid, self._dense_grad(h2, df, q + "fc"), s2, q + "ln2")
+            self._norm_grad(mid, self._dense_grad(h2, df, q + "fc"), s2, q + "ln2", into=dx)
             da = self._dense_grad(a.reshape(rows, d), dx, q + "proj")
             dqkv = causal_attention_backward(qkv.reshape(b, t, 3 * d), probs, da.reshape(b, t, d), c.heads, scratch)
-            dx = dx + self._norm_grad(x_in, self._dense_grad(h1, dqkv.reshape(rows, 3 * d), q + "qkv"), s1, q + "ln1")
+            self._norm_grad(x_in, self._dense_grad(h1, dqkv.reshape(rows, 3 * d), q + "qkv"), s1, q + "ln1", into=dx)
         _s.embedding_grad(ids.astype(np.float32).reshape(-1), dx, self.g["tok"], rows, d)
         self.g["pos"][:t] += dx.reshape(b, t, d).sum(axis=0)
 
