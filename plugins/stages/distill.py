@@ -161,11 +161,15 @@ def planned_label_depth(stages: dict[str, Any], ref: str) -> int | None:
 def guard_data(context: Any, settings: dict[str, Any], teacher: Any) -> Any:
     """The run's collapse guard on the training data (the dataset, or for DAgger the teacher's labels), before
     training: refuses (exit 2, nothing written) or warns; the verdict and depth go in the model's lineage."""
-    from tutelage.methods.collapse_guard import CollapseGuard, guard_training, policy_provenance
+    from tutelage.methods.collapse_guard import CollapseGuard, guard_training, policy_provenance, soft_label_provenance
 
     guard = CollapseGuard.from_spec(context.spec.collapse_guard)
     if settings["data"]:
         root = context.resolve(context.output(settings["data"])["dataset"])
+        if settings["method"] == "kd":
+            return guard_training(guard, soft_label_provenance(root, teacher),
+                                  name=f"{settings['data']} ({context.relative(root)}) with the soft labels of "
+                                       f"teacher {settings['teacher']}")
         return guard_training(guard, root, name=f"{settings['data']} ({context.relative(root)})")
     return guard_training(guard, policy_provenance(teacher), name=f"labels of teacher {settings['teacher']}")
 

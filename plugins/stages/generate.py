@@ -67,7 +67,7 @@ class GenerateStage:
             dataset_id, run_id=context.run_id, path=str(out.resolve()), world=context.world, policy=settings["policy"],
             parent_model=None if is_teacher(context, settings["policy"]) else context.output(settings["policy"]).get("model_id"),
             episodes=made.episodes, synthetic_share=float(made.synthetic_share),
-            synthetic_depth=info.get("synthetic_depth"),
+            synthetic_depth=info.get("synthetic_depth"), synthetic_depth_rows=info.get("synthetic_depth_rows"),
         )
         return {
             "dataset": context.relative(out), "dataset_id": dataset_id, "episodes": made.episodes,

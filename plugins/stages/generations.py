@@ -37,6 +37,8 @@ class GenerationsStage:
         "drift": Field(float, 0.05, minimum=1e-6, help="drift alarm: relative rise of held-out real NLL"),
         "stop_on_drift": Field(bool, False, help="stop the run when the drift alarm fires"),
         "episodes": Field(int, 6, minimum=1, help="driving: episodes of data per generation"),
+        "expert_episodes": Field(int, None, minimum=1,
+                                 help="driving: expert episodes generation 0 clones (default: episodes)"),
         "eval_episodes": Field(int, 10, minimum=1, help="driving: evaluation episodes per student"),
         "max_steps": Field(int, None, minimum=1, help="driving: cap on an episode's steps"),
         "epochs": Field(int, 20, minimum=1, help="driving: behavior-cloning epochs per student"),
@@ -98,7 +100,8 @@ class GenerationsStage:
         return self_training(
             context.world, lambda seed: mlp.build((inputs,), outputs, seed=seed, **options), folder,
             regimes=settings["regimes"], generations=settings["generations"], seeds=range(settings["seeds"]),
-            episodes=settings["episodes"], eval_episodes=settings["eval_episodes"], max_steps=settings["max_steps"],
+            episodes=settings["episodes"], expert_episodes=settings["expert_episodes"],
+            eval_episodes=settings["eval_episodes"], max_steps=settings["max_steps"],
             epochs=settings["epochs"], host=context.host, sampler=context.sampler, guard=guard)
 
 

@@ -40,7 +40,8 @@ def test_kd_then_quantize_record_the_family_tree(tmp_path, capsys, teacher_file,
     out = run_json(capsys, "distill", "--method", "kd", "--teacher", str(teacher_path), "--data", str(digits_npz),
                    "--out", str(student), "--hidden", "12", "--epochs", "2", "--quiet")
     lineage = read_lineage(student)
-    assert {k: lineage.pop(k) for k in ("data_depth", "collapse_guard")}["data_depth"] == 0
+    # the targets are the teacher's soft labels: one deeper than the teacher's ground-truth data
+    assert {k: lineage.pop(k) for k in ("data_depth", "collapse_guard")}["data_depth"] == 1
     assert lineage == {"parent": teacher_id, "method": "kd", "dataset": "digits.npz", "teacher": teacher_id}
     assert out["n_params"] == 64 * 12 + 12 + 12 * 10 + 10
     out = run_json(capsys, "quantize", str(student))

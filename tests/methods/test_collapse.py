@@ -26,6 +26,10 @@ def test_metrics_by_hand():
     assert collapse.tail_mass(samples, np.array([1.0]), np.array([2.0]), 2.0) == 0.25  # only -3.5 is beyond 1 ± 4
     two = np.array([[0.0, 5.0], [3.0, 0.0]])  # the second coordinate is constant in the real data: left out
     assert collapse.tail_mass(two, np.zeros(2), np.array([1.0, 0.0]), 2.0) == 0.5
+    drifted = samples + 10.0  # every coordinate far from the real mean; centred on its own mean, the same tails
+    assert collapse.tail_mass(drifted, np.zeros(1), np.ones(1), 2.0) == 1.0
+    # around its own mean 10.125: deviations −0.125, 1.375, 2.375, −3.625, so two of four beyond 2
+    assert collapse.tail_mass(drifted, drifted.mean(axis=0), np.ones(1), 2.0) == 0.5
     # a 3-4-5 triangle: distances 3, 4, 5
     assert collapse.mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])) == pytest.approx(4.0)
     assert collapse.rarest_class_frequency(np.array([0, 0, 1, 2, 2, 2]), 3) == pytest.approx(1 / 6)

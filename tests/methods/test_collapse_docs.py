@@ -19,7 +19,7 @@ for index, code in enumerate(sys.argv[1:]):
 
 
 def test_doc_examples_run(tmp_path):
-    assert len(EXAMPLES) == 3
+    assert len(EXAMPLES) == 4
     result = subprocess.run([sys.executable, "-c", RUNNER, *EXAMPLES], cwd=tmp_path, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr

@@ -65,3 +65,26 @@ def test_an_older_registry_gains_the_provenance_columns(tmp_path):
                       collapse_guard={"status": "warn", "message": "deep"})
     row = lineage.model("m1")
     assert row["data_depth"] == 2 and row["collapse_guard"] == {"status": "warn", "message": "deep"}
+
+
+def test_kd_guard_checks_the_teachers_soft_labels_not_only_the_data(tmp_path):
+    """Real data labelled by a depth-2 model teacher is depth 3 and fully synthetic; by a scripted teacher, ground
+    truth; offline logits carry the depth recorded with them."""
+    from tutelage.methods.collapse_guard import soft_label_provenance
+
+    real = {"synthetic_share": 0.0, "synthetic_depth": 0}
+    teacher = saved_model(tmp_path, {"method": "bc", "data_depth": 2})
+    labelled = soft_label_provenance(real, teacher)
+    assert labelled == {"synthetic_share": 1.0, "synthetic_depth": 3, "teacher_depth": 3}
+    verdict = CollapseGuard(max_depth=2, action="refuse").check(labelled, name="real data")
+    assert verdict.status == "refuse" and verdict.details["teacher_depth"] == 3
+    assert "synthetic share 100% at depth 3" in verdict.message
+    assert CollapseGuard().check(real).status == "ok"  # the dataset alone passes
+    assert soft_label_provenance(real, object())["synthetic_depth"] == 0
+    deep_data = {"synthetic_share": 0.5, "synthetic_depth": 4}
+    assert soft_label_provenance(deep_data, teacher)["synthetic_depth"] == 4
+    offline = {**real, "teacher_outputs": {"teacher.logits": {"teacher": "abc", "synthetic_depth": 2}}}
+    assert soft_label_provenance(offline) == {"synthetic_share": 1.0, "synthetic_depth": 2, "teacher_depth": 2}
+    assert soft_label_provenance(real)["synthetic_depth"] == 1  # logits whose depth was not recorded
+    np.savez(tmp_path / "d.npz", X=np.zeros((2, 3)), y=np.zeros(2))
+    assert soft_label_provenance(tmp_path / "d.npz", teacher)["synthetic_depth"] == 3

@@ -103,3 +103,23 @@ def test_warning_guard_records_the_verdict_in_the_lineage(tmp_path):
     assert info["synthetic_depth"] == 1
     assert main(["show", str(folder / "models" / "bc2.safetensors"), "--registry", str(tmp_path / "runs" / "lineage.db"),
                  "--json"]) == 0
+
+
+@pytest.mark.slow
+def test_driving_self_training_shares_generation_0_and_carries_depth_in_the_rows(tmp_path):
+    """Generation 0 is one student per seed for every regime; each later generation's data is one deeper, and a
+    fresh share of expert rows shows in the share computed from the rows."""
+    from tutelage.methods.collapse_driving import self_training
+    from tutelage.plugins import registry
+
+    mlp = registry("model_types").get("mlp")
+    rows = self_training("tutelage/Driving-v0", lambda seed: mlp.build((38,), 2, seed=seed, hidden=(4,)), tmp_path,
+                         regimes=["replace", "fresh=0.5"], generations=2, seeds=[0], episodes=2, eval_episodes=1,
+                         max_steps=15, epochs=1)
+    by = {(r["regime"], r["generation"]): r for r in rows}
+    assert len(rows) == 6 and by[("replace", 0)] == {**by[("fresh=0.5", 0)], "regime": "replace"}
+    assert [by[("replace", g)]["synthetic_depth"] for g in range(3)] == [0, 1, 2]
+    assert [by[("replace", g)]["synthetic_share"] for g in range(3)] == [0.0, 1.0, 1.0]
+    assert by[("fresh=0.5", 2)]["synthetic_share"] == pytest.approx(2 / 3)  # 2 own episodes + 1 expert, 15 steps each
+    assert by[("replace", 1)]["guard"] == "warn" and by[("replace", 0)]["guard"] == "ok"
+    assert sorted(p.name for p in (tmp_path / "seed0").iterdir()) == ["fresh=0.5", "gen0", "replace", "student0.safetensors"]

@@ -114,8 +114,10 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def guard_arguments(args: argparse.Namespace) -> Any:
-    """The collapse guard's verdict on ``--data`` (dagger: on the teacher's labels), before any work."""
-    from tutelage.methods.collapse_guard import guard_of, guard_path, guard_training, policy_provenance
+    """The collapse guard's verdict on ``--data`` (dagger: on the teacher's labels; kd: on the data with the
+    teacher's soft labels), before any work."""
+    from tutelage.methods.collapse_guard import (guard_of, guard_path, guard_training, policy_provenance,
+                                                 soft_label_provenance)
 
     guard = guard_of(args)
     if args.method == "dagger":
@@ -124,6 +126,10 @@ def guard_arguments(args: argparse.Namespace) -> Any:
         check_world(args.world)
         return guard_training(guard, policy_provenance(resolve_teacher(args, args.world)),
                               name=f"labels of teacher {args.teacher}")
+    if args.method == "kd":
+        teacher = resolve_teacher(args) if args.teacher else None
+        return guard_training(guard, soft_label_provenance(args.data, teacher),
+                              name=f"{args.data} with the soft labels of teacher {args.teacher or 'teacher.logits'}")
     return guard_path(guard, args.data)
 
 

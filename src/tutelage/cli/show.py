@@ -100,6 +100,9 @@ def provenance_rows(info: dict[str, Any]) -> list[tuple[str, str]]:
     dataset, guard = info.get("dataset_info") or {}, info.get("collapse_guard")
     depth = info.get("data_depth", dataset.get("synthetic_depth"))
     rows = [("data depth", str(depth))] if depth is not None else []
+    if dataset.get("synthetic_depth_rows"):
+        rows.append(("dataset rows by depth", ", ".join(f"depth {d}: {n:,}" for d, n in
+                                                          sorted(dataset["synthetic_depth_rows"].items(), key=lambda item: int(item[0])))))
     return rows + ([("collapse guard", f"{guard['status']}: {guard['message']}")] if guard else [])
 
 

@@ -20,6 +20,8 @@ from gymnasium import spaces
 from tutelage.errors import SpecError
 
 IMAGE_COLUMN = "observation.images.rgb"
+#: each frame's synthetic depth: 0 for ground truth, k for frames a model trained on depth k − 1 data made
+DEPTH_COLUMN = "synthetic_depth"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,7 @@ class Features:
             pa.field("reward", pa.float32()),
             pa.field("terminated", pa.bool_()),
             pa.field("truncated", pa.bool_()),
+            pa.field(DEPTH_COLUMN, pa.int64()),
         ]
         fields += [pa.field(f"info.{key}", arrow_type) for key, arrow_type in self.info_keys.items()]
         fields += [pa.field(f"scenario.{key}", arrow_type) for key, arrow_type in self.scenario_keys.items()]
@@ -204,6 +207,7 @@ class Features:
         out["reward"] = {"dtype": "float32", **scalar}
         out["terminated"] = {"dtype": "bool", **scalar}
         out["truncated"] = {"dtype": "bool", **scalar}
+        out[DEPTH_COLUMN] = {"dtype": "int64", **scalar}
         for key, arrow_type in self.info_keys.items():
             out[f"info.{key}"] = {"dtype": str(arrow_type), **scalar}
         for key, arrow_type in self.scenario_keys.items():

@@ -17,6 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tutelage.data.layout import CODEBASE_VERSION, DATA_TEMPLATE, EPISODES_TEMPLATE, FILES_PER_CHUNK, info_path
 from tutelage.errors import DataError, DatasetError, os_reason
 from tutelage.fileio import nesting_depth, read_limited, write_json
@@ -71,6 +73,16 @@ def synthetic_depth(policy: dict[str, Any]) -> int:
     if not policy["synthetic"]:
         return 0
     return int((policy.get("lineage") or {}).get("data_depth") or 0) + 1
+
+
+def row_provenance(depths: Any) -> dict[str, Any]:
+    """A dataset's provenance from its rows' depths: the share of synthetic rows (depth > 0), the deepest
+    row, and the rows at each depth (``{"0": rows, "2": rows}``)."""
+    depths = np.asarray(depths, dtype=np.int64)
+    values, counts = np.unique(depths, return_counts=True)
+    return {"synthetic_share": float(np.mean(depths > 0)) if depths.size else 0.0,
+            "synthetic_depth": int(depths.max(initial=0)),
+            "synthetic_depth_rows": {str(int(v)): int(c) for v, c in zip(values, counts)}}
 
 
 MAX_INFO_BYTES = 64 << 20

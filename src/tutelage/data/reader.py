@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tutelage.data.features import IMAGE_COLUMN
+from tutelage.data.features import DEPTH_COLUMN, IMAGE_COLUMN
 from tutelage.data.parquet import read_table
 from tutelage.data.layout import FILES_PER_CHUNK, data_path, episodes_path, info_path, shard_count, shard_episodes
-from tutelage.data.provenance import check_info, read_info
+from tutelage.data.provenance import check_info, read_info, row_provenance
 from tutelage.errors import DataError, DatasetError, os_reason
 from tutelage.fileio import open_regular
 
@@ -153,6 +153,14 @@ def verified_prefix(root: str | Path, shards: int) -> tuple[int, int]:
     return shards, frames
 
 
+def concat(datasets: Sequence[Dataset], columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """``columns`` of several datasets, their frames one after another, plus each frame's ``synthetic_depth``
+    (so :func:`~tutelage.data.provenance.row_provenance` of the result is the mix's share and depth)."""
+    wanted = [name for name in columns if name != DEPTH_COLUMN]
+    parts = [{**dataset.to_arrays(wanted), DEPTH_COLUMN: dataset.synthetic_depths()} for dataset in datasets]
+    return {name: np.concatenate([part[name] for part in parts]) for name in [*wanted, DEPTH_COLUMN]}
+
+
 def decode_png(data: bytes) -> np.ndarray:
     """A PNG frame of the ``observation.images.rgb`` column as a uint8 (H, W, 3) array."""
     from PIL import Image
@@ -232,6 +240,20 @@ class Dataset:
         if missing:
             raise DataError(f"{self.root}: no column {missing[0]!r} (columns: {', '.join(available)})")
         return list(columns)
+
+    def synthetic_depths(self) -> np.ndarray:
+        """Every frame's synthetic depth (0: ground truth). A dataset written before frames carried their
+        depth gives its model-made episodes (``synthetic_frames``) the depth in ``meta/info.json`` (1 when absent)."""
+        if DEPTH_COLUMN in self.features:
+            return self.table([DEPTH_COLUMN]).column(DEPTH_COLUMN).to_numpy().astype(np.int64)
+        depth = self.info.get("synthetic_depth")
+        depth = depth if isinstance(depth, int) and not isinstance(depth, bool) and depth > 0 else 1
+        synthetic = self.meta.column("synthetic_frames").to_numpy() > 0
+        return np.repeat(np.where(synthetic, depth, 0), self.meta.column("length").to_numpy()).astype(np.int64)
+
+    def provenance(self) -> dict[str, Any]:
+        """Share of synthetic frames, the deepest frame and frames per depth, from the frames themselves."""
+        return row_provenance(self.synthetic_depths())
 
     def to_numpy(self, table: pa.Table | pa.RecordBatch, decode_images: bool = False) -> dict[str, np.ndarray]:
         """Columns of ``table`` as numpy arrays shaped by the features."""

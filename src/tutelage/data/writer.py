@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tutelage.data.features import Features, json_default
+from tutelage.data.features import DEPTH_COLUMN, Features, json_default
 from tutelage.data.layout import FILES_PER_CHUNK, data_path, episodes_path
 from tutelage.fileio import atomic_path
 from tutelage.sim.metrics import Metric
@@ -42,6 +42,7 @@ CORE_EPISODE_FIELDS = [
     pa.field("edge_case", pa.string()),
     pa.field("scenario", pa.string()),  # JSON: the exact scenario the world played
     pa.field("synthetic_frames", pa.int64()),
+    pa.field(DEPTH_COLUMN, pa.int64()),  # the depth of every frame of the episode
 ]
 
 
@@ -64,6 +65,10 @@ def frames_table(records: Sequence[EpisodeRecord], features: Features, fps: floa
         if item.name == "timestamp":
             frame_index = np.concatenate([np.asarray(r.columns["frame_index"], dtype=np.float64) for r in records])
             arrays.append(pa.array((frame_index / fps).astype(np.float32)))
+            continue
+        if item.name == DEPTH_COLUMN:
+            arrays.append(pa.array(np.concatenate([np.full(len(r.columns["frame_index"]), r.meta.get(DEPTH_COLUMN, 0),
+                                                           dtype=np.int64) for r in records])))
             continue
         values = [value for record in records for value in record.columns[item.name]]
         if item.name in array_columns:

@@ -13,7 +13,8 @@ to data built from generation g's samples under a regime:
     ``round(λ·n)`` newly drawn real rows plus ``n − round(λ·n)`` samples (Bertrand et al. 2024).
 
 Every generation records held-out real NLL (−ELBO for a VAE), the trace ratio
-of the model's covariance to the real one, tail mass beyond 2σ and 3σ, sample
+of the model's covariance to the real one, tail mass beyond 2σ and 3σ (around the real mean, and around the
+samples' own mean: ``tail2_centred``, the tails' thickness whatever the drift of the centre), sample
 diversity and, for digits, the rarest class's frequency and the Fréchet
 distance in the feature space of a classifier trained on real digits; plus
 the data's synthetic share and depth and the verdicts of a
@@ -39,7 +40,8 @@ from tutelage.generative import GenerativeModel, one_blas_thread
 from tutelage.methods.collapse_guard import CollapseGuard, DriftAlarm, relative_change
 from tutelage.stats import mean_interval
 
-METRICS = ("real_nll", "var_ratio", "tail2", "tail3", "diversity", "rarest_class", "frechet")
+METRICS = ("real_nll", "var_ratio", "tail2", "tail3", "tail2_centred", "tail3_centred", "diversity", "rarest_class",
+           "frechet")
 KINDS = ("replace", "accumulate", "accumulate-subsample", "fresh")
 
 
@@ -235,6 +237,8 @@ def measure(model: GenerativeModel, source: Source, *, n_eval: int = 2000, seed:
         "var_ratio": trace_ratio(_covariance(model, samples), source.reference_cov),
         "tail2": tail_mass(samples, source.real_mean, source.real_std, 2.0),
         "tail3": tail_mass(samples, source.real_mean, source.real_std, 3.0),
+        "tail2_centred": tail_mass(samples, samples.mean(axis=0), source.real_std, 2.0),
+        "tail3_centred": tail_mass(samples, samples.mean(axis=0), source.real_std, 3.0),
         "diversity": mean_pairwise_distance(samples[:500]) / source.real_diversity,
     }
     if source.classifier is not None:

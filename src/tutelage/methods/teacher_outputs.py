@@ -24,6 +24,7 @@ from tutelage.data.writer import write_parquet
 from tutelage.errors import DataError
 from tutelage.fileio import write_json
 from tutelage.methods.bc import observation_columns_of, observation_matrix
+from tutelage.methods.collapse_guard import policy_provenance
 from tutelage.methods.kd import teacher_logits
 from tutelage.methods.lineage import teacher_id
 
@@ -48,7 +49,8 @@ def add_teacher_outputs(dataset: str | os.PathLike | Dataset, teacher: Any, *, c
         write_parquet(path, table.append_column(column, values))
     info = dict(data.info)
     info["features"] = {**info.get("features", {}), column: {"dtype": "float32", "shape": [width], "names": None}}
-    info["teacher_outputs"] = {**info.get("teacher_outputs", {}), column: {"teacher": teacher_id(teacher)}}
+    labels = {"teacher": teacher_id(teacher), "synthetic_depth": policy_provenance(teacher)["synthetic_depth"]}
+    info["teacher_outputs"] = {**info.get("teacher_outputs", {}), column: labels}
     write_json(info_path(data.root), info)
     return info
 

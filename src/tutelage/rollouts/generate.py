@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from tutelage.data.features import Features
 from tutelage.data.layout import shard_count, shard_episodes
-from tutelage.data.provenance import DatasetInfo, finish_info, new_info, start_or_resume
+from tutelage.data.provenance import DatasetInfo, finish_info, new_info, row_provenance, start_or_resume, synthetic_depth
 from tutelage.data.reader import read_episodes_meta
 from tutelage.data.writer import commit_shard, episodes_table, finished_prefix, frames_table, remove_temporaries
 from tutelage.errors import SpecError, UserError
@@ -69,9 +69,11 @@ def play_shard(job: ShardJob) -> ShardResult:
     env = make_env(job.world, camera=job.camera, max_steps=job.max_steps)
     try:
         policy, metrics, records = Policy(job.policy, env), world_metrics(env), []
+        depth = synthetic_depth(job.policy.describe())
         for plan in job.plans:
             policy.reset(plan.seeds.policy)
             record = run_episode(env, policy.act, plan, features=job.features, synthetic=job.policy.synthetic)
+            record.meta["synthetic_depth"] = depth
             host.notify("tutelage_episode_end", world=job.world, episode_index=plan.index, info=record.meta)
             records.append(record)
     finally:
@@ -293,6 +295,6 @@ def _totals(root: Path, shards: int, metrics: tuple[Metric, ...]) -> dict[str, A
         "success_rate": float(np.mean(success)) if success.size else None,
         **aggregate(metrics, episodes.to_pylist()),
     }
-    synthetic = int(episodes.column("synthetic_frames").to_numpy().sum())
+    depths = np.repeat(episodes.column("synthetic_depth").to_numpy(), length)  # one per frame
     return {"total_episodes": episodes.num_rows, "total_frames": frames, "total_shards": shards,
-            "synthetic_share": synthetic / frames if frames else 0.0, "stats": stats}
+            **row_provenance(depths), "stats": stats}

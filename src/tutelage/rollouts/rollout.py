@@ -84,7 +84,7 @@ def run_episode(env: gymnasium.Env, act: Act, plan: EpisodePlan, *, features: Fe
     metrics = EpisodeMetrics(world_metrics(env))
     columns: dict[str, list[Any]] = {}
     if features is not None:
-        columns = {name: [] for name in features.schema().names if name not in ("index", "timestamp")}
+        columns = {name: [] for name in features.schema().names if name not in ("index", "timestamp", "synthetic_depth")}
     total, steps, done = 0.0, 0, False
     while not done:
         if features is not None:

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS models (
 CREATE INDEX IF NOT EXISTS models_parent ON models(parent);
 """
 #: provenance columns added after the first schema (issue 15), added to older registries on open
-ADDED_COLUMNS = {"datasets": {"synthetic_depth": "INTEGER"}, "models": {"data_depth": "INTEGER", "collapse_guard": "TEXT"}}
+ADDED_COLUMNS = {"datasets": {"synthetic_depth": "INTEGER", "synthetic_depth_rows": "TEXT"}, "models": {"data_depth": "INTEGER", "collapse_guard": "TEXT"}}
 
 def _add_columns(db: sqlite3.Connection) -> None:
     for table, columns in ADDED_COLUMNS.items():
@@ -126,10 +126,11 @@ class Lineage:
 
     def add_dataset(self, dataset_id: str, *, run_id: str, path: str, world: str, policy: str,
                     parent_model: str | None = None, episodes: int = 0, synthetic_share: float = 0.0,
-                    synthetic_depth: int | None = None) -> None:
+                    synthetic_depth: int | None = None, synthetic_depth_rows: dict[str, int] | None = None) -> None:
         self._upsert("datasets", {"id": dataset_id, "run_id": run_id, "path": path, "world": world, "policy": policy,
                                   "parent_model": parent_model, "episodes": episodes,
                                   "synthetic_share": synthetic_share, "synthetic_depth": synthetic_depth,
+                                  "synthetic_depth_rows": json.dumps(synthetic_depth_rows) if synthetic_depth_rows else None,
                                   "created": time.time()})
 
     def add_model(self, model_id: str, *, run_id: str, path: str, model_type: str, method: str,
@@ -156,7 +157,7 @@ class Lineage:
     def datasets(self) -> list[dict[str, Any]]:
         """One entry per dataset (its first row), with ``runs``: every run that made it."""
         with self._connect() as db:
-            return _per_artifact(dict(r) for r in db.execute("SELECT * FROM datasets ORDER BY created, id, run_id"))
+            return _per_artifact(_dataset_row(r) for r in db.execute("SELECT * FROM datasets ORDER BY created, id, run_id"))
 
     def models(self) -> list[dict[str, Any]]:
         """One entry per model (its first row), with ``runs``: every run that made it."""
@@ -233,7 +234,7 @@ def record_dataset_dir(root: str | os.PathLike, registry: str | os.PathLike | No
         str(info.get("id") or Path(root).name), run_id=run_id, path=str(Path(root).resolve()), world=str(info.get("world")),
         policy=str(policy.get("teacher") or policy.get("name") or ""), parent_model=policy.get("model_id") or None,
         episodes=int(info.get("total_episodes") or 0), synthetic_share=float(info.get("synthetic_share") or 0.0),
-        synthetic_depth=info.get("synthetic_depth"))
+        synthetic_depth=info.get("synthetic_depth"), synthetic_depth_rows=info.get("synthetic_depth_rows"))
     return target
 
 
@@ -283,6 +284,13 @@ def _per_artifact(rows: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
         entry = merged.setdefault(row["id"], {**row, "runs": []})
         entry["runs"].append(row["run_id"])
     return list(merged.values())
+
+
+def _dataset_row(row: sqlite3.Row) -> dict[str, Any]:
+    dataset = dict(row)
+    rows = dataset.get("synthetic_depth_rows")
+    dataset["synthetic_depth_rows"] = json.loads(rows) if rows else None
+    return dataset
 
 
 def _model_row(row: sqlite3.Row) -> dict[str, Any]:
