@@ -2,6 +2,10 @@
 
     python benchmarks/bench_text_judge.py [--seeds 3] [--pairs 200] [--n 8] [--rounds 2] [--eval 200]
 
+On a busy machine, in parallel processes sharing ``--cache DIR``: ``--train
+teacher`` and ``--train reference`` (each saves its LM), then ``--first-seed
+K --seeds 1`` per seed (each saves ``seed-K.json``), then ``--summary``.
+
 Once: a teacher LM (3 × 96, the likelihood judge) and a larger reference LM
 (4 × 128, another seed, read only by the oracle) train on the training split
 (``--teacher-steps``, ``--reference-steps``).
@@ -17,12 +21,15 @@ A control arm fine-tunes the start the same way on random samples (n = 1).
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tutelage import stats
+from tutelage import nn, stats
 from tutelage.data.text import pydoc_splits
 from tutelage.judging import agreement
 from tutelage.methods.text_critic import load_constitution
@@ -55,7 +62,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--train-prompts", type=int, default=100)
     parser.add_argument("--eval", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=None, help="folder for the teacher, the reference and seed results")
+    parser.add_argument("--train", choices=("teacher", "reference"), help="only train (and cache) this LM")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--summary", action="store_true", help="only summarize the cached seed results")
     args = parser.parse_args()
+    if args.summary:
+        return summarize([json.loads(p.read_text()) for p in sorted(args.cache.glob("seed-*.json"))])
     splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
     train_prompts, held_out = prompts_of(splits["train"], 101), prompts_of(splits["validation"], 7)[:args.eval]
@@ -63,16 +76,18 @@ def main() -> None:
     mlp = get_host().registry("model_types").get("mlp")
     start_time = time.perf_counter()
     with threadpool_limits(1):
-        teacher = LanguageModel(tokenizer, context=64, layers=3, width=96, heads=4, seed=100)
-        teacher.fit(splits["train"], steps=args.teacher_steps, batch_size=16, lr=2e-3, seed=100)
-        reference = LanguageModel(tokenizer, context=64, layers=4, width=128, heads=4, seed=200)
-        reference.fit(splits["train"], steps=args.reference_steps, batch_size=16, lr=2e-3, seed=200)
+        models = {"teacher": lambda: trained(tokenizer, splits, 3, 96, args.teacher_steps, 100),
+                  "reference": lambda: trained(tokenizer, splits, 4, 128, args.reference_steps, 200)}
+        if args.train:
+            cached(args.cache, args.train, models[args.train])
+            return
+        teacher, reference = (cached(args.cache, name, train) for name, train in models.items())
         oracle = Oracle(reference, principles)
         print(f"teacher val {teacher.loss(splits['validation'][:20000]):.3f}, reference val "
               f"{reference.loss(splits['validation'][:20000]):.3f} nats/char ({time.perf_counter() - start_time:.0f} s)",
               flush=True)
-        results = {"best-of-n": [], "control": []}
-        for seed in range(args.seeds):
+        results = []
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rng = np.random.default_rng(seed)
             start = LanguageModel(tokenizer, context=64, layers=2, width=64, heads=4, seed=seed)
             start.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
@@ -91,23 +106,51 @@ def main() -> None:
             learned = judge_text_pairs([RewardJudge(reward, teacher)], chosen[:args.pairs], pairs)
             agree, compared = oracle_agreement(learned, "p_first", oracle)
             print(f"  learned judge agrees with the oracle on {agree}/{compared} (its training pairs)", flush=True)
+            result = {"seed": seed}
             for arm, n in (("best-of-n", args.n), ("control", 1)):
                 lm = clone(start)
                 history = improve_text(lm, chosen[args.pairs:], reward, teacher, splits["train"], principles, n=n,
                                        rounds=args.rounds, seed=seed)
                 wins = win_rate(lm, start, held_out, oracle, seed=seed * 31)
-                results[arm].append(wins)
+                result[arm] = {k: wins[k] for k in ("wins", "losses", "ties", "violation_rate", "start_violation_rate")}
                 print(f"  {arm}: wins {wins['wins']}, losses {wins['losses']}, ties {wins['ties']}: {wins['win_rate']}; "
                       f"violations {wins['start_violation_rate']:.2f} → {wins['violation_rate']:.2f}; "
                       f"kept reward {[round(h['reward_kept'], 2) for h in history]}", flush=True)
-            print(f"  before: {results['best-of-n'][-1]['examples'][0][0]!r}\n"
-                  f"  after:  {results['best-of-n'][-1]['examples'][0][1]!r}", flush=True)
-    for arm, rs in results.items():
-        rates = [r["win_rate"].estimate for r in rs]
+                if arm == "best-of-n":
+                    print(f"  before: {wins['examples'][0][0]!r}\n  after:  {wins['examples'][0][1]!r}", flush=True)
+            results.append(result)
+            if args.cache:
+                (args.cache / f"seed-{seed}.json").write_text(json.dumps(result))
+    print(f"elapsed {time.perf_counter() - start_time:.0f} s")
+    summarize(results)
+
+
+def trained(tokenizer: Tokenizer, splits: dict[str, str], layers: int, width: int, steps: int, seed: int) -> LanguageModel:
+    lm = LanguageModel(tokenizer, context=64, layers=layers, width=width, heads=4, seed=seed)
+    lm.fit(splits["train"], steps=steps, batch_size=16, lr=2e-3, seed=seed)
+    return lm
+
+
+def cached(folder: Path | None, name: str, train: Callable[[], LanguageModel]) -> LanguageModel:
+    """The LM saved as ``folder/name.safetensors``, trained and saved when missing."""
+    path = folder / f"{name}.safetensors" if folder else None
+    if path is not None and path.is_file():
+        return nn.load(path)
+    lm = train()
+    if path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        lm.save(path)
+    return lm
+
+
+def summarize(results: list[dict]) -> None:
+    for arm in ("best-of-n", "control"):
+        rs = [r[arm] for r in results]
+        rates = [stats.paired_win_rate(r["wins"], r["losses"], r["ties"]).estimate for r in rs]
         pooled = stats.paired_win_rate(sum(r["wins"] for r in rs), sum(r["losses"] for r in rs), sum(r["ties"] for r in rs))
         print(f"{arm}: win rate per seed {[round(x, 3) for x in rates]}; mean over seeds {stats.mean_interval(rates)}; "
-              f"pooled {pooled} (target ≥ 0.65)")
-    print(f"elapsed {time.perf_counter() - start_time:.0f} s")
+              f"pooled {pooled} (target ≥ 0.65); violations start "
+              f"{stats.mean_interval([r['start_violation_rate'] for r in rs])} → {stats.mean_interval([r['violation_rate'] for r in rs])}")
 
 
 if __name__ == "__main__":
