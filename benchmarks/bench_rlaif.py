@@ -2,8 +2,8 @@
 
 One seed per invocation (each well under ten minutes); ``--combine`` pools the seeds' JSON files:
 
-    python benchmarks/bench_rlaif.py --seed 0 --out /tmp/rlaif-0.json   # and 1, 2
-    python benchmarks/bench_rlaif.py --combine /tmp/rlaif-*.json
+    python benchmarks/bench_rlaif.py --seed 0 --out rlaif-0.json   # and 1, 2
+    python benchmarks/bench_rlaif.py --combine rlaif-*.json
 
 Per seed: a deliberately unpolished student (BC on ``--demos`` short expert demonstrations); pairs
 of two samples of its Gaussian version on the same scenario; AI labels from the ``expert`` judge,
@@ -185,7 +185,7 @@ def main() -> None:
     parser.add_argument("--combine", nargs="+", metavar="JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="rlaif.json")
-    parser.add_argument("--work", default="/tmp/bench-rlaif", help="folder for the preference datasets")
+    parser.add_argument("--work", default="benchmarks/.out/rlaif", help="folder for the preference datasets")
     parser.add_argument("--world", default="tutelage/Reach-v0")
     parser.add_argument("--demos", type=int, default=20)
     parser.add_argument("--labels", type=int, default=200)

@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0, 2.0])
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.5, 0.9])
+    parser.add_argument("--student", type=int, nargs=2, default=[1, 32], metavar=("LAYERS", "WIDTH"))
     parser.add_argument("--quick", action="store_true", help="tiny run: 100 steps, 1 seed")
     args = parser.parse_args()
     if args.quick:
@@ -38,12 +40,12 @@ def main() -> None:
         teacher.fit(splits["train"], steps=args.teacher_steps, batch_size=16, lr=2e-3, seed=0)
         print(f"teacher 4 × 128: {teacher.gpt.parameter_count} parameters, {time.perf_counter() - start:.0f} s",
               flush=True)
-        result = distill_text(teacher, splits, dict(context=64, layers=1, width=32, heads=2), seeds=args.seeds,
-                              steps=args.steps, temperatures=args.temperatures)
+        result = distill_text(teacher, splits, dict(context=64, layers=args.student[0], width=args.student[1], heads=2),
+                              seeds=args.seeds, steps=args.steps, temperatures=args.temperatures, alphas=args.alphas)
     print(f"\nvalidation (mean over {args.seeds} seeds):")
     for arm, losses in result.validation.items():
         print(f"  {arm:14s} {sum(losses) / len(losses):.4f}")
-    print(f"chosen temperature {result.temperature:g}; test (nats/char, mean [95 % interval], n = {args.seeds}):")
+    print(f"chosen temperature {result.temperature:g}, alpha {result.alpha:g}; test (nats/char, mean [95 % interval], n = {args.seeds}):")
     print(f"  teacher        {result.teacher['test']:.4f}")
     for arm in result.test:
         print(f"  {arm:14s} {result.summary[arm + '_test']}")

@@ -47,7 +47,7 @@ def test_bad_constitution_is_named(tmp_path):
 
 def test_loop_records_rounds():
     text = "A (short) line of text. Another line here. " * 20
-    lm = LanguageModel(Tokenizer.for_text(text + "[]{}\"`!?"), context=32, layers=1, width=16, heads=2)
+    lm = LanguageModel(Tokenizer.for_text(text + "[]{}\"`!?\n"), context=32, layers=1, width=16, heads=2)
     lm.fit(text, steps=30, batch_size=8, lr=1e-2)
     history = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=1, samples=6,
                                        max_tokens=12, steps=10)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tutelage.errors import DataError
-from tutelage.methods.text_kd import distill_text, teacher_samples
+from tutelage.methods.text_kd import distill_text, teacher_samples, token_arm
 from tutelage.nn.language import LanguageModel, Tokenizer, teacher_probs
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 30
@@ -24,10 +24,11 @@ def test_distillation_arms_and_choice():
     teacher.fit(TEXT, steps=150, batch_size=8, lr=1e-2)
     splits = {"train": TEXT, "validation": TEXT[:300], "test": TEXT[300:600]}
     result = distill_text(teacher, splits, dict(context=16, layers=1, width=8, heads=1), seeds=2, steps=40,
-                          batch_size=8, lr=1e-2, temperatures=(1.0, 3.0), sequence_chars=400)
-    assert set(result.validation) == {"corpus", "sequence", "token T=1", "token T=3"}
-    chosen = f"token T={result.temperature:g}"
-    assert np.mean(result.validation[chosen]) == min(np.mean(result.validation[f"token T={t:g}"]) for t in (1, 3))
+                          batch_size=8, lr=1e-2, temperatures=(1.0, 3.0), alphas=(0.5, 1.0), sequence_chars=400)
+    arms = [token_arm(t, a) for t in (1.0, 3.0) for a in (0.5, 1.0)]
+    assert set(result.validation) == {"corpus", "sequence", *arms}
+    chosen = token_arm(result.temperature, result.alpha)
+    assert np.mean(result.validation[chosen]) == min(np.mean(result.validation[arm]) for arm in arms)
     assert all(len(v) == 2 for v in result.test.values()) and result.summary["token_gap_closed"].n == 2
     assert len(teacher_samples(teacher, TEXT, 100, seed=1)) == 96  # pieces of context − prompt
 

@@ -5,7 +5,9 @@ each names a rule (:data:`RULES`) and its settings. :class:`TextRuleCritic`
 follows the :class:`tutelage.protocols.Critic` contract; a revision is
 checked again against every principle, and ``fixed`` says whether it keeps
 them all. :func:`critique_revise_finetune` is the loop on a language model:
-sample, revise, fine-tune on the revised samples mixed with the corpus.
+sample (each text ending where the model writes a blank line), revise,
+fine-tune on the revised samples mixed with corpus paragraphs that keep the
+constitution.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ DEFAULT = Path(__file__).resolve().parents[1] / "sims" / "constitutions" / "text
 PAIRS = {")": "(", "]": "[", "}": "{"}
 WORD = re.compile(r"[A-Za-z]+")
 END = re.compile(r"[.!?][)\]}\"'`]*\s*$")
+BOUNDARY = "\n\n"  # the end of a text: the blank line between paragraphs and documents of a corpus
 
 
 @dataclass(frozen=True)
@@ -162,17 +165,54 @@ class TextRuleCritic:
         return out
 
 
+def sample_texts(lm: Any, prompts: list[str], max_tokens: int, *, seed: int = 0,
+                 temperature: float = 1.0) -> list[str]:
+    """Each prompt followed by its continuation up to the end of text: the first :data:`BOUNDARY` the model
+    writes (a blank line, the corpus's paragraph and document separator), else ``max_tokens`` tokens."""
+    out = []
+    for i, prompt in enumerate(prompts):
+        text = prompt + lm.generate(prompt, max_tokens, temperature=temperature, seed=seed + i)
+        cut = text.find(BOUNDARY, len(prompt))
+        out.append(text if cut < 0 else text[:cut])
+    return out
+
+
+def keeping(corpus: str, principles: list[Principle]) -> list[str]:
+    """The paragraphs of ``corpus`` that keep every principle."""
+    return [p for p in corpus.split(BOUNDARY) if p.strip() and not violations(p, principles)]
+
+
+def finetune_on(lm: Any, texts: list[str], clean: list[str], *, mix: float, steps: int, lr: float, seed: int,
+                rng: np.random.Generator) -> None:
+    """Fine-tune ``lm`` on ``texts``, each closed by :data:`BOUNDARY`, mixed with paragraphs of ``clean``
+    drawn at random (``mix``: their share of the characters)."""
+    data = BOUNDARY.join(texts) + BOUNDARY
+    blend, want = [data], len(data) * mix / max(1e-9, 1 - mix)
+    for i in rng.permutation(len(clean)):
+        if want <= 0:
+            break
+        blend.append(clean[i] + BOUNDARY)
+        want -= len(blend[-1])
+    lm.fit("".join(blend), steps=steps, lr=lr, seed=seed)
+
+
 def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validation: str, *, rounds: int = 2,
-                             samples: int = 200, max_tokens: int = 48, steps: int = 300, lr: float = 1e-3,
+                             samples: int = 200, max_tokens: int = 160, steps: int = 300, lr: float = 1e-3,
                              mix: float = 0.5, critic: TextRuleCritic | None = None, seed: int = 0) -> list[dict]:
-    """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any)."""
+    """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any).
+
+    Samples end where the model ends its text (:func:`sample_texts`). The
+    fine-tuning text is the samples (revised where a principle broke and the
+    revision keeps them all), each closed by the boundary, mixed with
+    paragraphs of ``corpus`` that keep the constitution (``mix`` of the whole).
+    """
     critic = critic or TextRuleCritic()
     rng = np.random.default_rng(seed)
+    clean = keeping(corpus, critic.principles) or [corpus]
     history = []
     for round_ in range(rounds + 1):
         chosen = [prompts[i] for i in rng.integers(0, len(prompts), samples)]
-        texts = [p + lm.generate(p, max_tokens, temperature=1.0, seed=seed * 100_003 + round_ * 1009 + i)
-                 for i, p in enumerate(chosen)]
+        texts = sample_texts(lm, chosen, max_tokens, seed=seed * 100_003 + round_ * 1009)
         reviews = critic.critique(chosen, texts, [])
         broken = [violations(t, critic.principles) for t in texts]
         history.append({"round": round_, "violation_rate": float(np.mean([not r.ok for r in reviews])),
@@ -180,7 +220,6 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                         "validation_loss": lm.loss(validation), "example": texts[0]})
         if round_ == rounds:
             break
-        data = " ".join(r.revision if not r.ok and r.fixed else t for t, r in zip(texts, reviews))
-        blend = data + " " + corpus[: int(len(data) * mix / max(1e-9, 1 - mix))] if mix else data
-        lm.fit(blend, steps=steps, lr=lr, seed=seed + round_)
+        revised = [r.revision if not r.ok and r.fixed else t for t, r in zip(texts, reviews)]
+        finetune_on(lm, revised, clean, mix=mix, steps=steps, lr=lr, seed=seed + round_, rng=rng)
     return history

@@ -3,8 +3,8 @@
 Arms, each trained from the same initialization per seed on the same number
 of steps: ``corpus`` (the student on the training text alone), ``token``
 (the teacher's softened next-token distribution mixed with the true next
-token, one arm per temperature) and ``sequence`` (the student trained on the
-teacher's samples). The temperature is chosen on validation (mean over
+token, one arm per temperature and KD weight ``alpha``) and ``sequence`` (the student trained on the
+teacher's samples). The temperature and ``alpha`` are chosen on validation (mean over
 seeds); test is read once, for the chosen arms. ``gap_closed`` is
 ``(corpus − token) / (corpus − teacher)`` on test, per seed.
 """
@@ -27,6 +27,7 @@ class TextKDResult:
     validation: dict[str, list[float]]
     test: dict[str, list[float]]
     temperature: float
+    alpha: float
     teacher: dict[str, float]
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -44,9 +45,13 @@ def teacher_samples(teacher: LanguageModel, text: str, chars: int, seed: int, te
     return "".join(pieces)
 
 
+def token_arm(temperature: float, alpha: float) -> str:
+    return f"token T={temperature:g} a={alpha:g}"
+
+
 def distill_text(teacher: LanguageModel, splits: dict[str, str], student: dict[str, Any], *, seeds: int = 3,
                  steps: int = 1000, batch_size: int = 16, lr: float = 3e-3,
-                 temperatures: Sequence[float] = (1.0, 2.0, 4.0), alpha: float = 0.5, top_k: int = 0,
+                 temperatures: Sequence[float] = (1.0, 2.0, 4.0), alphas: Sequence[float] = (0.5,), top_k: int = 0,
                  sequence_chars: int = 100_000) -> TextKDResult:
     """Train every arm for ``seeds`` seeds; ``student`` holds the student's architecture options."""
     train = teacher.tokenizer.encode(splits["train"])
@@ -63,13 +68,15 @@ def distill_text(teacher: LanguageModel, splits: dict[str, str], student: dict[s
         trained("corpus", seed, train)
         trained("sequence", seed, samples)
         for t in temperatures:
-            trained(f"token T={t:g}", seed, train, teacher=teacher, temperature=t, alpha=alpha, top_k=top_k)
+            for a in alphas:
+                trained(token_arm(t, a), seed, train, teacher=teacher, temperature=t, alpha=a, top_k=top_k)
     validation = {arm: [m.loss(splits["validation"]) for m in models] for arm, models in arms.items()}
-    best = min(temperatures, key=lambda t: float(np.mean(validation[f"token T={t:g}"])))
-    chosen = {"corpus": "corpus", "sequence": "sequence", "token": f"token T={best:g}"}
+    best_t, best_a = min(((t, a) for t in temperatures for a in alphas),
+                         key=lambda ta: float(np.mean(validation[token_arm(*ta)])))
+    chosen = {"corpus": "corpus", "sequence": "sequence", "token": token_arm(best_t, best_a)}
     test = {name: [m.loss(splits["test"]) for m in arms[arm]] for name, arm in chosen.items()}
     teacher_losses = {split: teacher.loss(splits[split]) for split in ("validation", "test")}
-    result = TextKDResult(validation, test, best, teacher_losses)
+    result = TextKDResult(validation, test, best_t, best_a, teacher_losses)
     result.summary = summarize(result)
     return result
 
@@ -78,7 +85,7 @@ def summarize(result: TextKDResult) -> dict[str, Any]:
     """Mean test loss per arm with 95 % intervals, and the share of the teacher–student gap each KD arm closes."""
     teacher = result.teacher["test"]
     corpus = np.array(result.test["corpus"])
-    out: dict[str, Any] = {"temperature": result.temperature, "teacher_test": teacher}
+    out: dict[str, Any] = {"temperature": result.temperature, "alpha": result.alpha, "teacher_test": teacher}
     for arm, losses in result.test.items():
         out[f"{arm}_test"] = stats.mean_interval(losses)
         if arm != "corpus":
