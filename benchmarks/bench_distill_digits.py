@@ -2,20 +2,27 @@
 
     python benchmarks/bench_distill_digits.py [--seeds 5] [--hidden 8]
 
-Data: ``load_digits`` (pixels / 16), stratified 70/30 split (``random_state=0``).
-Teacher: MLP 64→512→512→10 (ReLU, dropout 0.3), Adam, 80 epochs. Students: one
-hidden layer of ``--hidden`` tanh units, Adam with a cosine schedule from 1e-2:
+Data: ``load_digits`` (pixels / 16), stratified 70/30 train/test split
+(``random_state=0``); the training part is split again 80/20 into fit and
+validation (stratified, ``random_state=0``). Everything learns from the fit
+part only. Teacher: MLP 64→512→512→10 (ReLU, dropout 0.3), Adam, 80 epochs.
+Students: one hidden layer of ``--hidden`` tanh units, Adam with a cosine
+schedule from 1e-2:
 
-* baseline: hard labels of the training set only (150 epochs);
-* distilled at T ∈ {1, 2, 4, 8, 20}, α = 0.9: the training set plus a transfer
-  set of 4 noisy copies of it (Gaussian pixel noise σ = 0.1) labelled by the
-  teacher's softened logits (30 epochs over the 5× larger set, the same steps);
-* control: the same noisy transfer set with the hard labels of the image each
-  copy came from (no teacher), to separate augmentation from soft targets.
+* baseline: hard labels of the fit set only (150 epochs);
+* control: the fit set plus a transfer set of 4 noisy copies of it (Gaussian
+  pixel noise σ = 0.1) with the hard labels of the image each copy came from
+  (no teacher; 30 epochs over the 5× larger set, the same steps);
+* distilled: the same inputs, the transfer set labelled by the teacher's
+  softened logits, α = 0.9, at T ∈ {1, 2, 4, 8, 20}.
 
-Mean ± std over ``--seeds`` seeds. "Gap closed" is (distilled − baseline) /
-(teacher − baseline) in accuracy. The int8 section quantizes the teacher and
-the best student and times batch-1 inference (median of interleaved rounds).
+The temperature is the one with the best mean *validation* accuracy over the
+seeds; the test split is then used once, for the baseline, the control, the
+distilled students at that temperature and the teacher. The headline is the
+gain of distillation over the control, paired by seed, with a Student-t 95 %
+interval over ``--seeds`` seeds (and the same against the baseline). The
+int8 section quantizes the teacher and the seed-0 distilled student and
+times batch-1 inference (median of interleaved rounds).
 """
 from __future__ import annotations
 
@@ -33,6 +40,7 @@ from tutelage import nn
 from tutelage.methods.kd import distill
 from tutelage.nn.optim import cosine
 from tutelage.nn.quantize import quantize
+from tutelage.stats import mean_interval
 from tutelage.train import fit
 
 TEMPERATURES = (1, 2, 4, 8, 20)
@@ -75,50 +83,62 @@ def main() -> None:
     args = parser.parse_args()
     X, y = load_digits(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split((X / 16.0).astype(np.float32), y, test_size=0.3, random_state=0, stratify=y)
+    Xfit, Xval, yfit, yval = train_test_split(Xtr, ytr, test_size=0.2, random_state=0, stratify=ytr)
 
     started = time.perf_counter()
     teacher = nn.Sequential([nn.Dense(512), nn.ReLU(), nn.Dropout(0.3), nn.Dense(512), nn.ReLU(), nn.Dropout(0.3),
                              nn.Dense(10)], input_shape=(64,), seed=0)
-    fit(teacher, Xtr, ytr, loss="cross_entropy", epochs=80, batch_size=64, lr=cosine(1e-3, steps(len(Xtr), 80) // 2),
+    fit(teacher, Xfit, yfit, loss="cross_entropy", epochs=80, batch_size=64, lr=cosine(1e-3, steps(len(Xfit), 80) // 2),
         quiet=True)
-    teacher_acc = accuracy(teacher, Xte, yte)
-    print(f"digits: {len(Xtr)} train / {len(Xte)} test; teacher 64→512→512→10 ({teacher.n_params:,} params) "
-          f"test accuracy {teacher_acc:.4f} (trained in {time.perf_counter() - started:.0f} s)")
+    print(f"digits: {len(Xfit)} fit / {len(Xval)} validation / {len(Xte)} test; teacher 64→512→512→10 "
+          f"({teacher.n_params:,} params) validation accuracy {accuracy(teacher, Xval, yval):.4f} "
+          f"(trained in {time.perf_counter() - started:.0f} s)")
 
-    results: dict[str, list[float]] = {"baseline (hard labels)": [], "control (noisy copies, hard labels)": []}
-    results.update({f"distilled T={t}": [] for t in TEMPERATURES})
-    students = {}
+    models: dict[str, list[nn.Model]] = {"baseline (hard labels)": [], "control (noisy copies, hard labels)": []}
+    models.update({f"distilled T={t}": [] for t in TEMPERATURES})
     for seed in range(args.seeds):
         base = student(args.hidden, seed)
-        fit(base, Xtr, ytr, loss="cross_entropy", epochs=150, batch_size=BATCH, lr=cosine(1e-2, steps(len(Xtr), 150)),
+        fit(base, Xfit, yfit, loss="cross_entropy", epochs=150, batch_size=BATCH, lr=cosine(1e-2, steps(len(Xfit), 150)),
             seed=seed, quiet=True)
-        results["baseline (hard labels)"].append(accuracy(base, Xte, yte))
-        transfer = noisy_copies(Xtr, seed)
-        n = len(Xtr) + len(transfer)
+        models["baseline (hard labels)"].append(base)
+        transfer = noisy_copies(Xfit, seed)
+        n = len(Xfit) + len(transfer)
         control = student(args.hidden, seed)
-        fit(control, np.concatenate([Xtr, transfer]), np.concatenate([ytr, np.tile(ytr, COPIES)]), loss="cross_entropy",
-            epochs=30, batch_size=BATCH, lr=cosine(1e-2, steps(n, 30)), seed=seed, quiet=True)
-        results["control (noisy copies, hard labels)"].append(accuracy(control, Xte, yte))
+        fit(control, np.concatenate([Xfit, transfer]), np.concatenate([yfit, np.tile(yfit, COPIES)]),
+            loss="cross_entropy", epochs=30, batch_size=BATCH, lr=cosine(1e-2, steps(n, 30)), seed=seed, quiet=True)
+        models["control (noisy copies, hard labels)"].append(control)
         for t in TEMPERATURES:
-            model, _ = distill(teacher, Xtr, ytr, student(args.hidden, seed), temperature=t, alpha=ALPHA,
+            model, _ = distill(teacher, Xfit, yfit, student(args.hidden, seed), temperature=t, alpha=ALPHA,
                                transfer=transfer, epochs=30, batch_size=BATCH, lr=cosine(1e-2, steps(n, 30)), seed=seed)
-            results[f"distilled T={t}"].append(accuracy(model, Xte, yte))
-            students[(t, seed)] = model
+            models[f"distilled T={t}"].append(model)
 
-    base_mean = statistics.mean(results["baseline (hard labels)"])
-    print(f"\nstudents: 64→{args.hidden}→10 tanh ({student(args.hidden, 0).n_params:,} params), "
-          f"{args.seeds} seeds, test accuracy mean ± std, errors of {len(Xte)}")
-    print("| student | accuracy | errors | gap closed |\n|---|---|---|---|")
-    for name, accs in results.items():
-        mean, std = statistics.mean(accs), statistics.pstdev(accs)
-        gap = (mean - base_mean) / (teacher_acc - base_mean)
-        print(f"| {name} | {100 * mean:.2f} ± {100 * std:.2f} % | {len(Xte) * (1 - mean):.1f} | {100 * gap:.0f} % |")
-    print(f"| teacher | {100 * teacher_acc:.2f} % | {len(Xte) * (1 - teacher_acc):.0f} | |")
-    best_t = max(TEMPERATURES, key=lambda t: statistics.mean(results[f"distilled T={t}"]))
-    best = students[(best_t, 0)]
+    validation = {name: [accuracy(m, Xval, yval) for m in ms] for name, ms in models.items()}
+    print(f"\nvalidation accuracy, mean over {args.seeds} seeds (choosing T):")
+    for name, accs in validation.items():
+        print(f"  {name}: {100 * statistics.mean(accs):.2f} %")
+    best_t = max(TEMPERATURES, key=lambda t: statistics.mean(validation[f"distilled T={t}"]))
+    chosen = f"distilled T={best_t}"
+    test = {name: [accuracy(m, Xte, yte) for m in models[name]]  # the test split, used once
+            for name in ("baseline (hard labels)", "control (noisy copies, hard labels)", chosen)}
+    teacher_acc = accuracy(teacher, Xte, yte)
+    base_mean = statistics.mean(test["baseline (hard labels)"])
+    print(f"\nstudents: 64→{args.hidden}→10 tanh ({student(args.hidden, 0).n_params:,} params), {args.seeds} seeds, "
+          f"T = {best_t} chosen on validation; test accuracy (n = {len(Xte)} images), mean ± std and t interval")
+    print("| student | test accuracy | 95 % interval (t) | errors | gap closed | per seed |\n|---|---|---|---|---|---|")
+    for name, accs in test.items():
+        mean = mean_interval(accs)
+        gap = (mean.estimate - base_mean) / (teacher_acc - base_mean)
+        print(f"| {name} | {100 * mean.estimate:.2f} ± {100 * statistics.pstdev(accs):.2f} % | "
+              f"[{100 * mean.low:.2f}, {100 * mean.high:.2f}] | {len(Xte) * (1 - mean.estimate):.1f} | {round(100 * gap)} % | "
+              + ", ".join(f"{100 * a:.2f}" for a in accs) + " |")
+    print(f"| teacher | {100 * teacher_acc:.2f} % | | {len(Xte) * (1 - teacher_acc):.0f} | | |")
+    for against in ("control (noisy copies, hard labels)", "baseline (hard labels)"):
+        gain = mean_interval([a - b for a, b in zip(test[chosen], test[against])])
+        print(f"gain of {chosen} over the {against.split(' (')[0]}: {100 * gain.estimate:+.2f} points "
+              f"[{100 * gain.low:+.2f}, {100 * gain.high:+.2f}] (paired by seed, t, {gain.n} seeds)")
 
     with tempfile.TemporaryDirectory() as tmp:
-        report_int8(teacher, best, best_t, Xte, yte, Path(tmp))
+        report_int8(teacher, models[chosen][0], best_t, Xte, yte, Path(tmp))
 
 
 def report_int8(teacher: nn.Model, best: nn.Model, best_t: int, Xte: np.ndarray, yte: np.ndarray, tmp: Path) -> None:

@@ -44,7 +44,7 @@ from tutelage.sim.spaces import io_sizes
 from tutelage.stats import difference_of_proportions, mean_interval, paired_win_rate, wilson
 
 BATCH = 64
-EVAL_SEED = 0  # every policy meets the same held-out scenarios
+EVAL_SEEDS = {"test": 0, "validation": 1}  # every policy meets the same held-out scenarios of a split
 
 
 def held_out_combination(sampler: ScenarioSampler) -> str | None:
@@ -55,45 +55,53 @@ def held_out_combination(sampler: ScenarioSampler) -> str | None:
 
 def evaluations(policy, world: str, sampler: ScenarioSampler, args) -> dict[str, list[bool]]:
     """Successes per episode: in-distribution held-out scenarios, and the held-out combination."""
-    train = sampler.in_distribution()
+    train, eval_seed = sampler.in_distribution(), EVAL_SEEDS[args.split]
     out = {"in-distribution": [r["success"] for r in evaluate(
-        policy, world, episodes=args.episodes, seed=EVAL_SEED, edge_case_fraction=args.edge_case_fraction,
+        policy, world, episodes=args.episodes, seed=eval_seed, edge_case_fraction=args.edge_case_fraction,
         sampler=train, quiet=True).episodes]}
     combo = held_out_combination(sampler)
     if combo and args.held_out_episodes:
-        scenarios = [sampler.sample(np.random.default_rng(episode_seeds(EVAL_SEED, i, "held-out").scenario), combo)
+        scenarios = [sampler.sample(np.random.default_rng(episode_seeds(eval_seed, i, "held-out").scenario), combo)
                      for i in range(args.held_out_episodes)]
-        out[combo] = [r["success"] for r in evaluate(policy, world, scenarios=scenarios, seed=EVAL_SEED, quiet=True).episodes]
+        out[combo] = [r["success"] for r in evaluate(policy, world, scenarios=scenarios, seed=eval_seed, quiet=True).episodes]
     return out
 
 
-def train_students(world: str, expert, sampler: ScenarioSampler, args) -> tuple[dict, dict]:
-    """DAgger and BC students for ``args.seed`` at equal labels and gradient steps; their budgets."""
+def student_builder(world: str, args):
+    """Fresh students of the same size and seed, for DAgger and for BC."""
     mlp = registry("model_types").get("mlp")
     inputs, outputs = io_sizes(world)
-    build = lambda: mlp.build((inputs,), outputs, seed=args.seed, hidden=(64, 64), activation="tanh")  # noqa: E731
-    train = sampler.in_distribution()
+    return lambda: mlp.build((inputs,), outputs, seed=args.seed, hidden=tuple(args.hidden), activation="tanh")
+
+
+def train_dagger(world: str, expert, sampler: ScenarioSampler, args) -> tuple[object, dict]:
+    """The DAgger student for ``args.seed``, and its budget (labels, gradient steps, seconds, rounds)."""
     started = time.perf_counter()
     student, derivation = dagger(
-        world, expert, build(), rounds=args.rounds, episodes_per_round=args.episodes_per_round, seed=args.seed,
-        beta_schedule=LinearBetaSchedule(args.rampdown), edge_case_fraction=args.edge_case_fraction, sampler=train,
-        epochs=args.epochs, batch_size=BATCH, standardize=True, quiet=True,
+        world, expert, student_builder(world, args)(), rounds=args.rounds, episodes_per_round=args.episodes_per_round,
+        seed=args.seed, beta_schedule=LinearBetaSchedule(args.rampdown), edge_case_fraction=args.edge_case_fraction,
+        sampler=sampler.in_distribution(), epochs=args.epochs, batch_size=BATCH, standardize=True, quiet=True,
     )
-    labels = derivation.metrics["samples"]
-    dagger_steps = sum(args.epochs * math.ceil(r["samples"] / BATCH) for r in derivation.history)
-    dagger_s = time.perf_counter() - started
-    started = time.perf_counter()
-    X, Y = expert_labels(world, expert, labels, train, args)
-    bc_epochs = max(1, round(dagger_steps / math.ceil(labels / BATCH)))
-    bc_student, _ = behavior_cloning(build(), (X, Y), teacher=expert.name, quiet=True, seed=args.seed,
-                                     epochs=bc_epochs, batch_size=BATCH, standardize=True)
-    budgets = {
-        "labels": {"dagger": labels, "bc": len(X)},
-        "gradient_steps": {"dagger": dagger_steps, "bc": bc_epochs * math.ceil(len(X) / BATCH)},
-        "seconds": {"dagger": dagger_s, "bc": time.perf_counter() - started},
+    return student, {
+        "labels": {"dagger": derivation.metrics["samples"]},
+        "gradient_steps": {"dagger": sum(args.epochs * math.ceil(r["samples"] / BATCH) for r in derivation.history)},
+        "seconds": {"dagger": time.perf_counter() - started},
         "dagger_rounds": [{k: r[k] for k in ("round", "beta", "samples", "success_rate")} for r in derivation.history],
     }
-    return {"dagger": student, "bc": bc_student}, budgets
+
+
+def train_bc(world: str, expert, sampler: ScenarioSampler, budgets: dict, args) -> object:
+    """The BC control at DAgger's budget: as many expert labels, as many gradient steps (``budgets`` gains BC's)."""
+    started = time.perf_counter()
+    labels, steps = budgets["labels"]["dagger"], budgets["gradient_steps"]["dagger"]
+    X, Y = expert_labels(world, expert, labels, sampler.in_distribution(), args)
+    epochs = max(1, round(steps / math.ceil(labels / BATCH)))
+    student, _ = behavior_cloning(student_builder(world, args)(), (X, Y), teacher=expert.name, quiet=True,
+                                  seed=args.seed, epochs=epochs, batch_size=BATCH, standardize=True)
+    budgets["labels"]["bc"] = len(X)
+    budgets["gradient_steps"]["bc"] = epochs * math.ceil(len(X) / BATCH)
+    budgets["seconds"]["bc"] = time.perf_counter() - started
+    return student
 
 
 def expert_labels(world: str, expert, labels: int, sampler: ScenarioSampler, args) -> tuple[np.ndarray, np.ndarray]:
@@ -110,16 +118,19 @@ def expert_labels(world: str, expert, labels: int, sampler: ScenarioSampler, arg
 
 
 def command_train(args) -> None:
+    """DAgger, evaluated and saved; then (unless ``--dagger-only``) the BC control, evaluated and saved again."""
     world, sampler = args.world, ScenarioSampler.for_world(args.world)
     expert = registry("teachers").get(registry("worlds").get(world).expert)()
     started = time.perf_counter()
-    students, budgets = train_students(world, expert, sampler, args)
-    results = {name: evaluations(policy, world, sampler, args) for name, policy in students.items()}
+    student, budgets = train_dagger(world, expert, sampler, args)
     record = {"world": world, "seed": args.seed, "settings": vars(args) | {"func": None}, "budgets": budgets,
-              "results": results, "seconds": time.perf_counter() - started}
-    save(args, f"{slug(world)}-seed{args.seed}.json", record)
-    print(json.dumps({k: record[k] for k in ("world", "seed", "budgets", "seconds")}, indent=1, default=str))
-    for name, result in results.items():
+              "results": {"dagger": evaluations(student, world, sampler, args)}}
+    save(args, f"{slug(world)}-seed{args.seed}.json", record | {"seconds": time.perf_counter() - started})
+    if not args.dagger_only:
+        record["results"]["bc"] = evaluations(train_bc(world, expert, sampler, budgets, args), world, sampler, args)
+        save(args, f"{slug(world)}-seed{args.seed}.json", record | {"seconds": time.perf_counter() - started})
+    print(json.dumps({k: record[k] for k in ("world", "seed", "budgets")}, indent=1, default=str))
+    for name, result in record["results"].items():
         for split, successes in result.items():
             print(f"{name:7s} {split:45s} {wilson(sum(successes), len(successes)).percent()}")
 
@@ -142,17 +153,17 @@ def command_report(args) -> None:
         if not runs:
             continue
         budgets = runs[0]["budgets"]
-        print(f"per seed: {budgets['labels']['dagger']:,} expert labels each (DAgger {budgets['labels']['dagger']:,}, BC "
-              f"{budgets['labels']['bc']:,}), gradient steps DAgger {budgets['gradient_steps']['dagger']:,}, BC "
-              f"{budgets['gradient_steps']['bc']:,} (seed {runs[0]['seed']})\n")
+        print(f"per seed: expert labels DAgger {budgets['labels']['dagger']:,}, BC {budgets['labels'].get('bc', 0):,}; "
+              f"gradient steps DAgger {budgets['gradient_steps']['dagger']:,}, BC "
+              f"{budgets['gradient_steps'].get('bc', 0):,} (seed {runs[0]['seed']})\n")
         for split, expert_successes in expert["results"].items():
             reference = wilson(sum(expert_successes), len(expert_successes))
             print(f"{split}: expert {reference.percent()}\n")
             print("| policy | pooled success (Wilson) | mean over seeds (t) | of expert | per seed |\n|---|---|---|---|---|")
             per_seed = {}
             for name in ("dagger", "bc"):
-                rates = [np.mean(r["results"][name][split]) for r in runs if split in r["results"][name]]
-                pooled = sum((r["results"][name][split] for r in runs if split in r["results"][name]), [])
+                rates = [np.mean(r["results"][name][split]) for r in runs if split in r["results"].get(name, {})]
+                pooled = sum((r["results"][name][split] for r in runs if split in r["results"].get(name, {})), [])
                 per_seed[name] = pooled
                 if not pooled:
                     continue
@@ -166,7 +177,8 @@ def command_report(args) -> None:
                 difference = difference_of_proportions(sum(a), len(a), sum(b), len(b))
                 wins = sum(x and not y for x, y in zip(a, b))
                 losses = sum(y and not x for x, y in zip(a, b))
-                seeds = mean_interval([np.mean(r["results"]["dagger"][split]) - np.mean(r["results"]["bc"][split]) for r in runs])
+                seeds = mean_interval([np.mean(r["results"]["dagger"][split]) - np.mean(r["results"]["bc"][split])
+                                       for r in runs if "bc" in r["results"]])
                 print(f"\nDAgger − BC: pooled {100 * difference.estimate:+.1f} points [{100 * difference.low:+.1f}, "
                       f"{100 * difference.high:+.1f}] (Newcombe, n={len(a)} each); over seeds {100 * seeds.estimate:+.1f} "
                       f"[{100 * max(seeds.low, -1.0):+.1f}, {100 * min(seeds.high, 1.0):+.1f}] (t, {seeds.n} seeds); paired by scenario: DAgger "
@@ -196,12 +208,16 @@ def main() -> None:
         sub.add_argument("--episodes", type=int, default=120, help="held-out in-distribution evaluation episodes")
         sub.add_argument("--held-out-episodes", type=int, default=50, help="episodes of the held-out combination")
         sub.add_argument("--edge-case-fraction", type=float, default=0.3)
+        sub.add_argument("--split", choices=tuple(EVAL_SEEDS), default="test",
+                         help="held-out scenarios to evaluate on: validation (choosing settings) or test (once)")
         if name == "train":
             sub.add_argument("--seed", type=int, default=0)
             sub.add_argument("--rounds", type=int, default=8)
             sub.add_argument("--episodes-per-round", type=int, default=12)
             sub.add_argument("--rampdown", type=int, default=4, help="rounds over which β falls from 1 to 0")
             sub.add_argument("--epochs", type=int, default=30)
+            sub.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="the students' hidden layers")
+            sub.add_argument("--dagger-only", action="store_true", help="skip the BC control (validation runs)")
     args = parser.parse_args()
     args.func(args)
 

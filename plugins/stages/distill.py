@@ -20,7 +20,7 @@ class DistillStage:
 
     ``bc`` and ``kd`` learn from an earlier dataset stage (``data``); ``dagger``
     lets the student drive and the teacher label what it visits. ``kd`` needs a
-    model teacher with logits (an earlier model stage).
+    model teacher with logits (an earlier model stage) and a world with discrete actions.
     """
 
     name = "distill"
@@ -56,6 +56,9 @@ class DistillStage:
             refuse_planned(check, settings["data"])
         if method == "kd" and settings["teacher"] not in [s.name for s in check.earlier]:
             raise check.error("teacher", "method 'kd' needs a model teacher with logits: name an earlier model stage")
+        if method == "kd" and not discrete_actions(check.world):
+            raise check.error("method", f"method 'kd' distills a softmax over discrete actions, but {check.world} has "
+                                        "continuous actions (a softmax over them is meaningless): use 'bc' or 'dagger'")
         return {**settings, "student": student}
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +190,17 @@ def check_build_options(model_type: Any, options: dict[str, Any], where: str) ->
 
 def teacher_label(context: Any, ref: str) -> str:
     return teacher_name(context, ref) if is_teacher(context, ref) else context.output(ref)["model_id"]
+
+
+def discrete_actions(world: str) -> bool:
+    """Whether ``world``'s actions are a discrete choice (what a softmax over logits can distill)."""
+    import gymnasium
+
+    env = gymnasium.make(world)
+    try:
+        return isinstance(env.action_space, gymnasium.spaces.Discrete)
+    finally:
+        env.close()
 
 
 def build_student(context: Any, student: dict[str, Any], seed: int) -> Any:
