@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tutelage.data.parquet import read_table
 from tutelage.data.provenance import software_versions
 from tutelage.errors import DatasetError
 from tutelage.fileio import atomic_path
@@ -97,7 +98,7 @@ def pydoc_splits(seed: int = 0) -> dict[str, str]:
 
 def _table(path: Path) -> pa.Table:
     try:
-        return pq.read_table(path)
+        return read_table(path)
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
     except (pa.ArrowInvalid, OSError, KeyError) as exc:

@@ -178,12 +178,13 @@ class Records:
     def read(cls, out_dir: str | Path, constitution: Constitution) -> "Records":
         """Every episode file under ``out_dir/records`` (several folders: :meth:`concat`)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
+
+        from tutelage.data.parquet import read_table
 
         files = sorted((Path(out_dir) / "records").glob("episode-*.parquet"))
         if not files:
             raise DataError(f"{out_dir}: no critique records (records/episode-*.parquet)")
-        tables = [pq.read_table(f) for f in files]
+        tables = [read_table(f) for f in files]
         episodes = [json.loads(t.schema.metadata[EPISODE_META]) for t in tables]
         return cls(pa.concat_tables([t.replace_schema_metadata(None) for t in tables]), episodes, constitution)
 

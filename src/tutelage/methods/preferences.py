@@ -190,11 +190,11 @@ def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def read_rows(path: Path, what: str) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
+    from tutelage.data.parquet import read_table
 
     if not Path(path).is_file():
         raise DataError(f"{path}: {what} not found")
-    return pq.read_table(path).to_pylist()
+    return read_table(path).to_pylist()
 
 
 def judge_dataset(judge: Any, pairs: Sequence[Pair], out: str | Path, *, judge_name: str = "", chunk: int = 32,
