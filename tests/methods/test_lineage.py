@@ -51,7 +51,8 @@ def test_offline_teacher_outputs_travel_with_the_dataset(tmp_path, make_student)
     teacher_id = nn.save(teacher, tmp_path / "teacher.safetensors")
     teacher = nn.load(tmp_path / "teacher.safetensors")
     info = add_teacher_outputs(root, teacher)
-    assert info["teacher_outputs"]["teacher.logits"] == {"teacher": teacher_id}
+    # labels by a model are synthetic: one deeper than the (here unrecorded, so ground-truth) data it learned from
+    assert info["teacher_outputs"]["teacher.logits"] == {"teacher": teacher_id, "synthetic_depth": 1}
     X, logits, recorded = teacher_outputs(root)
     assert recorded == teacher_id and logits.shape == (len(X), 2)
     np.testing.assert_allclose(logits, teacher(X), rtol=1e-6)
