@@ -1,6 +1,8 @@
 """A bad spec gets one clear error naming the file, the key and the closest valid name; exit 2; nothing written."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tutelage.errors import UserError
@@ -61,3 +63,14 @@ def test_missing_spec_file_is_a_clear_error(tmp_path, capsys):
     assert cli("run", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "out")) == 2
     assert "run spec file not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_every_packaged_spec_is_in_the_repository_sims_folder():
+    """``tutelage run sims/NAME.toml`` works from a checkout for every packaged spec (and the files it names)."""
+    from tutelage.runs.spec import packaged_specs
+
+    sims = Path(__file__).parents[2] / "sims"
+    for name, entry in packaged_specs().items():
+        assert (sims / f"{name}.toml").read_text(encoding="utf-8") == entry.read_text(encoding="utf-8"), name
+    for folder in ("scenarios", "constitutions"):
+        assert (sims / folder).is_dir(), folder
