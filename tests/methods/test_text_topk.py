@@ -55,8 +55,8 @@ def test_small_k_offline_kd_beats_no_teaching(tmp_path):
     text = markov_text(4000)
     tokenizer = Tokenizer("abcdefghijklmnop")
     options = {"context": 16, "layers": 1, "width": 16, "heads": 2}
-    teacher = LanguageModel(tokenizer, seed=0, **{**options, "width": 32})
-    teacher.fit(text[:3000], steps=300, batch_size=16, lr=1e-2, seed=0)
+    teacher = LanguageModel(tokenizer, seed=0, **{**options, "layers": 2})
+    teacher.fit(text[:3000], steps=200, batch_size=16, lr=1e-2, seed=0)
     train, validation = text[:1000], text[3000:]
     write_topk_targets(teacher, train, tmp_path / "t.parquet", k=4, teacher_id="t1")
     common = dict(steps=30, batch_size=8, lr=1e-2, seed=0)
