@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -113,28 +114,9 @@ def test_language_run_leaves_models_samples_and_curves(tmp_path):
 
 
 def test_offline_top_k_kd_records_the_teacher_labels_in_the_lineage(tmp_path):
-    write_corpus(tmp_path / "corpus.parquet", DOCUMENTS, seed=0)
-    (tmp_path / "kd.toml").write_text(f"""name = "offline-kd"
-seed = 0
-world = "tutelage/Reach-v0"
-
-[[stages]]
-name = "teacher"
-type = "lm-train"
-corpus = "corpus.parquet"
-{ARCH}steps = 10
-samples = 0
-
-[[stages]]
-name = "student"
-type = "text-kd"
-corpus = "corpus.parquet"
-teacher = "teacher"
-student = {{ context = 16, layers = 1, width = 8, heads = 2 }}
-offline_top_k = 4
-steps = 5
-samples = 0
-""")
+    text = Path(spec(tmp_path)).read_text()
+    head = text[:text.index('[[stages]]\nname = "critique"')]  # teacher, reference and the text-kd student
+    (tmp_path / "kd.toml").write_text(head.replace("steps = 20\n", "steps = 5\noffline_top_k = 4\nsamples = 0\n"))
     out = tmp_path / "runs"
     assert main(["run", str(tmp_path / "kd.toml"), "--out", str(out), "--quiet"]) == 0
     run_dir = only_run_dir(out)
