@@ -59,14 +59,17 @@ def load_lm(context: Any, stage: str) -> Any:
     return nn.load(context.resolve(context.output(stage)["model"]))
 
 
-def save_lm(context: Any, lm: Any, method: str, *, parent: str | None = None, teacher: str | None = None) -> dict:
-    """Save ``lm`` with its lineage into ``models/<stage>.safetensors``; the result keys ``model``, ``model_id``."""
+def save_lm(context: Any, lm: Any, method: str, *, parent: str | None = None, teacher: str | None = None,
+            dataset: str | None = None, data_depth: int | None = None) -> dict:
+    """Save ``lm`` with its lineage into ``models/<stage>.safetensors`` (``dataset`` and ``data_depth``: where its
+    labels came from and how synthetic they are); the result keys ``model``, ``model_id``."""
     from tutelage.methods.lineage import Derivation, save_derived
 
     path = context.path("models", f"{context.stage.name}.safetensors")
     parent_id = context.output(parent)["model_id"] if parent else None
     teacher_id = context.output(teacher)["model_id"] if teacher else None
-    model_id = save_derived(lm, path, Derivation(method, parent=parent_id, teacher=teacher_id), model_type="lm",
+    model_id = save_derived(lm, path, Derivation(method, parent=parent_id, teacher=teacher_id, dataset=dataset,
+                                                            data_depth=data_depth), model_type="lm",
                             metadata={"run": context.run_id, "stage": context.stage.name})
     context.lineage.add_model(model_id, run_id=context.run_id, path=str(path.resolve()), model_type="lm",
                               method=method, parent=parent_id, teacher=teacher_id,

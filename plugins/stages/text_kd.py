@@ -23,6 +23,8 @@ class TextKDStage:
         "temperature": Field(float, 1.0, minimum=1e-3),
         "alpha": Field(float, 0.9, minimum=0.0, maximum=1.0, help="weight of the teacher's soft targets"),
         "top_k": Field(int, 0, minimum=0, help="keep only the teacher's k most likely tokens (0: all)"),
+        "offline_top_k": Field(int, 0, minimum=0, help="store the teacher's top-k logits once, in "
+                               "data/<stage>-topk.parquet, and distil from them (0: the teacher runs online)"),
         **{k: v for k, v in TRAINING.items() if k != "every"},
         "every": Field(int, 100, minimum=0),
     }
@@ -45,11 +47,13 @@ class TextKDStage:
         teacher = load_lm(context, settings["teacher"])
         splits, _ = corpus(settings)
         seed = context.stage_seed()
+        labels = offline_targets(context, settings, teacher, splits["train"]) if settings["offline_top_k"] else {}
         train = dict(steps=settings["steps"], batch_size=settings["batch_size"], lr=settings["lr"], seed=seed,
                      validation=splits["validation"], every=settings["every"])
         arms = {}
-        for arm, kd in (("control", {}), ("student", dict(teacher=teacher, temperature=settings["temperature"],
-                                                          alpha=settings["alpha"], top_k=settings["top_k"]))):
+        distil = dict(teacher=labels.get("targets", teacher), temperature=settings["temperature"],
+                      alpha=settings["alpha"], top_k=settings["top_k"])
+        for arm, kd in (("control", {}), ("student", distil)):
             arms[arm] = LanguageModel(teacher.tokenizer, seed=seed, **settings["student"])
             history = arms[arm].fit(splits["train"], **train, **kd)
             log_curve(context, history, "validation loss (nats/char)", arm, key="validation_loss")
@@ -60,8 +64,25 @@ class TextKDStage:
         shown = prompts(splits["validation"], settings["samples"])
         texts = {"teacher": sample(teacher, shown, seed), "student (token KD)": sample(arms["student"], shown, seed),
                  "control (corpus only)": sample(arms["control"], shown, seed)}
-        return {**save_lm(context, arms["student"], "token-kd", teacher=settings["teacher"]),
+        method = "token-kd-offline-top-k" if labels else "token-kd"
+        return {**save_lm(context, arms["student"], method, teacher=settings["teacher"], dataset=labels.get("dataset"),
+                          data_depth=labels.get("data_depth")),
                 **loss["student"], "control_validation_loss": loss["control"]["validation_loss"],
                 "teacher_validation_loss": teacher_loss, "gap_closed": closed,
                 "sample": texts["student (token KD)"][0] if shown else "",
                 "samples": write_samples(context, texts)}
+
+
+def offline_targets(context: Any, settings: dict[str, Any], teacher: Any, text: str) -> dict[str, Any]:
+    """The teacher's top-k logits over ``text``, written once to the run folder and read back (checked to come
+    from that teacher); their path, and the labels' synthetic depth (model-labelled data, for the lineage)."""
+    from tutelage.methods.collapse_guard import soft_label_provenance
+    from tutelage.methods.text_topk import read_topk_targets, write_topk_targets
+
+    teacher_id = context.output(settings["teacher"])["model_id"]
+    path = context.path("data", f"{context.stage.name}-topk.parquet")
+    write_topk_targets(teacher, text, path, k=settings["offline_top_k"], teacher_id=teacher_id,
+                       corpus={"corpus": settings["corpus"], "split": "train"})
+    targets = read_topk_targets(path, teacher_id=teacher_id)
+    return {"targets": targets, "dataset": context.relative(path),
+            "data_depth": soft_label_provenance(targets.info)["synthetic_depth"]}

@@ -37,3 +37,15 @@ def test_teacher_must_share_the_tokenizer():
     student = LanguageModel(Tokenizer("ab"), context=4, layers=1, width=4, heads=1)
     with pytest.raises(DataError, match="share a tokenizer"):
         student.fit("abab", steps=1, teacher=LanguageModel(Tokenizer("abc"), context=4, layers=1, width=4, heads=1))
+
+
+def test_offline_top_k_arms_run_from_stored_logits():
+    tok = Tokenizer.for_text(TEXT)
+    teacher = LanguageModel(tok, context=16, layers=1, width=16, heads=2, seed=9)
+    splits = {"train": TEXT, "validation": TEXT[:300], "test": TEXT[300:600]}
+    options = dict(seeds=1, steps=10, batch_size=4, lr=1e-2, temperatures=(2.0,), sequence_chars=100)
+    student = dict(context=16, layers=1, width=8, heads=1)
+    offline = distill_text(teacher, splits, student, offline_top_k=tok.size, **options)
+    online = distill_text(teacher, splits, student, **options)
+    assert offline.validation["corpus"] == online.validation["corpus"]
+    assert offline.validation[token_arm(2.0, 0.5)] == pytest.approx(online.validation[token_arm(2.0, 0.5)], abs=0.02)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from tutelage import nn
 from tutelage.cli import main
 from tutelage.data.text import write_corpus
 from tutelage.errors import SpecError
+from tutelage.methods.text_topk import read_topk_targets
 from tutelage.plugins import get_host
 from tutelage.runs.spec import load_spec
 
@@ -109,3 +111,18 @@ def test_language_run_leaves_models_samples_and_curves(tmp_path):
     assert {"teacher: validation loss (nats/char)", "critique: samples breaking a principle",
             "collapse: perplexity"} <= panels
     assert (run_dir / "report.html").stat().st_size > 10_000
+
+
+def test_offline_top_k_kd_records_the_teacher_labels_in_the_lineage(tmp_path):
+    text = Path(spec(tmp_path)).read_text()
+    head = text[:text.index('[[stages]]\nname = "critique"')]  # teacher, reference and the text-kd student
+    (tmp_path / "kd.toml").write_text(head.replace("steps = 20\n", "steps = 5\noffline_top_k = 4\nsamples = 0\n"))
+    out = tmp_path / "runs"
+    assert main(["run", str(tmp_path / "kd.toml"), "--out", str(out), "--quiet"]) == 0
+    run_dir = only_run_dir(out)
+    stages = {s["name"]: s["result"] for s in summary_of(run_dir)["stages"]}
+    lineage = nn.load(run_dir / stages["student"]["model"]).info["lineage"]
+    assert lineage["method"] == "token-kd-offline-top-k" and lineage["teacher"] == stages["teacher"]["model_id"]
+    assert lineage["dataset"] == "data/student-topk.parquet" and lineage["data_depth"] == 1
+    targets = read_topk_targets(run_dir / lineage["dataset"], teacher_id=stages["teacher"]["model_id"])
+    assert targets.ids.shape[1] == 4 and targets.provenance["corpus"]["split"] == "train"

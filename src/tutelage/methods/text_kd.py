@@ -10,8 +10,10 @@ seeds); test is read once, for the chosen arms. ``gap_closed`` is
 """
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,15 @@ def teacher_samples(teacher: LanguageModel, text: str, chars: int, seed: int, te
     return "".join(pieces)
 
 
+def offline_labels(teacher: LanguageModel, text: str, k: int) -> Any:
+    """The teacher's top-``k`` logits over ``text``, through a temporary Parquet file."""
+    from tutelage.methods.text_topk import read_topk_targets, write_topk_targets
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_topk_targets(teacher, text, Path(tmp) / "topk.parquet", k=k, teacher_id="teacher")
+        return read_topk_targets(Path(tmp) / "topk.parquet")
+
+
 def token_arm(temperature: float, alpha: float) -> str:
     return f"token T={temperature:g} a={alpha:g}"
 
@@ -52,9 +63,12 @@ def token_arm(temperature: float, alpha: float) -> str:
 def distill_text(teacher: LanguageModel, splits: dict[str, str], student: dict[str, Any], *, seeds: int = 3,
                  steps: int = 1000, batch_size: int = 16, lr: float = 3e-3,
                  temperatures: Sequence[float] = (1.0, 2.0, 4.0), alphas: Sequence[float] = (0.5,), top_k: int = 0,
-                 sequence_chars: int = 100_000) -> TextKDResult:
-    """Train every arm for ``seeds`` seeds; ``student`` holds the student's architecture options."""
+                 sequence_chars: int = 100_000, offline_top_k: int = 0) -> TextKDResult:
+    """Train every arm for ``seeds`` seeds; ``student`` holds the student's architecture options. With
+    ``offline_top_k > 0`` the token arms read the teacher's top-k logits, stored once over the training text
+    (:mod:`tutelage.methods.text_topk`), instead of running the teacher."""
     train = teacher.tokenizer.encode(splits["train"])
+    labels = offline_labels(teacher, splits["train"], offline_top_k) if offline_top_k else teacher
     samples = teacher.tokenizer.encode(teacher_samples(teacher, splits["train"], sequence_chars, seed=0))
     common = dict(steps=steps, batch_size=batch_size, lr=lr)
     arms: dict[str, list[LanguageModel]] = {}
@@ -69,7 +83,7 @@ def distill_text(teacher: LanguageModel, splits: dict[str, str], student: dict[s
         trained("sequence", seed, samples)
         for t in temperatures:
             for a in alphas:
-                trained(token_arm(t, a), seed, train, teacher=teacher, temperature=t, alpha=a, top_k=top_k)
+                trained(token_arm(t, a), seed, train, teacher=labels, temperature=t, alpha=a, top_k=top_k)
     validation = {arm: [m.loss(splits["validation"]) for m in models] for arm, models in arms.items()}
     best_t, best_a = min(((t, a) for t in temperatures for a in alphas),
                          key=lambda ta: float(np.mean(validation[token_arm(*ta)])))

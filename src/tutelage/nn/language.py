@@ -89,7 +89,7 @@ class LanguageModel(SavesAsSafetensors):
 
     def fit(self, text: str | np.ndarray, *, steps: int, batch_size: int = 16, lr: float = 3e-3, seed: int = 0,
             validation: str | np.ndarray | None = None, every: int = 0, clip: float = 1.0,
-            teacher: LanguageModel | None = None, temperature: float = 1.0, alpha: float = 0.5,
+            teacher: Any = None, temperature: float = 1.0, alpha: float = 0.5,
             top_k: int = 0) -> list[dict]:
         """Adam on random windows of ``text`` (cosine decay after a short warm-up); returns the loss history.
 
@@ -97,7 +97,9 @@ class LanguageModel(SavesAsSafetensors):
         With a ``teacher`` (same tokenizer) the loss is token-level distillation:
         ``alpha`` × the soft cross-entropy to the teacher's softmax at
         ``temperature`` (its ``top_k`` tokens only, renormalized, when > 0;
-        gradient scaled by T²) + (1 − ``alpha``) × the next-token loss.
+        gradient scaled by T²) + (1 − ``alpha``) × the next-token loss. The
+        ``teacher`` may also be stored top-k logits over this very text
+        (:class:`tutelage.methods.text_topk.TopKTargets`), read instead of a teacher forward pass.
         """
         if teacher is not None and teacher.tokenizer.alphabet != self.tokenizer.alphabet:
             raise DataError("the teacher and the student must share a tokenizer")
@@ -113,7 +115,9 @@ class LanguageModel(SavesAsSafetensors):
             logits = self.gpt.forward(window[:, :-1])
             value, grad = sequence_cross_entropy(logits, window[:, 1:])
             if teacher is not None:
-                probs = teacher_probs(teacher.gpt.forward(window[:, :-1]), temperature, top_k)
+                z = (teacher.gpt.forward(window[:, :-1]) if isinstance(teacher, LanguageModel)
+                     else teacher.logits_at(window[:, :-1], starts))
+                probs = teacher_probs(z, temperature, top_k)
                 soft, soft_grad = soft_cross_entropy(logits, probs, temperature)
                 value, grad = alpha * soft + (1 - alpha) * value, alpha * soft_grad + (1 - alpha) * grad
             self.gpt.backward(grad)
