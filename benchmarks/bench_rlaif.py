@@ -69,7 +69,7 @@ def reward_model(host, rows, trajectories, seed: int, folder: Path):
 def dpo_run(args, world, student, folder: Path, plans, oracle, setting) -> dict:
     """DPO of ``student`` straight from a preference dataset's labels (no reward model), scored against
     the start on ``plans`` by the oracle."""
-    beta, epochs, lr = setting
+    beta, epochs, lr = setting[:3]
     rows, trajectories = load_dataset(folder)
     used = [r for r in rows if r["choice"] != "abstain"]
     t0 = time.perf_counter()
@@ -114,7 +114,7 @@ def dpo_only(args) -> dict:
         plans = EpisodePlanner(sampler_for(world), split="held-out").plans(seed, args.held_out)[args.test_pairs:]
     out["runs"] = [{"labels": name, **dpo_run(args, world, student, Path(args.work) / f"seed{seed}-{name}", plans,
                                               oracle, setting)}
-                   for setting in args.dpo_grid for name in args.dpo_labels]
+                   for *setting, only in args.dpo_grid for name in args.dpo_labels if only in (None, name)]
     out["seconds"] = time.perf_counter() - started
     return out
 
@@ -264,10 +264,11 @@ def combine(paths: list[str]) -> None:
             print(f"  {point['n']:3d}  {point['reward']:8.3f}  {point['oracle']:8.3f}")
 
 
-def setting(text: str) -> tuple[float, int, float]:
-    """``BETA:EPOCHS:LR`` of one DPO setting."""
-    beta, epochs, lr = text.split(":")
-    return float(beta), int(epochs), float(lr)
+def setting(text: str) -> tuple[float, int, float, str | None]:
+    """``[LABELS=]BETA:EPOCHS:LR`` of one DPO setting (``rlaif=0.1:10:1e-4``: for those labels only)."""
+    labels, _, rest = text.rpartition("=")
+    beta, epochs, lr = rest.split(":")
+    return float(beta), int(epochs), float(lr), labels or None
 
 
 def main() -> None:
@@ -296,7 +297,8 @@ def main() -> None:
     parser.add_argument("--curve-scenarios", type=int, default=4)
     parser.add_argument("--dpo-only", action="store_true",
                         help="only DPO from each pipeline's labels, for each --dpo-grid setting, on --split")
-    parser.add_argument("--dpo-grid", type=setting, nargs="+", default=[(0.05, 10, 1e-4)], metavar="BETA:EPOCHS:LR")
+    parser.add_argument("--dpo-grid", type=setting, nargs="+", default=[(0.05, 10, 1e-4, None)],
+                        metavar="[LABELS=]BETA:EPOCHS:LR")
     parser.add_argument("--dpo-labels", nargs="+", default=["rlaif", "rlhf"], choices=("rlaif", "rlhf"))
     parser.add_argument("--split", default="validation", choices=("validation", "test"))
     parser.add_argument("--val-scenarios", type=int, default=60)
