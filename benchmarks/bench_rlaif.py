@@ -13,6 +13,12 @@ validation labels); iterated best-of-n (or ``--method rwr``) against each, with 
 start-labelled states (``--anchor``); win rate of each improved policy against the
 start on held-out scenarios, judged by the oracle. Judges are scored on held-out pairs whose oracle
 returns differ by more than the noise level. The ``model`` judge is the AI reward model.
+
+``--dpo-only`` runs only DPO straight from each pipeline's labels, for each ``--dpo-grid`` setting,
+on the validation scenarios (to choose β / epochs / lr) or, once, on the test scenarios:
+
+    python benchmarks/bench_rlaif.py --dpo-only --split validation --seed 0 --dpo-grid 0.02:30:1e-4 0.05:10:1e-4
+    python benchmarks/bench_rlaif.py --dpo-only --split test --seed 0 --dpo-grid 0.02:30:1e-4 --out test-0.json
 """
 from __future__ import annotations
 
