@@ -13,6 +13,12 @@ validation labels); iterated best-of-n (or ``--method rwr``) against each, with 
 start-labelled states (``--anchor``); win rate of each improved policy against the
 start on held-out scenarios, judged by the oracle. Judges are scored on held-out pairs whose oracle
 returns differ by more than the noise level. The ``model`` judge is the AI reward model.
+
+``--dpo-only`` runs only DPO straight from each pipeline's labels, for each ``--dpo-grid`` setting,
+on the validation scenarios (to choose β / epochs / lr) or, once, on the test scenarios:
+
+    python benchmarks/bench_rlaif.py --dpo-only --split validation --seed 0 --dpo-grid 0.02:30:1e-4 0.05:10:1e-4
+    python benchmarks/bench_rlaif.py --dpo-only --split test --seed 0 --dpo-grid 0.02:30:1e-4 --out test-0.json
 """
 from __future__ import annotations
 
@@ -64,6 +70,59 @@ def reward_model(host, rows, trajectories, seed: int, folder: Path):
             best = (reward, {k: v for k, v in report.items() if k not in ("loss", "val_loss", "held_out")}
                     | {"hidden": list(hidden)})
     return best
+
+
+def dpo_run(args, world, student, folder: Path, plans, oracle, setting) -> dict:
+    """DPO of ``student`` straight from a preference dataset's labels (no reward model), scored against
+    the start on ``plans`` by the oracle."""
+    beta, epochs, lr = setting[:3]
+    rows, trajectories = load_dataset(folder)
+    used = [r for r in rows if r["choice"] != "abstain"]
+    t0 = time.perf_counter()
+    policy, report = dpo(student, [(trajectories[r["first_id"]], trajectories[r["second_id"]]) for r in used],
+                         [r["p_first"] for r in used], beta=beta, sigma=args.sigma, epochs=epochs, lr=lr,
+                         seed=args.seed)
+    visited = np.concatenate([t.observations for t in trajectories.values()])
+    return {"rounds": [{**report, **divergence(policy, student, visited, args.sigma)}], "seconds": time.perf_counter() - t0,
+            "beta": beta, "epochs": epochs, "lr": lr,
+            **win_rate(world, policy, student, plans, oracle, max_steps=args.max_steps)}
+
+
+def dpo_only(args) -> dict:
+    """DPO from the AI labels and from the noisy-oracle labels at the same budget, for each setting of
+    ``--dpo-grid``, on the validation scenarios (training split, episodes from 100,000 of run seed
+    ``seed + 900``: apart from every label, improvement and test plan) or on the test scenarios."""
+    host = get_host()
+    judges = host.registry("judges")
+    world, seed, steps = args.world, args.seed, args.max_steps
+    out: dict = {"seed": seed, "world": world, "labels": args.labels, "split": args.split}
+    started = time.perf_counter()
+    student = student_of(host, world, args.demos, seed, steps)
+    stochastic = GaussianPolicy(student, args.sigma)
+    pairs = collect_pairs(world, stochastic, stochastic, EpisodePlanner(sampler_for(world)).plans(seed, args.labels),
+                          max_steps=steps, prefix="train-")
+    oracle_judge = judges.get("oracle")(world=world)
+    oracle = lambda t: oracle_judge.score(None, t)  # noqa: E731
+    spread = float(np.std([oracle(t) for p in pairs for t in (p.first, p.second)]))
+    labellers = {"rlaif": judges.get("expert")(world=world),
+                 "rlhf": judges.get("oracle")(world=world, temperature=NOISE, spread=spread, seed=seed)}
+    truth = {p.first.id: (oracle(p.first), oracle(p.second)) for p in pairs}
+    for name, judge in labellers.items():
+        folder = Path(args.work) / f"seed{seed}-{name}"
+        judge_dataset(judge, pairs, folder, judge_name=name)
+        rows = [(r["p_first"], *truth[r["first_id"]]) for r in load_dataset(folder)[0]]
+        right = [(p > 0.5) == (a > b) for p, a, b in rows if abs(a - b) > NOISE * spread and p != 0.5]
+        out[f"labels_{name}"] = {"agree": int(sum(right)), "compared": len(right)}
+    out["seconds_labels"] = time.perf_counter() - started
+    if args.split == "validation":
+        plans = EpisodePlanner(sampler_for(world)).plans(seed + 900, args.val_scenarios, start=100_000)
+    else:
+        plans = EpisodePlanner(sampler_for(world), split="held-out").plans(seed, args.held_out)[args.test_pairs:]
+    out["runs"] = [{"labels": name, **dpo_run(args, world, student, Path(args.work) / f"seed{seed}-{name}", plans,
+                                              oracle, setting)}
+                   for *setting, only in args.dpo_grid for name in args.dpo_labels if only in (None, name)]
+    out["seconds"] = time.perf_counter() - started
+    return out
 
 
 def one_seed(args) -> dict:
@@ -122,16 +181,8 @@ def one_seed(args) -> dict:
         out[f"improve_{name}"] = {"rounds": rounds, "seconds": time.perf_counter() - t0,
                                   **win_rate(world, policy, student, eval_plans, oracle, max_steps=steps)}
     if args.dpo_beta:  # DPO straight from the AI judge's labels, no reward model
-        rows, trajectories = load_dataset(Path(args.work) / f"seed{seed}-rlaif")
-        used = [r for r in rows if r["choice"] != "abstain"]
-        t0 = time.perf_counter()
-        policy, report = dpo(student, [(trajectories[r["first_id"]], trajectories[r["second_id"]]) for r in used],
-                             [r["p_first"] for r in used], beta=args.dpo_beta, sigma=args.sigma, epochs=args.dpo_epochs,
-                             lr=args.dpo_lr, seed=seed)
-        visited = np.concatenate([t.observations for t in trajectories.values()])
-        out["improve_dpo"] = {"rounds": [{**report, **divergence(policy, student, visited, args.sigma)}],
-                              "seconds": time.perf_counter() - t0,
-                              **win_rate(world, policy, student, eval_plans, oracle, max_steps=steps)}
+        out["improve_dpo"] = dpo_run(args, world, student, Path(args.work) / f"seed{seed}-rlaif", eval_plans, oracle,
+                                     (args.dpo_beta, args.dpo_epochs, args.dpo_lr))
     if args.curve_scenarios:
         out["overoptimization"] = overoptimization(world, student, held[-args.curve_scenarios:], rewards["rlaif"], oracle,
                                                    sigma=args.sigma, max_steps=steps)
@@ -139,8 +190,47 @@ def one_seed(args) -> dict:
     return out
 
 
+def combine_dpo(runs: list[dict]) -> None:
+    """Pool ``--dpo-only`` files: win rate of each (labels, setting) over seeds; on the test split also
+    RLAIF − RLHF (Newcombe interval on the pooled pairs; mean over seeds with a t interval)."""
+    pooled: dict = {}
+    for run in runs:
+        for r in run["runs"]:
+            pooled.setdefault((r["labels"], r["beta"], r["epochs"], r["lr"]), []).append((run["seed"], r))
+    print(f"split {sorted({r['split'] for r in runs})}; seeds {sorted({r['seed'] for r in runs})}; "
+          f"{runs[0]['labels']} labels per pipeline")
+    for run in sorted(runs, key=lambda r: r["seed"]):
+        print(f"  seed {run['seed']}: label agreement with the oracle (clear training pairs) "
+              + ", ".join(f"{n} {wilson(run[f'labels_{n}']['agree'], run[f'labels_{n}']['compared']).percent()}"
+                          for n in ("rlaif", "rlhf"))
+              + f"; start's mean oracle return {run['runs'][0]['start_return']:+.3f}")
+    print("labels  beta  epochs  lr      win rate vs the start (paired, ties half)  per seed            gain    KL")
+    rates = {}
+    for key, items in sorted(pooled.items()):
+        w, l, t = (sum(r[k] for _, r in items) for k in ("wins", "losses", "ties"))
+        rates[key] = (paired_win_rate(w, l, t), items)
+        per_seed = " ".join(f"{r['win_rate']:.2f}" for _, r in sorted(items, key=lambda x: x[0]))
+        print(f"{key[0]:6s} {key[1]:5.2f}  {key[2]:4d}  {key[3]:.0e}  {rates[key][0].percent():40s}  {per_seed:18s}  "
+              f"{np.mean([r['mean_gain'] for _, r in items]):+.3f}  {np.mean([r['rounds'][0]['kl'] for _, r in items]):.2f}")
+    for name in ("rlaif", "rlhf"):
+        keys = [k for k in rates if k[0] == name]
+        if keys:
+            best = max(keys, key=lambda k: rates[k][0].estimate)
+            print(f"best {name}: beta {best[1]}, epochs {best[2]}, lr {best[3]}: {rates[best][0].percent()}")
+    if len(rates) == 2 and {k[0] for k in rates} == {"rlaif", "rlhf"}:
+        (ai, ai_items), (hf, hf_items) = (next(v for k, v in rates.items() if k[0] == n) for n in ("rlaif", "rlhf"))
+        gap = difference_of_proportions(round(ai.estimate * ai.n), ai.n, round(hf.estimate * hf.n), hf.n)
+        by_seed = dict((s, r["win_rate"]) for s, r in hf_items)
+        seeds = mean_interval([r["win_rate"] - by_seed[s] for s, r in ai_items])
+        print(f"RLAIF - RLHF: {100 * gap.estimate:+.1f} points [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}] (pooled pairs); "
+              f"over seeds {100 * seeds.estimate:+.1f} [{100 * seeds.low:+.1f}, {100 * seeds.high:+.1f}]")
+
+
 def combine(paths: list[str]) -> None:
     runs = [json.loads(Path(p).read_text()) for p in paths]
+    if "runs" in runs[0]:
+        combine_dpo(runs)
+        return
     print(f"{len(runs)} seeds: {[r['seed'] for r in runs]}; {runs[0]['labels']} labels each; world {runs[0]['world']}")
     print(f"noise level (oracle units) {[round(r['noise_level'], 3) for r in runs]}; clear held-out pairs "
           f"{[r['clear_pairs'] for r in runs]}")
@@ -180,6 +270,13 @@ def combine(paths: list[str]) -> None:
             print(f"  {point['n']:3d}  {point['reward']:8.3f}  {point['oracle']:8.3f}")
 
 
+def setting(text: str) -> tuple[float, int, float, str | None]:
+    """``[LABELS=]BETA:EPOCHS:LR`` of one DPO setting (``rlaif=0.1:10:1e-4``: for those labels only)."""
+    labels, _, rest = text.rpartition("=")
+    beta, epochs, lr = rest.split(":")
+    return float(beta), int(epochs), float(lr), labels or None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--combine", nargs="+", metavar="JSON")
@@ -204,7 +301,25 @@ def main() -> None:
     parser.add_argument("--dpo-epochs", type=int, default=10)
     parser.add_argument("--dpo-lr", type=float, default=1e-4)
     parser.add_argument("--curve-scenarios", type=int, default=4)
+    parser.add_argument("--dpo-only", action="store_true",
+                        help="only DPO from each pipeline's labels, for each --dpo-grid setting, on --split")
+    parser.add_argument("--dpo-grid", type=setting, nargs="+", default=[(0.05, 10, 1e-4, None)],
+                        metavar="[LABELS=]BETA:EPOCHS:LR")
+    parser.add_argument("--dpo-labels", nargs="+", default=["rlaif", "rlhf"], choices=("rlaif", "rlhf"))
+    parser.add_argument("--split", default="validation", choices=("validation", "test"))
+    parser.add_argument("--val-scenarios", type=int, default=60)
     args = parser.parse_args()
+    if args.dpo_only:
+        result = dpo_only(args)
+        Path(args.out).write_text(json.dumps(result, indent=1, default=float))
+        for run in result["runs"]:
+            print(f"{run['labels']} beta {run['beta']} epochs {run['epochs']} lr {run['lr']}: win {run['win_rate']:.3f} "
+                  f"({run['wins']}-{run['losses']}-{run['ties']}) gain {run['mean_gain']:+.3f} "
+                  f"kl {run['rounds'][0]['kl']:.3f} {run['seconds']:.0f}s")
+        print(f"label agreement with the oracle on clear training pairs: "
+              + ", ".join(f"{n} {result[f'labels_{n}']['agree']}/{result[f'labels_{n}']['compared']}" for n in ("rlaif", "rlhf"))
+              + f"; labels {result['seconds_labels']:.0f}s, total {result['seconds']:.0f}s")
+        return
     if args.combine:
         combine(args.combine)
         return

@@ -57,6 +57,7 @@ def test_win_rate_of_a_policy_against_itself_is_all_ties():
     start = policy()
     result = win_rate("CartPole-v1", start, start, EpisodePlanner().plans(1, 5), lambda t: t.length, max_steps=30)
     assert (result["wins"], result["losses"], result["ties"], result["win_rate"]) == (0, 0, 5, 0.5)
+    assert result["mean_gain"] == 0.0 and 1 <= result["start_return"] <= 30  # the start's mean oracle value
 
 
 def test_overoptimization_curve_is_nested_best_of_n():

@@ -127,7 +127,8 @@ def win_rate(world: str, policy: Any, start: Any, plans: Sequence[EpisodePlan], 
     wins, losses = int(np.count_nonzero(diff > 1e-9)), int(np.count_nonzero(diff < -1e-9))
     interval = paired_win_rate(wins, losses, len(diff) - wins - losses)
     return {"wins": wins, "losses": losses, "ties": len(diff) - wins - losses, "win_rate": interval.estimate,
-            "interval": interval.as_dict(), "mean_gain": float(diff.mean())}
+            "interval": interval.as_dict(), "mean_gain": float(diff.mean()),
+            "start_return": float(np.mean([_value(oracle, p.second) for p in pairs]))}
 
 
 def overoptimization(world: str, policy: Any, plans: Sequence[EpisodePlan], reward: Any, oracle: Oracle, *,
