@@ -37,3 +37,10 @@ def test_only_the_chosen_command_is_built():
     assert chosen_command(["--version"], commands()) is None
     args = build_parser(["sims", "--show", "reach"]).parse_args(["sims", "--show", "reach"])
     assert args.show == "reach" and callable(args.handler)
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    result = subprocess.run([sys.executable, "-m", "tutelage", "sims", "--bad-flag"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--bad-flag" in result.stderr
+    listed = subprocess.run([sys.executable, "-m", "tutelage", "sims"], capture_output=True, text=True)
+    assert listed.returncode == 0 and "vision" in listed.stdout
