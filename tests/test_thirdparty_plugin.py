@@ -36,6 +36,8 @@ PLUGIN = textwrap.dedent('''
 
         def reset(self, seed=None):
             self.rng = np.random.default_rng(seed)
+            with open(os.environ["RESET_LOG"], "a") as log:
+                log.write(f"{os.getpid()}\\n")
 
         def act(self, observation, info):
             action = np.asarray(self.expert.act(observation, info), dtype=np.float32)
@@ -62,7 +64,7 @@ def plugin(tmp_path: Path) -> Path:
 
 
 def cli(plugin: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "EPISODE_LOG": str(cwd / "episodes.log")}
+    env = {**os.environ, "EPISODE_LOG": str(cwd / "episodes.log"), "RESET_LOG": str(cwd / "resets.log")}
     return subprocess.run([sys.executable, "-m", "tutelage.cli", "--plugin", str(plugin), *args], cwd=cwd, env=env,
                           capture_output=True, text=True)
 
@@ -123,3 +125,30 @@ def test_a_plugin_teacher_generates_the_same_data_as_ray_tasks(plugin, tmp_path)
     serial = generate(plugin, tmp_path, "serial")
     ray_made = generate(plugin, tmp_path, "ray", "--backend", "ray", "--workers", "2")
     np.testing.assert_array_equal(serial.to_arrays(["action"])["action"], ray_made.to_arrays(["action"])["action"])
+
+
+def dagger_theta(plugin: Path, cwd: Path, out: str, *extra: str) -> np.ndarray:
+    from tutelage import nn
+
+    result = cli(plugin, "distill", "--method", "dagger", "--world", WORLD, "--teacher", "noisy-reach",
+                 "--teacher-option", "sigma=0.1", "--rounds", "2", "--episodes-per-round", "3", "--max-steps", "20",
+                 "--epochs", "2", "--out", out, "--quiet", *extra, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return nn.load(cwd / out).theta
+
+
+def test_a_plugin_teacher_runs_dagger_rounds_in_worker_processes(plugin, tmp_path):
+    serial = dagger_theta(plugin, tmp_path, "serial.safetensors")
+    parallel = dagger_theta(plugin, tmp_path, "parallel.safetensors", "--workers", "2")
+    pids = (tmp_path / "resets.log").read_text().split()
+    assert len(pids) == 2 * 6 and len(set(pids[:6])) == 1, "the teacher met each episode, first in one process"
+    assert len(set(pids[6:])) >= 2, "then in the worker processes"
+    np.testing.assert_array_equal(serial, parallel)
+
+
+@pytest.mark.ray
+def test_a_plugin_teacher_runs_dagger_rounds_as_ray_tasks(plugin, tmp_path):
+    pytest.importorskip("ray")
+    serial = dagger_theta(plugin, tmp_path, "serial.safetensors")
+    np.testing.assert_array_equal(serial, dagger_theta(plugin, tmp_path, "ray.safetensors", "--backend", "ray",
+                                                       "--workers", "2"))

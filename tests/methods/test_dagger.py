@@ -74,3 +74,31 @@ def test_dagger_in_driving_with_the_privileged_expert(make_student):
                            edge_case_fraction=1.0, epochs=2, quiet=True)
     assert [r["steps"] for r in derivation.history] == [25, 25]
     assert derivation.teacher == "driving-expert"
+
+
+def test_dagger_on_worker_processes_gives_the_one_process_result():
+    pytest.importorskip("pybullet")
+    import tutelage.worlds  # noqa: F401  (registers the worlds)
+    from tutelage.plugins import registry
+    from tutelage.sim.spaces import io_sizes
+    from tutelage_plugins.teachers.experts import ReachExpert
+
+    def run(workers: int):
+        inputs, outputs = io_sizes("tutelage/Reach-v0")
+        student = registry("model_types").get("mlp").build((inputs,), outputs, hidden=(16,), seed=0)
+        return dagger("tutelage/Reach-v0", ReachExpert(), student, rounds=3, episodes_per_round=3, max_steps=15,
+                      beta_schedule=LinearBetaSchedule(2), epochs=2, seed=3, quiet=True, workers=workers)
+
+    (one, history_one), (two, history_two) = run(1), run(2)
+    np.testing.assert_array_equal(one.theta, two.theta)
+    assert history_one.history == history_two.history
+    assert 0.0 < history_one.history[1]["teacher_share"] < 1.0, "round 1 mixes teacher and student per step"
+
+
+def test_dagger_on_workers_refuses_a_teacher_that_cannot_travel(make_student):
+    from tutelage.errors import SpecError
+
+    with pytest.raises(SpecError, match="must be picklable .* use workers = 1"):
+        dagger("CartPole-v1", lambda observation, info: 0, make_student(), rounds=1, episodes_per_round=2,
+               max_steps=5, epochs=1, quiet=True, workers=2)
+

@@ -12,6 +12,7 @@ import numpy as np
 
 from tutelage.errors import DataError, NumericalError, SpecError, UserError
 from tutelage.methods.collapse_guard import add_guard_arguments
+from tutelage.rollouts.generate import BACKENDS
 from tutelage.runs.schema import MAX_INTEGER
 
 NAME = "distill"
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes-per-round", type=int, default=10, help="dagger: episodes per round")
     parser.add_argument("--edge-case-fraction", type=float, default=0.2, help="dagger: share of edge-case episodes")
     parser.add_argument("--max-steps", type=int, help="dagger: cap on an episode's steps")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="dagger: worker processes or Ray tasks playing each round (same results for any count)")
+    parser.add_argument("--backend", choices=BACKENDS, default="process", help="dagger: worker processes or Ray tasks")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -87,8 +91,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise SpecError("--world: dagger needs the world the student drives in")
         if not args.teacher:
             raise SpecError("--teacher: dagger needs a teacher ('expert', a teacher name or a model file)")
-        if args.rounds < 1 or args.episodes_per_round < 1:
-            raise SpecError("--rounds and --episodes-per-round must be at least 1")
+        if min(args.rounds, args.episodes_per_round, args.workers) < 1:
+            raise SpecError("--rounds, --episodes-per-round and --workers must be at least 1")
         if not 0.0 <= args.edge_case_fraction <= 1.0:
             raise SpecError(f"--edge-case-fraction must lie in [0, 1], got {args.edge_case_fraction}")
     elif not args.data:
@@ -167,7 +171,7 @@ def run_dagger(args: argparse.Namespace, train: dict[str, Any]) -> Any:
     student = build_student(args, *io_sizes(args.world))
     return dagger(args.world, teacher, student, rounds=args.rounds, episodes_per_round=args.episodes_per_round,
                   edge_case_fraction=args.edge_case_fraction, max_steps=args.max_steps, quiet=args.quiet,
-                  callbacks=host.callbacks(), **train)
+                  callbacks=host.callbacks(), workers=args.workers, backend=args.backend, plugins=host.local, **train)
 
 
 def load_arrays(path: str) -> tuple[np.ndarray, np.ndarray | None, str]:

@@ -23,9 +23,9 @@ from tutelage.methods.evaluate import summarize
 from tutelage.methods.lineage import Derivation, parent_id, teacher_id
 from tutelage.progress import progress
 from tutelage.methods.schedules import BetaSchedule, LinearBetaSchedule
-from tutelage.rollouts.plan import EpisodePlan, EpisodePlanner
-from tutelage.rollouts.policy import as_policy, observation_vector, reset_policy
-from tutelage.rollouts.rollout import make_env, run_episode, world_metrics
+from tutelage.rollouts.mixture import collect, collect_on_workers
+from tutelage.rollouts.plan import EpisodePlanner
+from tutelage.rollouts.rollout import make_env, world_metrics
 from tutelage.sim.scenarios import sampler_for
 
 
@@ -58,57 +58,6 @@ class DAggerBuffer:
     def rounds(self) -> np.ndarray:
         """The round each sample was collected in."""
         return np.concatenate(self._rounds) if self._rounds else np.zeros(0, np.int32)
-
-
-def collect(
-    env: Any,
-    teacher: Any,
-    plan: Sequence[EpisodePlan],
-    *,
-    beta: float = 1.0,
-    student: Any = None,
-    rng: np.random.Generator | None = None,
-    observation_keys: Sequence[str] | None = None,
-    on_episode: Callable[[], None] = lambda: None,
-    label_every: int = 1,
-) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
-    """Roll out the β-mixture of teacher and student; return ``(X, teacher labels, episode records)``.
-
-    ``X`` holds the observation vector of every ``label_every``-th state (e.g.
-    each new camera frame). Each record gains
-    ``teacher_steps``: the steps on which the teacher's action was executed.
-    """
-    if beta < 1.0 and student is None:
-        raise SpecError("beta < 1 needs a student to drive")
-    teacher_act = as_policy(teacher)
-    student_act = as_policy(student, observation_keys) if student is not None else None
-    rng = rng if rng is not None else np.random.default_rng(0)
-    X: list[np.ndarray] = []
-    Y: list[np.ndarray] = []
-    records = []
-    for planned in plan:
-        reset_policy(teacher, planned.seeds.policy)
-        teacher_steps = step = 0
-
-        def act(observation: Any, info: dict) -> Any:
-            nonlocal teacher_steps, step
-            label = np.asarray(teacher_act(observation, info))
-            if step % label_every == 0:
-                X.append(observation_vector(observation, observation_keys))
-                Y.append(label)
-            step += 1
-            if beta >= 1.0 or (beta > 0.0 and rng.random() < beta):
-                teacher_steps += 1
-                return label
-            return student_act(observation, info)
-
-        record = run_episode(env, act, planned).meta
-        record["teacher_steps"] = teacher_steps
-        records.append(record)
-        on_episode()
-    if not X:
-        raise SpecError("the rollouts produced no steps")
-    return np.stack(X), np.stack(Y), records
 
 
 def collect_demonstrations(
@@ -155,6 +104,9 @@ def dagger(
     buffer: DAggerBuffer | None = None,
     callbacks: Any = (),
     label_every: int = 1,
+    workers: int = 1,
+    backend: str = "process",
+    plugins: Sequence[str] = (),
 ) -> tuple[Any, Derivation]:
     """Train ``student`` by DAgger from ``teacher`` in ``world_id``; return ``(student, derivation)``.
 
@@ -168,11 +120,14 @@ def dagger(
     is passed in, e.g. to inspect it afterwards); ``label_every`` keeps every
     k-th visited state (the student still acts on all). Training episodes use
     training seeds, never the held-out ones, and scenarios from ``sampler``
-    (default: the world's own ranges and edge cases).
+    (default: the world's own ranges and edge cases). Each round's episodes
+    play on ``workers`` processes or Ray tasks (``backend``; teacher and student
+    are pickled to them, ``plugins`` are the local plugin files their hosts
+    load): the result is the same for any count.
     """
-    if rounds < 1 or episodes_per_round < 1 or label_every < 1:
-        raise SpecError(f"rounds, episodes_per_round and label_every must be at least 1, got {rounds}, "
-                        f"{episodes_per_round} and {label_every}")
+    if min(rounds, episodes_per_round, label_every, workers) < 1:
+        raise SpecError(f"rounds, episodes_per_round, label_every and workers must be at least 1, got {rounds}, "
+                        f"{episodes_per_round}, {label_every} and {workers}")
     schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds // 2))
     derivation = Derivation(
         "dagger", parent=parent_id(student, teacher), teacher=teacher_id(teacher),
@@ -186,11 +141,14 @@ def dagger(
         for round_num in range(rounds):
             beta = float(schedule(round_num))
             plan = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
-            X, Y, records = collect(
-                env, teacher, plan, beta=beta, student=student,
-                rng=np.random.default_rng([seed, round_num]),
-                observation_keys=observation_keys, on_episode=advance, label_every=label_every,
-            )
+            mixture = {"beta": beta, "student": student, "seed": (seed, round_num), "on_episode": advance,
+                       "observation_keys": observation_keys, "label_every": label_every}
+            if workers > 1 or backend != "process":
+                X, Y, records = collect_on_workers(world_id, teacher, plan, workers=workers, backend=backend,
+                                                   max_steps=max_steps, env_kwargs=env_kwargs, plugins=plugins,
+                                                   **mixture)
+            else:
+                X, Y, records = collect(env, teacher, plan, **mixture)
             buffer.add(X, Y, round_num)
             data_X, data_Y = buffer.arrays()
             history = train_supervised(

@@ -113,25 +113,28 @@ def probe_features(world: str, plan: EpisodePlan, policy: PolicySpec, *, camera:
 # -- backends ----------------------------------------------------------------
 
 
-def run_serial(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+Play = Callable[[Any], Any]
+
+
+def run_serial(jobs: Sequence[Any], workers: int, address: str | None, play: Play = play_shard) -> Iterator[Any]:
     for job in jobs:
-        yield play_shard(job)
+        yield play(job)
 
 
-def run_processes(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+def run_processes(jobs: Sequence[Any], workers: int, address: str | None, play: Play = play_shard) -> Iterator[Any]:
     """One process (and one simulator client) per worker, forked from a server (spawned where the
     platform has no forkserver: the same results) that has
-    already imported this module, the world's, and pandas when installed (which pyarrow
+    already imported ``play``'s module, the world's, and pandas when installed (which pyarrow
     would otherwise import on a worker's first table, at about 0.15 s per worker)."""
     entry_point = gymnasium.spec(jobs[0].world).entry_point
     world_module = [entry_point.partition(":")[0]] if isinstance(entry_point, str) else []
-    context = pool_context(["tutelage.rollouts.generate", "pandas", *world_module])
+    context = pool_context([play.__module__, "pandas", *world_module])
     with context.Pool(processes=min(workers, len(jobs))) as pool:
-        yield from in_order(jobs, lambda job: pool.apply_async(play_shard, (job,)), lambda handle: handle.get(), workers)
+        yield from in_order(jobs, lambda job: pool.apply_async(play, (job,)), lambda handle: handle.get(), workers)
 
 
-def in_order(jobs: Sequence[ShardJob], submit: Callable[[ShardJob], Any], wait: Callable[[Any], ShardResult],
-             workers: int) -> Iterator[ShardResult]:
+def in_order(jobs: Sequence[Any], submit: Callable[[Any], Any], wait: Callable[[Any], Any],
+             workers: int) -> Iterator[Any]:
     """Results in shard order, with at most ``2 * workers`` shards submitted and not yet handed back
     (so memory, and what a kill can lose, stay bounded even when one shard is slow)."""
     pending: collections.deque = collections.deque()
@@ -148,7 +151,7 @@ def in_order(jobs: Sequence[ShardJob], submit: Callable[[ShardJob], Any], wait: 
         yield result
 
 
-def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iterator[ShardResult]:
+def run_ray(jobs: Sequence[Any], workers: int, address: str | None, play: Play = play_shard) -> Iterator[Any]:
     """Shards as Ray tasks on a local instance (started and shut down here) or on ``address``."""
     try:
         import ray
@@ -162,25 +165,29 @@ def run_ray(jobs: Sequence[ShardJob], workers: int, address: str | None) -> Iter
         else:
             ray.init(num_cpus=workers, **options)
     try:
-        task = ray.remote(num_cpus=1)(play_shard)
+        task = ray.remote(num_cpus=1)(play)
         yield from in_order(jobs, task.remote, ray.get, workers)
     finally:
         if started:
             ray.shutdown()
 
 
-RUNNERS: dict[str, Callable[[Sequence[ShardJob], int, str | None], Iterator[ShardResult]]] = {
+RUNNERS: dict[str, Callable[..., Iterator[Any]]] = {
     "process": run_processes,
     "ray": run_ray,
 }
 
 
-def run_jobs(jobs: Sequence[ShardJob], workers: int, backend: str, address: str | None) -> Iterator[ShardResult]:
-    """Shard results in order: in this process for one worker, else on the backend's workers."""
+def run_jobs(jobs: Sequence[Any], workers: int, backend: str, address: str | None,
+             play: Play = play_shard) -> Iterator[Any]:
+    """``play(job)`` for every job (a shard of episodes, with a ``world``), results in order: in this process
+    for one worker, else on the backend's workers."""
+    if backend not in BACKENDS:
+        raise SpecError(f"backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     if not jobs:
         return iter(())
     runner = run_serial if workers == 1 and backend == "process" else RUNNERS[backend]
-    return runner(jobs, workers, address)
+    return runner(jobs, workers, address, play)
 
 
 def play_episodes(world: str, spec: PolicySpec, plans: Sequence[EpisodePlan], *, workers: int = 1,
@@ -188,8 +195,6 @@ def play_episodes(world: str, spec: PolicySpec, plans: Sequence[EpisodePlan], *,
                   per_shard: int = 4, description: str = "", quiet: bool = True) -> list[dict[str, Any]]:
     """Play ``plans`` with ``spec`` (no frames kept) and return the episode records in plan order: the
     same records whatever the number of workers or the backend."""
-    if backend not in BACKENDS:
-        raise SpecError(f"backend: unknown backend {backend!r} (available: {', '.join(BACKENDS)})")
     jobs = [ShardJob(i, world, spec, tuple(plans[start: start + per_shard]), None, 0.0, False, max_steps)
             for i, start in enumerate(range(0, len(plans), per_shard))]
     records: list[dict[str, Any]] = []
