@@ -102,3 +102,28 @@ def test_an_error_in_a_plugin_layer_reaches_the_caller(kinds):
     with pytest.raises(ZeroDivisionError):
         model.backward(np.ones((4, 2), np.float32))
     assert model(np.zeros(3, np.float32)).shape == (2,)  # the model still works after an error
+
+
+def cli(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "tutelage.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_commands_and_their_workers_load_a_plugin_layer_model_given_the_plugin(kinds, tmp_path):
+    pytest.importorskip("pybullet")
+    import tutelage.worlds  # noqa: F401  (registers the worlds)
+    from tutelage.sim.spaces import io_sizes
+
+    inputs, outputs = io_sizes("tutelage/Reach-v0")
+    spec = {"input_shape": [inputs], "layers": [{"type": "dense", "units": 8}, {"type": "swish", "beta": 0.5},
+                                                {"type": "dense", "units": outputs}]}
+    nn.save(nn.Model.from_spec(spec, seed=0, kinds=kinds), tmp_path / "policy.safetensors", model_type="mlp")
+    shown = cli("--plugin", PLUGIN, "show", "policy.safetensors", "--json", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    evaluated = cli("--plugin", PLUGIN, "evaluate", "policy.safetensors", "--world", "tutelage/Reach-v0",
+                    "--episodes", "2", "--max-steps", "5", "--workers", "2", "--quiet", "--json", cwd=tmp_path)
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    without = cli("show", "policy.safetensors", cwd=tmp_path)
+    assert without.returncode == 2 and "layer kind(s) ['swish'] from a plugin that is not loaded" in without.stderr

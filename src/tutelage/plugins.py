@@ -192,6 +192,17 @@ class PluginHost:
                                    max_episode_steps=spec.max_episode_steps, kwargs=dict(spec.kwargs))
         return list(self.registry("worlds"))
 
+    def register_layer_kinds(self) -> list[str]:
+        """Make this host's plugin layer kinds known to every model built or loaded in this process (the
+        built-ins need nothing, so without a third-party kind the core is not even imported); return them."""
+        kinds = self.registry("layer_kinds")
+        names = [name for name in kinds if self.infos[kinds.owner[name]].source != "builtin"]
+        if names:
+            from tutelage.nn.layers import register_layer_kinds
+
+            register_layer_kinds({name: kinds.get(name) for name in names})
+        return names
+
     # -- loading ------------------------------------------------------------
 
     def _register(self, module: ModuleType, info: PluginInfo) -> None:
@@ -307,11 +318,13 @@ _HOSTS: dict[tuple[str, ...], PluginHost] = {}
 
 def get_host(local: Iterable[str] = ()) -> PluginHost:
     """The plugin host for this process and set of local plugins, loaded once; its worlds are
-    registered with Gymnasium. Entry points for the CLI, the runner and worker processes."""
+    registered with Gymnasium and its plugin layer kinds with the core. Entry points for the CLI, the
+    runner and worker processes."""
     key = tuple(local)
     if key not in _HOSTS:
         host = PluginHost(key)
         host.register_worlds()
+        host.register_layer_kinds()
         _HOSTS[key] = host
     return _HOSTS[key]
 

@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "plugin", None):
+            host_of(args)  # the named plugins load first: their worlds and layer kinds serve every command
         return int(args.handler(args) or 0)
     except UserError as exc:
         message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # always one line

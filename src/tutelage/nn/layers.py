@@ -380,13 +380,30 @@ LAYER_TYPES: dict[str, type[Layer]] = {
 }
 
 
+#: plugin layer kinds made known to this whole process (see :func:`register_layer_kinds`)
+PLUGIN_KINDS: dict[str, type[Layer]] = {}
+
+
+def register_layer_kinds(kinds: Mapping[str, type[Layer]]) -> None:
+    """Make plugin layer kinds known to every model built or loaded in this process, without ``kinds=``:
+    the plugin host does this for the plugins it loads, as it registers their worlds with Gymnasium."""
+    PLUGIN_KINDS.update(kinds)
+
+
+def known_kinds(kinds: Mapping[str, type[Layer]] | None = None) -> dict[str, type[Layer]]:
+    """The plugin layer kinds a build or load may use: those registered in this process, then ``kinds``."""
+    return {**PLUGIN_KINDS, **(kinds or {})}
+
+
 def layer_kind(kind: Any, kinds: Mapping[str, type[Layer]] | None = None, where: str = "layer") -> type[Layer]:
-    """The class of layer type ``kind``: a built-in, or one of ``kinds`` (e.g. ``host.registry("layer_kinds")``)."""
+    """The class of layer type ``kind``: a built-in, or one of ``kinds`` (e.g. ``host.registry("layer_kinds")``)
+    or of the kinds registered in this process."""
+    kinds = known_kinds(kinds)
     if isinstance(kind, str) and kind in LAYER_TYPES:
         return LAYER_TYPES[kind]
-    if kinds is not None and isinstance(kind, str) and kind in kinds:
+    if isinstance(kind, str) and kind in kinds:
         return kinds[kind]
-    known = sorted({*LAYER_TYPES, *(kinds or ())})
+    known = sorted({*LAYER_TYPES, *kinds})
     raise SpecError(unknown_name_message("layer type", str(kind), known, where)
                     + "; a plugin's layer kind needs the plugin loaded and kinds=host.registry('layer_kinds')")
 

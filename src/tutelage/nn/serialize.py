@@ -28,7 +28,7 @@ from safetensors.numpy import save as st_save
 
 from tutelage import fileio
 from tutelage.errors import ModelFileError, NumericalError, SpecError, os_reason
-from tutelage.nn.layers import Layer, layer_from_spec
+from tutelage.nn.layers import Layer, known_kinds, layer_from_spec
 from tutelage.nn.model import Model, _input_shape
 
 FORMAT = "tutelage-model-1"
@@ -220,7 +220,7 @@ def _check_kinds(path: Path, header: dict[str, str], kinds: Mapping[str, type[La
     names = _json_field(header, "layer_kinds", path)
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ModelFileError(f"{path}: metadata field 'layer_kinds' must be a list of names, got {names!r}")
-    missing = [name for name in names if name not in (kinds or {})]
+    missing = [name for name in names if name not in known_kinds(kinds)]
     if missing:
         raise ModelFileError(f"{path}: the model uses layer kind(s) {missing} from a plugin that is not loaded; "
                              "load the plugin that contributes them and pass kinds=host.registry('layer_kinds')")
