@@ -87,6 +87,16 @@ def host_of(args: argparse.Namespace) -> Any:
     return get_host(args.plugin)
 
 
+def add_policy_arguments(parser: argparse.ArgumentParser, world_help: str = "a tutelage world, e.g. tutelage/Driving-v0",
+                         policy_help: str = "random, expert (the world's teacher), a teacher name, or a .safetensors model"
+                         ) -> None:
+    """The positional WORLD, ``--policy`` and repeatable ``--policy-option`` (read with :func:`policy_options`)."""
+    parser.add_argument("world", metavar="WORLD", help=world_help)
+    parser.add_argument("--policy", required=True, help=policy_help)
+    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
+
+
 def policy_options(pairs: Sequence[str], flag: str = "--policy-option") -> dict[str, Any]:
     """``["sigma=0.1", "mode='calm'"]`` → ``{"sigma": 0.1, "mode": "calm"}``; a value that is no TOML
     literal is taken as a string."""

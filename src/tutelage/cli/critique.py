@@ -6,17 +6,14 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from tutelage.cli import host_of, policy_options
+from tutelage.cli import add_policy_arguments, host_of, policy_options
 
 NAME = "critique"
 HELP = "review a policy against a constitution; print violations per principle and write the records (Parquet)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("world", metavar="WORLD", help="a tutelage world, e.g. tutelage/Driving-v0")
-    parser.add_argument("--policy", required=True, help="expert, a teacher name, or a .safetensors model")
-    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option of the teacher (TOML value); repeatable")
+    add_policy_arguments(parser, policy_help="expert, a teacher name, or a .safetensors model")
     parser.add_argument("--constitution", required=True, metavar="FILE",
                         help="a constitution file (.toml) or a packaged one: driving, arm")
     parser.add_argument("--critic", default="rules", metavar="NAME", help="rules (default), learned, or a plugin's critic")

@@ -5,7 +5,7 @@ import argparse
 
 from rich.console import Console
 
-from tutelage.cli import host_of, policy_options
+from tutelage.cli import add_policy_arguments, host_of, policy_options
 from tutelage.rollouts.failure_search import search_failures
 
 NAME = "failures"
@@ -13,10 +13,7 @@ HELP = "search scenario parameters for failures of a policy; write a replayable 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("world", metavar="WORLD", help="a tutelage world, e.g. tutelage/Driving-v0")
-    parser.add_argument("--policy", required=True, help="random, expert, a teacher name, or a .safetensors model")
-    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option of the teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
+    add_policy_arguments(parser)
     parser.add_argument("--out", required=True, metavar="CATALOGUE", help="catalogue to write (JSON)")
     parser.add_argument("--budget", type=int, default=64, help="episodes to spend (default 64)")
     parser.add_argument("--population", type=int, default=16, help="episodes per search round (default 16)")

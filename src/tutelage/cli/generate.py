@@ -6,7 +6,7 @@ import argparse
 from rich.console import Console
 
 from tutelage.errors import SpecError
-from tutelage.cli import host_of, policy_options
+from tutelage.cli import add_policy_arguments, host_of, policy_options
 from tutelage.rollouts.generate import BACKENDS, DEFAULT_EPISODES_PER_SHARD, generate
 from tutelage.sim.scenarios import ScenarioSampler
 
@@ -18,11 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from tutelage.cli.models import add_registry_argument
 
     add_registry_argument(parser)
-    parser.add_argument("world", metavar="WORLD", help="Gymnasium id, e.g. tutelage/Driving-v0")
-    parser.add_argument("--policy", required=True,
-                        help="random, expert (the world's teacher), a teacher name, or a .safetensors model")
-    parser.add_argument("--policy-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="an option of the teacher (value in TOML syntax, e.g. sigma=0.1); repeatable")
+    add_policy_arguments(parser, world_help="Gymnasium id, e.g. tutelage/Driving-v0")
     parser.add_argument("--episodes", type=int, required=True, help="number of episodes")
     parser.add_argument("--out", required=True, metavar="DIR", help="dataset directory (rerun to resume)")
     parser.add_argument("--workers", type=int, default=1, help="parallel workers (default 1)")
