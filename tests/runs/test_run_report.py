@@ -80,3 +80,16 @@ def test_the_chromium_probe_sees_a_broken_image(finished_run, tmp_path):
     broken.write_text(re.sub(r'src="data:image/gif;base64,[^"]+"', 'src="data:image/gif;base64,AAAA"', page))
     seen = render_in_chromium(broken, tmp_path)
     assert seen["loaded"] == seen["images"] - 1
+
+
+def test_language_stages_show_their_samples_before_and_after():
+    from tutelage.runs.report import text_samples
+
+    stages = [{"name": "teacher", "result": {"sample": "a <b> & c", "samples": "text/teacher.md"}},
+              {"name": "critique", "result": {"sample_before": "SHOUTING (", "sample_after": "calm ()",
+                                              "samples": "text/critique.md"}},
+              {"name": "evaluation", "result": {"episodes": 10}}]
+    section = text_samples({"stages": stages})
+    assert "a &lt;b&gt; &amp; c" in section and "<code>text/teacher.md</code>" in section
+    assert section.index("SHOUTING (") < section.index("calm ()") and "evaluation" not in section
+    assert text_samples({"stages": stages[2:]}) == ""

@@ -164,6 +164,28 @@ def _constitution(run_dir: Path, summary: dict[str, Any]) -> tuple[str, set[str]
     return section, revised
 
 
+SAMPLE_KEYS = {"sample": "sample", "sample_before": "before", "sample_after": "after"}
+
+
+def text_samples(summary: dict[str, Any]) -> str:
+    """The language stages' sample texts (a sample, or one before and one after the stage's step on the same
+    prompt), each stage with the file that holds all its samples; empty without such a stage."""
+    rows = []
+    for stage in summary["stages"]:
+        result = stage["result"]
+        cells = [f"<td><b>{label}</b><pre>{html.escape(result[key])}</pre></td>"
+                 for key, label in SAMPLE_KEYS.items() if isinstance(result.get(key), str) and result[key]]
+        if cells:
+            more = f"<br><code>{html.escape(result['samples'])}</code>" if isinstance(result.get("samples"), str) else ""
+            rows.append(f"<tr><td>{html.escape(stage['name'])}{more}</td>{''.join(cells)}"
+                        f"{'<td></td>' * (2 - len(cells))}</tr>")
+    if not rows:
+        return ""
+    return ("<h2>Text samples</h2><p class=\"meta\">what each stage's model writes (before and after the stage's step "
+            "on the same prompt); the file under the stage name holds all its samples</p>"
+            f"<table><thead><tr><th>stage</th><th colspan=\"2\">text</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]], spec: dict[str, Any] | None = None) -> str:
     """The report page as a string (``spec``: what made it; by default the run's ``spec.json``)."""
     constitution, revised = _constitution(run_dir, summary)
@@ -180,7 +202,8 @@ def render(run_dir: Path, summary: dict[str, Any], plots: list[tuple[str, Path]]
         summary_table=_summary_table(summary), notes=_notes(summary), how_to_read=_how_to_read(summary),
         plots="".join(_figure(path, title) for title, path in plots) or '<p class="empty">Nothing to plot.</p>',
         gifs="".join(gifs) or '<p class="empty">No GIF was recorded.</p>',
-        constitution=constitution, stage_table=_stage_table(summary), artifacts=_artifacts(summary),
+        constitution=constitution, texts=text_samples(summary), stage_table=_stage_table(summary),
+        artifacts=_artifacts(summary),
         preferences=_preferences(summary),
         spec=html.escape(json.dumps(spec, indent=2)),
     )
