@@ -111,7 +111,7 @@ def test_language_run_leaves_models_samples_and_curves(tmp_path):
     assert {"teacher: validation loss (nats/char)", "critique: samples breaking a principle",
             "collapse: perplexity"} <= panels
     report = (run_dir / "report.html").read_text()
-    assert len(report) > 10_000 and "<h2>Text samples</h2>" in report
+    assert len(report) > 10_000 and "<h2>Text samples</h2>" in report and "<td>judge-improve</td>" in report
 
 
 def test_offline_top_k_kd_records_the_teacher_labels_in_the_lineage(tmp_path):

@@ -93,3 +93,12 @@ def test_language_stages_show_their_samples_before_and_after():
     assert "a &lt;b&gt; &amp; c" in section and "<code>text/teacher.md</code>" in section
     assert section.index("SHOUTING (") < section.index("calm ()") and "evaluation" not in section
     assert text_samples({"stages": stages[2:]}) == ""
+
+
+def test_a_text_improve_stage_joins_the_reward_and_improvement_tables():
+    from tutelage.runs.report import _preferences
+
+    result = {"reward_labels": 80, "reward_val_accuracy": 0.75, "method": "best_of_n", "win_rate": 0.62,
+              "win_interval": {"low": 0.52, "high": 0.71, "n": 100}}
+    section = _preferences({"stages": [{"name": "judge-improve", "type": "text-improve", "result": result}]})
+    assert "<td>80</td><td>75.0 %</td>" in section and "62.0 % [52.0, 71.0] (n=100)" in section

@@ -115,6 +115,11 @@ def _preferences(summary: dict[str, Any]) -> str:
         elif kind == "improve":
             rows[kind].append(row([stage["name"], r["method"], f"{100 * r['win_rate']:.1f} %" + interval(r["win_interval"]),
                                    f"{r['kl']:.3g}", f"{r['action_rms']:.3g}"]))
+        elif kind == "text-improve":  # a language model: no action space, so no KL or action RMS here
+            rows["reward"].append(row([stage["name"], str(r["reward_labels"]),
+                                       f"{100 * r['reward_val_accuracy']:.1f} %", "—"]))
+            rows["improve"].append(row([stage["name"], r["method"], f"{100 * r['win_rate']:.1f} %"
+                                        + interval(r["win_interval"]), "—", "—"]))
     html_tables = [f"<table><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in tables[kind])}</tr></thead>"
                    f"<tbody>{''.join(rows[kind])}</tbody></table>" for kind in tables if rows[kind]]
     return "".join(html_tables) or '<p class="empty">No judge, reward or improve stage ran.</p>'
