@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--finetune-steps", type=int, default=300)
+    parser.add_argument("--resample", type=int, default=0,
+                        help="revise a broken sample by up to this many fresh continuations of its prompt first")
     args = parser.parse_args()
     splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
@@ -43,12 +45,13 @@ def main() -> None:
             lm.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
             history = critique_revise_finetune(lm, prompts, splits["train"], validation, rounds=args.rounds,
                                                samples=args.samples, max_tokens=160, steps=args.finetune_steps,
-                                               seed=seed)
+                                               resample=args.resample, seed=seed)
             before.append(history[0]["violation_rate"])
             after.append(history[-1]["violation_rate"])
             dloss.append(history[-1]["validation_loss"] - history[0]["validation_loss"])
             print(f"seed {seed}: " + "; ".join(f"round {h['round']}: violations {h['violation_rate']:.2f}, "
                                                f"val loss {h['validation_loss']:.3f}" for h in history), flush=True)
+            print("  revised by: " + "; ".join(f"round {h['round']}: {h['revised_by']}" for h in history[:-1]))
             print(f"  before: {history[0]['example']!r}\n  after:  {history[-1]['example']!r}", flush=True)
             print("  by principle, first → last round: " + ", ".join(
                 f"{k} {v:.2f} → {history[-1]['by_principle'][k]:.2f}" for k, v in history[0]["by_principle"].items()))

@@ -5,7 +5,7 @@ import pytest
 
 from tutelage.errors import SpecError
 from tutelage.methods.text_critic import (TextRuleCritic, critique_revise_finetune, load_constitution,
-                                          violations)
+                                          resample_revisions, violations)
 from tutelage.nn.language import LanguageModel, Tokenizer
 from tutelage.protocols import Critic
 
@@ -52,3 +52,23 @@ def test_loop_records_rounds():
     history = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=1, samples=6,
                                        max_tokens=12, steps=10)
     assert [h["round"] for h in history] == [0, 1] and all(0 <= h["violation_rate"] <= 1 for h in history)
+
+
+def test_resampled_revisions_keep_every_principle():
+    text = "A (short) line of text. Another line here.\n\n" * 20
+    lm = LanguageModel(Tokenizer.for_text(text + "[]{}\"`!?"), context=32, layers=1, width=16, heads=2)
+    lm.fit(text, steps=60, batch_size=8, lr=1e-2)
+    critic = TextRuleCritic()
+    prompts, texts = ["A (", "Another "], ["A (short line", "Another line here"]
+    reviews = critic.critique(prompts, texts, [])
+    assert not any(r.ok for r in reviews)
+    assert resample_revisions(lm, prompts, texts, reviews, tries=0, max_tokens=40, principles=critic.principles,
+                              seed=0) == reviews
+    revised = resample_revisions(lm, prompts, texts, reviews, tries=8, max_tokens=40, principles=critic.principles,
+                                 seed=0)
+    searched = [r for r in revised if r.method == "resample"]
+    assert searched, "no fresh continuation kept the constitution"
+    for prompt, review in zip(prompts, revised):
+        if review.method == "resample":
+            assert review.fixed and review.revision.startswith(prompt) and not violations(review.revision,
+                                                                                          critic.principles)

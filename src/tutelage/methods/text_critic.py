@@ -196,15 +196,35 @@ def finetune_on(lm: Any, texts: list[str], clean: list[str], *, mix: float, step
     lm.fit("".join(blend), steps=steps, lr=lr, seed=seed)
 
 
+def resample_revisions(lm: Any, prompts: list[str], texts: list[str], reviews: list[Critique], *, tries: int,
+                       max_tokens: int, principles: list[Principle], seed: int) -> list[Critique]:
+    """Each broken text revised by search: up to ``tries`` fresh continuations of its prompt, the first that keeps
+    every principle becomes the revision (``method="resample"``); where none does, the rule revision stays."""
+    out = []
+    for i, (prompt, text, review) in enumerate(zip(prompts, texts, reviews)):
+        if not review.ok and tries:
+            drawn = sample_texts(lm, [prompt] * tries, max_tokens, seed=seed + i * tries)
+            kept = next((t for t in drawn if not violations(t, principles)), None)
+            if kept is not None:
+                review = Critique(ok=False, principle=review.principle, reason=review.reason, revision=kept,
+                                  severity=review.severity, method="resample", fixed=True)
+        out.append(review)
+    return out
+
+
 def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validation: str, *, rounds: int = 2,
                              samples: int = 200, max_tokens: int = 160, steps: int = 300, lr: float = 1e-3,
-                             mix: float = 0.5, critic: TextRuleCritic | None = None, seed: int = 0) -> list[dict]:
+                             mix: float = 0.5, resample: int = 0, critic: TextRuleCritic | None = None,
+                             seed: int = 0) -> list[dict]:
     """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any).
 
-    Samples end where the model ends its text (:func:`sample_texts`). The
-    fine-tuning text is the samples (revised where a principle broke and the
-    revision keeps them all), each closed by the boundary, mixed with
-    paragraphs of ``corpus`` that keep the constitution (``mix`` of the whole).
+    Samples end where the model ends its text (:func:`sample_texts`). A
+    broken sample is revised by ``resample`` fresh continuations of its prompt
+    (the first that keeps every principle, :func:`resample_revisions`), else
+    by the rules. The fine-tuning text is the samples (revised where a
+    principle broke and the revision keeps them all), each closed by the
+    boundary, mixed with paragraphs of ``corpus`` that keep the constitution
+    (``mix`` of the whole).
     """
     critic = critic or TextRuleCritic()
     rng = np.random.default_rng(seed)
@@ -220,6 +240,10 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                         "validation_loss": lm.loss(validation), "example": texts[0]})
         if round_ == rounds:
             break
+        reviews = resample_revisions(lm, chosen, texts, reviews, tries=resample, max_tokens=max_tokens,
+                                     principles=critic.principles, seed=seed * 100_003 + 50_021 + round_ * 5_003)
+        history[-1]["revised_by"] = {m: sum(not r.ok and r.fixed and r.method == m for r in reviews)
+                                     for m in ("rules", "resample")}
         revised = [r.revision if not r.ok and r.fixed else t for t, r in zip(texts, reviews)]
         finetune_on(lm, revised, clean, mix=mix, steps=steps, lr=lr, seed=seed + round_, rng=rng)
     return history
