@@ -12,7 +12,8 @@ def test_rarity_and_stats():
     rare, common = rarity(real, rare_share=1e-3, common_words=1)
     assert rare == {"r", "z"} and common == {"apple"}
     assert text_stats("zz pear apple", rare, common) == pytest.approx(  # z, z, r; words zz and pear
-        {"rare_char_share": 3 / 13, "rare_word_share": 2 / 3})
+        {"rare_char_share": 3 / 13, "rare_word_share": 2 / 3, "rare_chars_seen": 1.0})
+    assert text_stats("zz apple", rare, common)["rare_chars_seen"] == 0.5  # r is gone
 
 
 def test_chain_rows():

@@ -4,7 +4,7 @@ Regimes: ``replace`` (generation g trains only on generation g−1's samples)
 and ``accumulate`` (on the real text plus every generation's samples so far).
 Per generation: validation loss and perplexity on real held-out text, and in
 the samples the share of rare characters (those below ``rare_share`` of the
-real training text) and of rare words (outside the real text's ``common_words``
+real training text), the share of those rare characters seen at all, and of rare words (outside the real text's ``common_words``
 most frequent words).
 """
 from __future__ import annotations
@@ -30,10 +30,12 @@ def rarity(real: str, rare_share: float = 1e-3, common_words: int = 1000) -> tup
 
 
 def text_stats(text: str, rare_chars: set[str], common: set[str]) -> dict[str, float]:
-    """Shares of rare characters and of rare words in ``text``."""
+    """Shares of rare characters and of rare words in ``text``, and the share of the distinct rare characters
+    that appear in it at all (the tail's support: it falls as rare characters vanish)."""
     words = [w.lower() for w in WORD.findall(text)]
     return {"rare_char_share": sum(ch in rare_chars for ch in text) / max(len(text), 1),
-            "rare_word_share": sum(w not in common for w in words) / max(len(words), 1)}
+            "rare_word_share": sum(w not in common for w in words) / max(len(words), 1),
+            "rare_chars_seen": len(rare_chars & set(text)) / max(len(rare_chars), 1)}
 
 
 def text_collapse(real: str, validation: str, tokenizer: Tokenizer, *, regime: str, generations: int = 5,
