@@ -40,6 +40,8 @@ class TextCritiqueStage:
         "steps": Field(int, 300, minimum=1, help="fine-tuning steps per round"),
         "lr": Field(float, 1e-3, minimum=0.0),
         "mix": Field(float, 0.5, minimum=0.0, maximum=0.95, help="share of corpus text in the fine-tuning data"),
+        "resample": Field(int, 0, minimum=0, help="fresh continuations tried per broken sample before the rules "
+                                                   "revise it (0: the rules only)"),
         "shown": Field(int, 3, minimum=0, help="sample texts before and after in the report"),
     }
 
@@ -61,7 +63,7 @@ class TextCritiqueStage:
         history = critique_revise_finetune(
             lm, prompts(splits["validation"], 10_000), splits["train"], splits["validation"], rounds=settings["rounds"],
             samples=settings["samples"], max_tokens=settings["max_tokens"], steps=settings["steps"], lr=settings["lr"],
-            mix=settings["mix"], critic=critic, seed=seed)
+            mix=settings["mix"], resample=settings["resample"], critic=critic, seed=seed)
         for row in history:
             for key, panel in (("violation_rate", "samples breaking a principle"),
                                ("validation_loss", "validation loss (nats/char)")):
@@ -74,5 +76,6 @@ class TextCritiqueStage:
                 "reduction": first["violation_rate"] / max(last["violation_rate"], 1 / settings["samples"]),
                 "validation_loss_before": first["validation_loss"], "validation_loss": last["validation_loss"],
                 "by_principle_before": first["by_principle"], "by_principle_after": last["by_principle"],
+                "revised_by": [row["revised_by"] for row in history[:-1]],
                 "sample_before": before[0] if before else "", "sample_after": after[0] if after else "",
                 "samples": write_samples(context, {"before": before, "after": after})}

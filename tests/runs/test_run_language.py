@@ -59,6 +59,7 @@ rounds = 1
 samples = 6
 steps = 10
 max_tokens = 30
+resample = 2
 
 [[stages]]
 name = "judge-improve"
@@ -106,6 +107,8 @@ def test_language_run_leaves_models_samples_and_curves(tmp_path):
         assert lm.model_type == "lm" and (run_dir / stages[name]["samples"]).read_text().startswith("# Samples")
     assert 0 <= stages["critique"]["violations_after"] <= 1 and stages["judge-improve"]["wins"] + \
         stages["judge-improve"]["losses"] + stages["judge-improve"]["ties"] == 6
+    [revised] = stages["critique"]["revised_by"]  # one round: samples fixed by search, then by the rules
+    assert set(revised) == {"rules", "resample"} and sum(revised.values()) <= 6
     assert stages["collapse"]["rows"] == 2 * 2 * 3
     panels = {json.loads(line).get("panel") for line in (run_dir / "metrics.jsonl").read_text().splitlines()}
     assert {"teacher: validation loss (nats/char)", "critique: samples breaking a principle",
