@@ -3,9 +3,10 @@
     python benchmarks/bench_text_collapse.py [--seeds 3] [--generations 5] [--chars 20000] [--steps 300]
 
 Prints per regime and generation the mean (95 % interval over seeds) of the
-validation perplexity on real text, the shares of rare characters and rare
-words in the samples, and the share of the real text's rare characters seen in them. Expected (issue): under replace perplexity rises and
-rare characters vanish; accumulate stays bounded.
+validation perplexity on real text and its loss on rare characters, the
+shares of rare characters and rare words in the samples, and the share of the
+real text's rare characters seen in them. Expected (issue): under replace
+perplexity rises and rare characters vanish; accumulate stays bounded.
 """
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def main() -> None:
         for g in range(args.generations + 1):
             sel = [r for r in rows if r["regime"] == regime and r["generation"] == g]
             print(f"{regime:10s} gen {g}: perplexity {stats.mean_interval([r['perplexity'] for r in sel])}  "
+                  f"rare-char loss {stats.mean_interval([r['rare_char_loss'] for r in sel])}  "
                   f"rare chars {stats.mean_interval([r['rare_char_share'] for r in sel])}  "
                   f"rare chars seen {stats.mean_interval([r['rare_chars_seen'] for r in sel])}  "
                   f"rare words {stats.mean_interval([r['rare_word_share'] for r in sel])}")

@@ -48,7 +48,7 @@ class TextCollapseStage:
         for regime in settings["regimes"]:
             for g in range(settings["generations"] + 1):
                 at = [r for r in rows if r["regime"] == regime and r["generation"] == g]
-                for key in ("perplexity", "rare_char_share", "rare_chars_seen", "rare_word_share"):
+                for key in ("perplexity", "rare_char_loss", "rare_char_share", "rare_chars_seen", "rare_word_share"):
                     context.log(kind="curve", panel=f"{context.stage.name}: {key.replace('_', ' ')}", series=regime,
                                 x=g, y=float(np.mean([r[key] for r in at])), x_label="generation")
             first, last = ([r["perplexity"] for r in rows if r["regime"] == regime and r["generation"] == g]

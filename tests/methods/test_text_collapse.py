@@ -1,6 +1,8 @@
 """Text collapse: rarity statistics by hand, and a tiny replace / accumulate chain."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tutelage.methods.text_collapse import rarity, text_collapse, text_stats
@@ -24,5 +26,11 @@ def test_chain_rows():
         rows = text_collapse(real, real[:200], tok, regime=regime, generations=2, chars=300, steps=20,
                              architecture=arch)
         assert [r["generation"] for r in rows] == [0, 1, 2] and all(r["perplexity"] > 1 for r in rows)
+    rare = real + "q"  # q is the real text's one rare character; the validation text holds it twice
+    rows = text_collapse(rare, "the cat sat q on the mat. q", Tokenizer.for_text(rare), regime="replace",
+                         generations=1, chars=300, steps=20, architecture=arch)
+    assert all(r["rare_char_loss"] > r["validation_loss"] > 0 for r in rows)  # q is far less likely than the rest
+    assert math.isnan(text_collapse(real, real[:200], tok, regime="replace", generations=0, chars=300, steps=5,
+                                    architecture=arch)[0]["rare_char_loss"])  # no rare character to score
     with pytest.raises(ValueError, match="regime"):
         text_collapse(real, real, tok, regime="fresh")

@@ -2,10 +2,12 @@
 
 Regimes: ``replace`` (generation g trains only on generation g−1's samples)
 and ``accumulate`` (on the real text plus every generation's samples so far).
-Per generation: validation loss and perplexity on real held-out text, and in
-the samples the share of rare characters (those below ``rare_share`` of the
-real training text), the share of those rare characters seen at all, and of rare words (outside the real text's ``common_words``
-most frequent words).
+Per generation: validation loss and perplexity on real held-out text and the
+mean loss on its rare characters (those below ``rare_share`` of the real
+training text: the model's tail, which rises as they vanish); in the samples,
+the share of rare characters, the share of the distinct rare characters seen
+at all, and the share of rare words (outside the real text's
+``common_words`` most frequent words).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import math
 import re
 from collections import Counter
 from typing import Any
+
+import numpy as np
 
 from tutelage.methods.text_kd import teacher_samples
 from tutelage.nn.language import LanguageModel, Tokenizer
@@ -51,10 +55,12 @@ def text_collapse(real: str, validation: str, tokenizer: Tokenizer, *, regime: s
         lm = LanguageModel(tokenizer, seed=seed * 1000 + generation, **arch)
         lm.fit(data, steps=steps, lr=lr, seed=seed * 1000 + generation)
         samples = teacher_samples(lm, data, chars, seed=seed * 1000 + generation)
-        loss = lm.loss(validation)
-        rows.append({"regime": regime, "seed": seed, "generation": generation, "validation_loss": loss,
-                     "perplexity": math.exp(loss), **text_stats(samples, rare_chars, common),
-                     "example": samples[:120]})
+        losses = lm.token_losses(validation)  # one token per character: losses[i] is that of validation[i + 1]
+        rare_next = np.fromiter((ch in rare_chars for ch in validation[1:]), bool, len(validation) - 1)
+        rows.append({"regime": regime, "seed": seed, "generation": generation,
+                     "validation_loss": float(losses.mean()), "perplexity": math.exp(losses.mean()),
+                     "rare_char_loss": float(losses[rare_next].mean()) if rare_next.any() else math.nan,
+                     **text_stats(samples, rare_chars, common), "example": samples[:120]})
         pool = pool + samples
         data = samples if regime == "replace" else pool
     return rows
