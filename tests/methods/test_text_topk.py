@@ -25,7 +25,8 @@ def test_round_trip_keeps_tokens_and_the_largest_logits(tmp_path):
     np.testing.assert_array_equal(targets.tokens, TOKENIZER.encode(text))
     logits = teacher.gpt.forward(targets.tokens[None, 16:32])[0]  # the teacher's second window
     np.testing.assert_array_equal(targets.ids[16:32], np.argsort(-logits, -1, kind="stable")[:, :4])
-    np.testing.assert_allclose(targets.logits[16:32], -np.sort(-logits, -1)[:, :4], rtol=1e-6)
+    # stored logits come from a batch of windows, these from one: the GEMMs may round differently (~1e-8)
+    np.testing.assert_allclose(targets.logits[16:32], -np.sort(-logits, -1)[:, :4], rtol=1e-5, atol=1e-6)
     assert targets.info["teacher_outputs"]["teacher.logits"] == {"teacher": "t1", "synthetic_depth": 1}
 
 
@@ -37,8 +38,13 @@ def test_full_vocabulary_offline_kd_matches_online_kd(tmp_path):
     online, offline = lm(seed=1), lm(seed=1)
     online.fit(text, teacher=teacher, **kd)
     offline.fit(text, teacher=read_topk_targets(tmp_path / "t.parquet"), **kd)
+    keys = slice(16, 32)  # the key biases: softmax ignores them, their gradient is rounding noise that Adam scales up
     for name, value in online.gpt.p.items():
-        np.testing.assert_allclose(offline.gpt.p[name], value, atol=1e-6, err_msg=name)
+        ours = offline.gpt.p[name]
+        if name.endswith("qkv.b"):
+            np.testing.assert_allclose(ours[keys], value[keys], atol=1e-4, err_msg=name)
+            ours, value = np.delete(ours, keys), np.delete(value, keys)
+        np.testing.assert_allclose(ours, value, atol=1e-6, err_msg=name)  # T 2 → 1.9 moves θ by ~1e-3
 
 
 def markov_text(n, seed=0):
