@@ -22,7 +22,7 @@ import gymnasium
 import numpy as np
 import pybullet
 
-import tutelage  # noqa: F401  (registers the worlds)
+import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.plugins import registry
 from tutelage.sim.scenarios import ScenarioSampler
 from tutelage_plugins.worlds.driving import CENTRE_AHEAD, DRIVE_FORCE, MAX_SPEED, STEERING, WHEEL_RADIUS, WHEELS
