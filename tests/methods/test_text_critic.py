@@ -62,10 +62,9 @@ def test_resampled_revisions_keep_every_principle():
     prompts, texts = ["A (", "Another "], ["A (short line", "Another line here"]
     reviews = critic.critique(prompts, texts, [])
     assert not any(r.ok for r in reviews)
-    assert resample_revisions(lm, prompts, texts, reviews, tries=0, max_tokens=40, principles=critic.principles,
+    assert resample_revisions(lm, prompts, reviews, tries=0, max_tokens=40, principles=critic.principles,
                               seed=0) == reviews
-    revised = resample_revisions(lm, prompts, texts, reviews, tries=8, max_tokens=40, principles=critic.principles,
-                                 seed=0)
+    revised = resample_revisions(lm, prompts, reviews, tries=8, max_tokens=40, principles=critic.principles, seed=0)
     searched = [r for r in revised if r.method == "resample"]
     assert searched, "no fresh continuation kept the constitution"
     for prompt, review in zip(prompts, revised):

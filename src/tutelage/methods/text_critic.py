@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -196,18 +196,17 @@ def finetune_on(lm: Any, texts: list[str], clean: list[str], *, mix: float, step
     lm.fit("".join(blend), steps=steps, lr=lr, seed=seed)
 
 
-def resample_revisions(lm: Any, prompts: list[str], texts: list[str], reviews: list[Critique], *, tries: int,
-                       max_tokens: int, principles: list[Principle], seed: int) -> list[Critique]:
+def resample_revisions(lm: Any, prompts: list[str], reviews: list[Critique], *, tries: int, max_tokens: int,
+                       principles: list[Principle], seed: int) -> list[Critique]:
     """Each broken text revised by search: up to ``tries`` fresh continuations of its prompt, the first that keeps
     every principle becomes the revision (``method="resample"``); where none does, the rule revision stays."""
     out = []
-    for i, (prompt, text, review) in enumerate(zip(prompts, texts, reviews)):
-        if not review.ok and tries:
-            drawn = sample_texts(lm, [prompt] * tries, max_tokens, seed=seed + i * tries)
-            kept = next((t for t in drawn if not violations(t, principles)), None)
-            if kept is not None:
-                review = Critique(ok=False, principle=review.principle, reason=review.reason, revision=kept,
-                                  severity=review.severity, method="resample", fixed=True)
+    for i, (prompt, review) in enumerate(zip(prompts, reviews)):
+        for j in range(tries if not review.ok else 0):  # drawn one at a time: stop at the first that keeps them
+            [drawn] = sample_texts(lm, [prompt], max_tokens, seed=seed + i * tries + j)
+            if not violations(drawn, principles):
+                review = replace(review, revision=drawn, method="resample", fixed=True)
+                break
         out.append(review)
     return out
 
@@ -240,7 +239,7 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                         "validation_loss": lm.loss(validation), "example": texts[0]})
         if round_ == rounds:
             break
-        reviews = resample_revisions(lm, chosen, texts, reviews, tries=resample, max_tokens=max_tokens,
+        reviews = resample_revisions(lm, chosen, reviews, tries=resample, max_tokens=max_tokens,
                                      principles=critic.principles, seed=seed * 100_003 + 50_021 + round_ * 5_003)
         history[-1]["revised_by"] = {m: sum(not r.ok and r.fixed and r.method == m for r in reviews)
                                      for m in ("rules", "resample")}
