@@ -28,15 +28,18 @@ import numpy as np
 import tutelage.worlds  # noqa: F401  (registers the worlds)
 
 OUT = Path(__file__).resolve().parent / ".out" / "constitution"
-WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm")}
-HELD_OUT = {"driving": 200, "reach": 300}
-ROUNDS = {"driving": (3, 10), "reach": (3, 60)}  # K rounds x training episodes per round
-EPOCHS, LR = {"driving": 10, "reach": 10}, {"driving": 3e-4, "reach": 3e-4}  # per round, warm start
-CRITIC_EPOCHS = {"driving": 15, "reach": 30}
-WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
+WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm"),
+          "driving-sensed": ("tutelage/DrivingSensed-v0", "driving")}  # + light and grip sensors, 0.1 s memory
+HELD_OUT = {"driving": 200, "reach": 300, "driving-sensed": 200}
+ROUNDS = {"driving": (3, 10), "reach": (3, 60), "driving-sensed": (3, 10)}  # K rounds x training episodes per round
+EPOCHS = {"driving": 10, "reach": 10, "driving-sensed": 10}
+LR = {"driving": 3e-4, "reach": 3e-4, "driving-sensed": 3e-4}  # per round, warm start
+CRITIC_EPOCHS = {"driving": 15, "reach": 30, "driving-sensed": 15}
+WEIGHT = {"driving": 4, "reach": 10, "driving-sensed": 4}  # how many times a revised step counts when fine-tuning
 TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
-VALIDATION = (77, 100_000, {"driving": 30, "reach": 150})  # training-split seed, first index, episodes: settings, thresholds
-CONDITIONS = {"driving": ("light", "friction"), "reach": ()}  # what the learned critic senses of the scenario
+VALIDATION = (77, 100_000, {"driving": 30, "reach": 150, "driving-sensed": 30})  # training-split seed, first index, episodes: settings, thresholds
+CONDITIONS = {"driving": ("light", "friction"), "reach": (), "driving-sensed": ()}  # driving-sensed: in the observation  # what the learned critic senses of the scenario
+STUDENT_ROUNDS = {"driving": (6, 10), "reach": (6, 25), "driving-sensed": (6, 10)}  # DAgger rounds x episodes
 EDGE = 0.3
 WORKERS = 4
 
@@ -143,7 +146,7 @@ def phase_student(world: str) -> None:
     inputs, outputs = io_sizes(world_id)
     student = host.registry("model_types").get("mlp").build((inputs,), outputs, hidden=(64, 64), output_activation="tanh", seed=0)
     teacher = host.registry("teachers").get(host.registry("worlds").get(world_id).expert)()
-    rounds, per_round = (6, 10) if world == "driving" else (6, 25)
+    rounds, per_round = STUDENT_ROUNDS[world]
     started = time.perf_counter()
     student, derivation = dagger(world_id, teacher, student, rounds=rounds, episodes_per_round=per_round, seed=100,
                                  edge_case_fraction=0.25, epochs=30, quiet=True)

@@ -22,6 +22,13 @@ def tutelage_worlds() -> dict[str, WorldSpec]:
             description="the driving world seen through the front camera: a small grey frame and the odometry's speed",
             expert="driving-expert",
         ),
+        "tutelage/DrivingSensed-v0": WorldSpec(
+            "tutelage/DrivingSensed-v0",
+            entry_point="tutelage_plugins.worlds.driving_sensed:SensedDrivingEnv",
+            max_episode_steps=2500,
+            description="the driving world with a light sensor, a road-grip estimate and the observation's change over 0.1 s",
+            expert="driving-expert",
+        ),
         "tutelage/Reach-v0": WorldSpec(
             "tutelage/Reach-v0",
             entry_point="tutelage_plugins.worlds.arm:ReachEnv",

@@ -100,3 +100,34 @@ def test_lightning_blinds_the_camera():
     env.close()
     assert brightness[True] and brightness[False]
     assert min(brightness[True]) > 200 > 2 * max(brightness[False])
+
+
+def observation_at_reset(env, seed, edge_case):
+    return env.reset(seed=seed, options={"edge_case": edge_case})[0]
+
+
+def test_sensed_world_adds_noisy_condition_sensors_and_a_memory():
+    env = gymnasium.make("tutelage/DrivingSensed-v0", memory=5)
+    expert, rows = DrivingExpert(), []
+    for seed, edge_case in ((0, None), (1, "night"), (2, "ice")):
+        observation, info = env.reset(seed=seed, options={"edge_case": edge_case} if edge_case else None)
+        scenario, states = info["scenario"], [observation[:38]]
+        assert env.observation_space.contains(observation) and observation.shape == (78,)
+        assert np.array_equal(observation[40:], np.zeros(38, np.float32))  # no change yet at the start
+        for _ in range(200):
+            observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+            states.append(observation[:38])
+            rows.append((scenario["light"], scenario["friction"], *observation[38:40]))
+            if len(states) > 5:
+                assert np.array_equal(observation[40:], states[-1] - states[-6])  # the change over 5 steps
+            if terminated or truncated:
+                break
+    plain = gymnasium.make(WORLD)  # the same world underneath: the same first readings for the same seed
+    assert np.array_equal(observation_at_reset(plain, 2, "ice"), observation_at_reset(env, 2, "ice")[:38])
+    plain.close()
+    env.close()
+    light, grip, sensed_light, sensed_grip = np.array(rows).T
+    assert not np.any(sensed_light == light.astype(np.float32)) and not np.any(sensed_grip == grip.astype(np.float32))
+    assert np.abs(sensed_light - light).mean() < 0.15 and np.abs(sensed_grip - grip).mean() < 0.2  # informative
+    night, ice = light < 0.3, grip < 0.25
+    assert sensed_light[night].max() < sensed_light[~night].min() and sensed_grip[ice].max() < sensed_grip[~ice].min()
