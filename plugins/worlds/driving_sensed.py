@@ -1,15 +1,16 @@
 """``tutelage/DrivingSensed-v0``: the driving world with condition sensors and a short memory."""
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
 from tutelage.sim.sensors import Perception
-from tutelage_plugins.worlds.driving import DrivingEnv
+from tutelage_plugins.worlds.driving import BOUNDS, DrivingEnv
 
-LIGHT_MAX, GRIP_MAX = 1.5, 2.0  # the sensors' ranges (the scenario bounds of light and friction)
+RANGES = np.array([BOUNDS["light"].high, BOUNDS["friction"].high])  # the sensors' ranges: the scenario bounds
 
 
 class SensedDrivingEnv(DrivingEnv):
@@ -45,23 +46,20 @@ class SensedDrivingEnv(DrivingEnv):
         span = base.high - base.low
         self.observation_space = spaces.Box(
             low=np.concatenate([base.low, [0.0, 0.0], -span]).astype(np.float32),
-            high=np.concatenate([base.high, [LIGHT_MAX, GRIP_MAX], span]).astype(np.float32),
+            high=np.concatenate([base.high, RANGES, span]).astype(np.float32),
             dtype=np.float32,
         )
-        self._past: list[np.ndarray] = []
+        self._past: deque[np.ndarray] = deque(maxlen=self.memory + 1)
 
     def build(self, scenario: dict[str, Any]) -> None:
         super().build(scenario)
         self.conditions.reset(self.np_random.spawn(1)[0], noise=[0.01, 0.01],
                               bias=[0.02, 0.02], drift=[0.01, 0.01])
-        self._past = []
+        self._truth = np.array([scenario["light"], scenario["friction"]])
+        self._past.clear()
 
     def observe(self) -> tuple[np.ndarray, dict[str, Any]]:
         state, info = super().observe()
-        truth = np.array([self.scenario["light"], self.scenario["friction"]])
-        sensed = np.clip(self.conditions.read(truth), 0.0, [LIGHT_MAX, GRIP_MAX])
+        sensed = np.clip(self.conditions.read(self._truth), 0.0, RANGES).astype(np.float32)
         self._past.append(state)
-        if len(self._past) > self.memory + 1:
-            del self._past[0]
-        change = state - self._past[0]
-        return np.concatenate([state, sensed.astype(np.float32), change]).astype(np.float32), info
+        return np.concatenate([state, sensed, state - self._past[0]]), info
