@@ -266,3 +266,50 @@ def test_revisions_aim_their_slack_inside_the_limit_and_targets_leave_clean_acti
     bad.write_text(packaged("arm").read_text().replace("slack = 0.1,", "slack = -1.0,"))
     with pytest.raises(SpecError, match="slow-near-table.*slack must not be negative"):
         load_constitution(bad, kinds)
+
+
+REVISE_SPEC = '''
+name = "revise-tiny"
+seed = 0
+world = "tutelage/Reach-v0"
+
+[[stages]]
+name = "student"
+type = "distill"
+method = "dagger"
+teacher = "expert"
+student = { model_type = "mlp", options = { hidden = [16], output_activation = "tanh" } }
+rounds = 1
+episodes_per_round = 3
+epochs = 2
+
+[[stages]]
+name = "careful"
+type = "revise"
+model = "student"
+constitution = "strict.toml"
+rounds = 1
+episodes_per_round = 3
+epochs = 3
+standardize = STANDARDIZE
+gif = false
+'''
+
+
+@pytest.mark.filterwarnings("ignore:collapse guard")  # a revise stage trains on its student's own rollouts
+def test_revise_stage_fine_tunes_a_derivative_on_standardized_inputs_when_asked(tmp_path):
+    from tutelage import nn
+
+    (tmp_path / "strict.toml").write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6",
+                                                                               "height = 0.6, max_speed = 0.3"))
+    models = {}
+    for flag in ("true", "false"):
+        spec = tmp_path / f"revise-{flag}.toml"
+        spec.write_text(REVISE_SPEC.replace("STANDARDIZE", flag))
+        assert main(["run", str(spec), "--out", str(tmp_path / flag), "--quiet"]) == 0
+        (run_dir,) = run_dirs(tmp_path / flag)
+        student, careful = (nn.load(run_dir / "models" / f"{name}.safetensors") for name in ("student", "careful"))
+        assert careful.info["lineage"]["parent"] == student.info["id"]
+        models[flag] = (student, careful)
+    assert np.array_equal(models["true"][0].theta, models["false"][0].theta)  # the same student, seed for seed
+    assert not np.allclose(models["true"][1].theta, models["false"][1].theta, atol=1e-4)  # tuned another way

@@ -29,6 +29,7 @@ class ReviseStage:
         "include_unfixed": Field(bool, False, help="also train on revisions that did not fix the violation"),
         "targets": Field(str, "anchor", choices=("anchor", "own"),
                          help="anchor: the critic's revisions of the student-as-it-came's actions; own: of its current ones"),
+        "standardize": Field(bool, False, help="fine-tune on standardized inputs, folded into the student (it still reads raw ones)"),
         "gif": Field(bool, True),
         "gif_edge_case": Field(str, "", help="default: the world's first edge case"),
         "gif_steps": Field(int, 400, minimum=1),
@@ -68,7 +69,7 @@ class ReviseStage:
             edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]), sampler=context.sampler,
             start=start, max_steps=settings["max_steps"], epochs=settings["epochs"], batch_size=settings["batch_size"],
             lr=settings["lr"], violation_weight=settings["violation_weight"], include_unfixed=settings["include_unfixed"],
-            targets=settings["targets"], quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
+            targets=settings["targets"], standardize=settings["standardize"], quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
         )
         derivation.guarded(verdict, depth)
         path = context.path("models", f"{context.stage.name}.safetensors")

@@ -10,7 +10,7 @@ from tutelage import nn
 from tutelage.constitution import Step, load_constitution, packaged, rule_kinds
 from tutelage.errors import DataError
 from tutelage.methods.constitution import (Records, agreement, choose_thresholds, constitutional_training, critic_dataset,
-                                           critique_episodes, revision_targets, train_critic_model)
+                                           critique_episodes, finetune, revision_targets, train_critic_model)
 from tutelage.methods.lineage import Derivation, save_derived
 from tutelage.plugins import get_host
 from tutelage.rollouts.plan import EpisodePlanner
@@ -104,6 +104,25 @@ def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_student
         "anchor_revised", pa.nulls(last.table.num_rows, pa.list_(pa.float32())))
     with pytest.raises(DataError, match="anchor"):
         revision_targets(Records(without, last.episodes, constitution), targets="anchor")
+
+
+def test_fine_tuning_on_standardized_inputs_keeps_a_student_that_reads_raw_observations(setup, tmp_path):
+    host, constitution, student, _ = setup
+    critic = host.registry("critics").get("rules")(constitution=constitution)
+    constitutional_training(REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=1, episodes_per_round=2,
+                            seed=0, sampler=sampler_for(REACH), max_steps=40, epochs=1, targets="anchor")
+    records = Records.read(tmp_path / "loop" / "round-0", constitution)
+    X, Y = revision_targets(records, targets="anchor", violation_weight=1)
+    folded = student.copy()
+    finetune(folded, records, epochs=0, targets="anchor", standardize=True)
+    assert np.allclose(folded(X), student(X), atol=1e-5)  # folding the standardization in and out changes nothing
+    tuned = student.copy()
+    finetune(tuned, records, epochs=20, lr=3e-3, targets="anchor", standardize=True)
+    error = lambda model: float(np.mean((np.asarray(model(X)) - Y) ** 2))
+    assert error(tuned) < 0.5 * error(student)  # learned on raw observations, as every caller feeds them
+    plain = student.copy()
+    finetune(plain, records, epochs=20, lr=3e-3, targets="anchor")
+    assert not np.allclose(plain.theta, tuned.theta, atol=1e-4)  # the option took effect: another path in θ
 
 
 def test_learned_critic_thresholds_come_from_validation_and_conditions_from_the_scenario(setup, tmp_path):

@@ -280,14 +280,17 @@ def revision_targets(records: Records, *, include_unfixed: bool = False, violati
 
 def finetune(student: Any, records: Records, *, epochs: int = 20, batch_size: int = 64, lr: float = 5e-4,
              seed: int = 0, violation_weight: int = 2, include_unfixed: bool = False, targets: str = "own",
-             callbacks: Any = ()) -> Any:
-    """Fine-tune ``student`` (warm start) on the revisions in ``records``; return the fit History."""
+             callbacks: Any = (), standardize: bool = False) -> Any:
+    """Fine-tune ``student`` (warm start) on the revisions in ``records``; return the fit History.
+    ``standardize``: train on standardized inputs folded into the student (see
+    :mod:`tutelage.methods.standardize`), so inputs on small scales (a light sensor beside a lidar in
+    metres) are as easy to use as the rest."""
     X, Y = revision_targets(records, include_unfixed=include_unfixed, violation_weight=violation_weight,
                             targets=targets)
     if len(X) == 0:
         raise DataError("no steps to fine-tune on")
     return train_supervised(student, X, Y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, warm_start=True,
-                            callbacks=callbacks)
+                            callbacks=callbacks, standardize=standardize)
 
 
 def constitutional_training(
@@ -310,6 +313,7 @@ def constitutional_training(
     violation_weight: int = 2,
     include_unfixed: bool = False,
     targets: str = "anchor",
+    standardize: bool = False,
     quiet: bool = True,
     callbacks: Any = (),
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
@@ -347,7 +351,7 @@ def constitutional_training(
         parts.append(records)
         history = finetune(student, Records.concat(parts), epochs=epochs, batch_size=batch_size, lr=lr,
                            seed=seed + round_num, violation_weight=violation_weight, include_unfixed=include_unfixed,
-                           targets=targets, callbacks=callbacks)
+                           targets=targets, callbacks=callbacks, standardize=standardize)
         summary = records.summary(examples=0)
         record = {"round": round_num, "episodes": summary["episodes"], "violations": summary["violations"],
                   "violations_per_unit": summary["violations_per_unit"], "unit": summary["unit"],
