@@ -37,6 +37,8 @@ EPOCHS, LR = {"driving": 10, "reach": 10}, {"driving": 3e-4, "reach": 3e-4}  # p
 CRITIC_EPOCHS = {"driving": 15, "reach": 30}
 WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
 TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
+# fine-tune on standardized inputs (chosen on validation for the sensed world: 529 against 735 weighted per km)
+STANDARDIZE = {"driving": False, "reach": False, "driving-sensed": True}
 VALIDATION = (77, 100_000, {"driving": 30, "reach": 150})  # training-split seed, first index, episodes: settings, thresholds
 for _table in (HELD_OUT, ROUNDS, STUDENT_ROUNDS, EPOCHS, LR, CRITIC_EPOCHS, WEIGHT, VALIDATION[2]):
     _table["driving-sensed"] = _table["driving"]  # the same study, on the sensed world
@@ -90,7 +92,8 @@ def held_out(world: str, model_path: Path, out_dir: Path, episodes: int = 0):
 
 
 def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
-    """Per-unit violation rates (all, severity-weighted, per principle) with bootstrap 95 % intervals over
+    """Per-unit violation rates (all, severity-weighted, per principle: violations *begun*; and the
+    severity-weighted violating steps, the time in violation) with bootstrap 95 % intervals over
     episodes, success with its Wilson interval, and the share of revisions fixed per principle."""
     from tutelage.stats import wilson
 
@@ -99,13 +102,15 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
     severity = records.constitution.severity()
     episodes = sorted({e["episode_index"] for e in records.episodes})
     position = {e: i for i, e in enumerate(episodes)}
-    onsets = np.zeros((len(episodes), len(ids)))
+    onsets, steps = np.zeros((len(episodes), len(ids))), np.zeros((len(episodes), len(ids)))
     last_episode, previous = None, set()
     for episode, names in zip(records.column("episode_index"), records.column("principles")):
         if episode != last_episode:
             last_episode, previous = episode, set()
         for name in set(names) - previous:
             onsets[position[episode], ids.index(name)] += 1
+        for name in names:
+            steps[position[episode], ids.index(name)] += 1
         previous = set(names)
     amount = np.zeros(len(episodes))
     for e in records.episodes:
@@ -124,6 +129,7 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
     return {
         "unit": summary["unit"], "episodes": len(episodes), "edge_cases": sum(bool(e["edge_case"]) for e in records.episodes),
         "success": [ci.estimate, ci.low, ci.high], "all": interval(onsets.sum(axis=1)), "weighted": interval(onsets @ weights),
+        "weighted_steps": interval(steps @ weights),  # time in violation: violating steps, severity-weighted
         "principles": {pid: interval(onsets[:, j]) for j, pid in enumerate(ids)},
         "fixed_share": {pid: summary["principles"][pid]["fixed_share"] for pid in ids},
         "revised_steps": {pid: summary["principles"][pid]["steps"] for pid in ids},
@@ -182,7 +188,7 @@ def phase_finetune(world: str, seed: int, critic_kind: str) -> None:
     student, derivation = constitutional_training(
         WORLDS[world][0], student, critic, constitution, work / "train", rounds=rounds, episodes_per_round=per_round,
         seed=seed, edge_case_fraction=0.25, sampler=sampler_for(WORLDS[world][0]), epochs=EPOCHS[world], lr=LR[world],
-        violation_weight=WEIGHT[world], targets=TARGETS,
+        violation_weight=WEIGHT[world], targets=TARGETS, standardize=STANDARDIZE[world],
     )
     trained = time.perf_counter() - started
     path = work / "finetuned.safetensors"
@@ -290,7 +296,9 @@ def phase_report(world: str) -> None:
         if base is not original:
             row(f"original on the same {r['episodes']}", base)
         row(name, r)
-        print(f"  {name}: weighted ratio {r['weighted'][0] / base['weighted'][0]:.3f}, "
+        steps = (f", violating-step ratio {r['weighted_steps'][0] / base['weighted_steps'][0]:.3f}"
+                 if "weighted_steps" in r and "weighted_steps" in base else "")
+        print(f"  {name}: weighted ratio {r['weighted'][0] / base['weighted'][0]:.3f}{steps}, "
               f"success {100 * (r['success'][0] - base['success'][0]):+.1f} points, fixed {r['fixed_share']}")
     for kind in ("rules", "learned"):
         ratios = [data[n]["weighted"][0] / reference(data[n])["weighted"][0] for n in tuned if n.startswith(f"{kind}-seed")]
@@ -298,6 +306,10 @@ def phase_report(world: str) -> None:
             from tutelage.stats import mean_interval
 
             print(f"{kind}: weighted ratio over {len(ratios)} seeds {mean_interval(ratios)}")
+            steps = [data[n]["weighted_steps"][0] / reference(data[n])["weighted_steps"][0] for n in tuned
+                     if n.startswith(f"{kind}-seed") and "weighted_steps" in data[n]]
+            if len(steps) == len(ratios) and "weighted_steps" in original:
+                print(f"{kind}: violating-step ratio over {len(steps)} seeds {mean_interval(steps)}")
     if "rules-seed0" in data and "learned-seed0" in data:  # share of the rules critic's reduction the learned one reaches
         cut = {k: 1 - data[f"{k}-seed0"]["weighted"][0] / reference(data[f"{k}-seed0"])["weighted"][0] for k in ("rules", "learned")}
         print(f"learned/rules reduction (seed 0): {cut['learned'] / cut['rules']:.2f}" if cut["rules"] > 0 else cut)
