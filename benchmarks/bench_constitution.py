@@ -45,6 +45,7 @@ for _table in (HELD_OUT, ROUNDS, STUDENT_ROUNDS, EPOCHS, LR, CRITIC_EPOCHS, WEIG
 # what the learned critic senses of the scenario (the sensed world has both in its observation)
 CONDITIONS = {"driving": ("light", "friction"), "reach": (), "driving-sensed": ()}
 EDGE = 0.3
+MERGE = 0.5  # s: a diagnostic count that takes violating runs less than this apart as one violation
 WORKERS = 4
 
 
@@ -92,9 +93,10 @@ def held_out(world: str, model_path: Path, out_dir: Path, episodes: int = 0):
 
 
 def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
-    """Per-unit violation rates (all, severity-weighted, per principle: violations *begun*; and the
-    severity-weighted violating steps, the time in violation) with bootstrap 95 % intervals over
-    episodes, success with its Wilson interval, and the share of revisions fixed per principle."""
+    """Per-unit violation rates (all, severity-weighted, per principle: violations *begun*; and,
+    severity-weighted, the violating steps (time in violation) and the violations begun with runs
+    less than MERGE seconds apart taken as one) with bootstrap 95 % intervals over episodes,
+    success with its Wilson interval, and the share of revisions fixed per principle."""
     from tutelage.stats import wilson
 
     summary = records.summary(examples=2)
@@ -102,15 +104,18 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
     severity = records.constitution.severity()
     episodes = sorted({e["episode_index"] for e in records.episodes})
     position = {e: i for i, e in enumerate(episodes)}
-    onsets, steps = np.zeros((len(episodes), len(ids))), np.zeros((len(episodes), len(ids)))
-    last_episode, previous = None, set()
-    for episode, names in zip(records.column("episode_index"), records.column("principles")):
+    onsets, steps, merged = (np.zeros((len(episodes), len(ids))) for _ in range(3))
+    last_episode, previous, last_seen = None, set(), {}
+    for episode, names, time in zip(records.column("episode_index"), records.column("principles"), records.column("time")):
         if episode != last_episode:
-            last_episode, previous = episode, set()
+            last_episode, previous, last_seen = episode, set(), {}
+        row = position[episode]
         for name in set(names) - previous:
-            onsets[position[episode], ids.index(name)] += 1
+            onsets[row, ids.index(name)] += 1
+            merged[row, ids.index(name)] += time - last_seen.get(name, -np.inf) > MERGE
         for name in names:
-            steps[position[episode], ids.index(name)] += 1
+            steps[row, ids.index(name)] += 1
+            last_seen[name] = time
         previous = set(names)
     amount = np.zeros(len(episodes))
     for e in records.episodes:
@@ -130,6 +135,7 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
         "unit": summary["unit"], "episodes": len(episodes), "edge_cases": sum(bool(e["edge_case"]) for e in records.episodes),
         "success": [ci.estimate, ci.low, ci.high], "all": interval(onsets.sum(axis=1)), "weighted": interval(onsets @ weights),
         "weighted_steps": interval(steps @ weights),  # time in violation: violating steps, severity-weighted
+        "weighted_merged": interval(merged @ weights),  # violations begun, runs under MERGE s apart as one
         "principles": {pid: interval(onsets[:, j]) for j, pid in enumerate(ids)},
         "fixed_share": {pid: summary["principles"][pid]["fixed_share"] for pid in ids},
         "revised_steps": {pid: summary["principles"][pid]["steps"] for pid in ids},
@@ -306,10 +312,11 @@ def phase_report(world: str) -> None:
             from tutelage.stats import mean_interval
 
             print(f"{kind}: weighted ratio over {len(ratios)} seeds {mean_interval(ratios)}")
-            steps = [data[n]["weighted_steps"][0] / reference(data[n])["weighted_steps"][0] for n in tuned
-                     if n.startswith(f"{kind}-seed") and "weighted_steps" in data[n]]
-            if len(steps) == len(ratios) and "weighted_steps" in original:
-                print(f"{kind}: violating-step ratio over {len(steps)} seeds {mean_interval(steps)}")
+            for key, label in (("weighted_steps", "violating-step"), ("weighted_merged", f"merged ({MERGE} s)")):
+                other = [data[n][key][0] / reference(data[n])[key][0] for n in tuned
+                         if n.startswith(f"{kind}-seed") and key in data[n]]
+                if len(other) == len(ratios) and key in original:
+                    print(f"{kind}: {label} ratio over {len(other)} seeds {mean_interval(other)}")
     if "rules-seed0" in data and "learned-seed0" in data:  # share of the rules critic's reduction the learned one reaches
         cut = {k: 1 - data[f"{k}-seed0"]["weighted"][0] / reference(data[f"{k}-seed0"])["weighted"][0] for k in ("rules", "learned")}
         print(f"learned/rules reduction (seed 0): {cut['learned'] / cut['rules']:.2f}" if cut["rules"] > 0 else cut)
