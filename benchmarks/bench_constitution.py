@@ -104,6 +104,7 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
     severity = records.constitution.severity()
     episodes = sorted({e["episode_index"] for e in records.episodes})
     position = {e: i for i, e in enumerate(episodes)}
+    column = {pid: j for j, pid in enumerate(ids)}
     onsets, steps, merged = (np.zeros((len(episodes), len(ids))) for _ in range(3))
     last_episode, previous, last_seen = None, set(), {}
     for episode, names, time in zip(records.column("episode_index"), records.column("principles"), records.column("time")):
@@ -111,10 +112,10 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
             last_episode, previous, last_seen = episode, set(), {}
         row = position[episode]
         for name in set(names) - previous:
-            onsets[row, ids.index(name)] += 1
-            merged[row, ids.index(name)] += time - last_seen.get(name, -np.inf) > MERGE
+            onsets[row, column[name]] += 1
+            merged[row, column[name]] += time - last_seen.get(name, -np.inf) > MERGE
         for name in names:
-            steps[row, ids.index(name)] += 1
+            steps[row, column[name]] += 1
             last_seen[name] = time
         previous = set(names)
     amount = np.zeros(len(episodes))

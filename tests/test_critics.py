@@ -32,6 +32,13 @@ revision = "Command it down."
 '''
 
 
+def write_strict(folder: Path) -> Path:
+    """``folder/strict.toml``: the arm constitution with a stricter joint-speed limit near the table."""
+    path = folder / "strict.toml"
+    path.write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6", "height = 0.6, max_speed = 0.3"))
+    return path
+
+
 def constitution_text(*principles: dict) -> str:
     body = "".join(PRINCIPLE.format(**{"extra": "", "options": "", **p}) for p in principles)
     return f'name = "test"\nversion = "0.1"\n{body}'
@@ -89,9 +96,7 @@ def critique(host, constitution, out, *, episodes=4, seed=0, teacher_options=Non
 
 
 def test_rules_critic_revises_with_numbers_and_checks_the_fix(host, kinds, tmp_path):
-    strict = tmp_path / "strict.toml"  # the arm constitution, stricter: the expert breaks it often
-    strict.write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6", "height = 0.6, max_speed = 0.3"))
-    constitution = load_constitution(strict, kinds)
+    constitution = load_constitution(write_strict(tmp_path), kinds)  # the expert breaks it often
     records = critique(host, constitution, tmp_path / "c", episodes=4)
     rows = [r for r in records.table.to_pylist() if r["violation"]]
     assert rows, "a fast expert breaks the arm constitution"
@@ -181,8 +186,7 @@ def run_dirs(out: Path) -> list[Path]:
 def test_critique_stage_resumes_after_sigkill_with_identical_records(tmp_path):
     spec = tmp_path / "resume.toml"
     spec.write_text(RESUME_SPEC)
-    (tmp_path / "strict.toml").write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6",
-                                                                               "height = 0.6, max_speed = 0.3"))
+    write_strict(tmp_path)
     assert main(["run", str(spec), "--out", str(tmp_path / "reference"), "--quiet"]) == 0
     (reference,) = run_dirs(tmp_path / "reference")
     expected = records_of(reference)
@@ -300,8 +304,7 @@ gif = false
 def test_revise_stage_fine_tunes_a_derivative_on_standardized_inputs_when_asked(tmp_path):
     from tutelage import nn
 
-    (tmp_path / "strict.toml").write_text(packaged("arm").read_text().replace("height = 0.12, max_speed = 0.6",
-                                                                               "height = 0.6, max_speed = 0.3"))
+    write_strict(tmp_path)
     models = {}
     for flag in ("true", "false"):
         spec = tmp_path / f"revise-{flag}.toml"

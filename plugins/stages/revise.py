@@ -69,7 +69,8 @@ class ReviseStage:
             edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]), sampler=context.sampler,
             start=start, max_steps=settings["max_steps"], epochs=settings["epochs"], batch_size=settings["batch_size"],
             lr=settings["lr"], violation_weight=settings["violation_weight"], include_unfixed=settings["include_unfixed"],
-            targets=settings["targets"], standardize=settings["standardize"], quiet=context.quiet, callbacks=context.host.callbacks(), on_round=on_round,
+            targets=settings["targets"], standardize=settings["standardize"], quiet=context.quiet,
+            callbacks=context.host.callbacks(), on_round=on_round,
         )
         derivation.guarded(verdict, depth)
         path = context.path("models", f"{context.stage.name}.safetensors")
