@@ -249,10 +249,12 @@ def _only(records, episodes: set):
                    records.constitution)
 
 
-def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0) -> None:
-    """Train the learned critic on the rules critic's records of the fine-tuning rounds (every seed so far;
-    training episodes only), choose its thresholds on the validation episodes, then F1 against the rules
-    critic on the original student's held-out records."""
+def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0, critic_seed: int = 0) -> None:
+    """Train the learned critic (initialised and shuffled by ``critic_seed``) on the rules critic's records
+    of the fine-tuning rounds (every seed so far; training episodes only), choose its thresholds on the
+    validation episodes, then F1 against the rules critic on the original student's held-out records
+    (with its bootstrap interval over episodes). Seed 0's critic is the one the ``--critic learned``
+    fine-tuning reads."""
     from tutelage.methods.constitution import Records, agreement, choose_thresholds, train_critic_model
     from tutelage.methods.lineage import Derivation, save_derived
     from tutelage.plugins import get_host
@@ -263,11 +265,12 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0) -
     conditions = CONDITIONS[world]
     n_obs, n_act = train.matrix("observation").shape[1], train.matrix("action").shape[1]
     n_in, n_out = 2 * n_obs + 2 * n_act + len(conditions), len(constitution.ids) + n_act
-    model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=0)
+    model = host.registry("model_types").get("mlp").build((n_in,), n_out, hidden=(128, 128), seed=critic_seed)
     started = time.perf_counter()
-    train_critic_model(model, train, conditions=conditions, epochs=epochs or CRITIC_EPOCHS[world], seed=0)
+    train_critic_model(model, train, conditions=conditions, epochs=epochs or CRITIC_EPOCHS[world], seed=critic_seed)
     thresholds = choose_thresholds(model, Records.read(OUT / world / "validation", constitution), conditions)
-    path = OUT / world / "critic.safetensors"
+    tag = "learned-critic" + (f"-seed{critic_seed}" if critic_seed else "")
+    path = OUT / world / ("critic.safetensors" if not critic_seed else f"critic-seed{critic_seed}.safetensors")
     save_derived(model, path, Derivation("critic", teacher="critic:rules", dataset=f"constitution:{constitution.id}"),
                  metadata={"principles": constitution.ids, "conditions": list(conditions), "thresholds": thresholds,
                            **constitution.lineage()})
@@ -275,10 +278,10 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0) -
     held = Records.concat([Records.read(d, constitution) for d in sorted((OUT / world / "baseline").glob("part-*"))])
     if limit:  # the first `limit` held-out episodes only
         held = _only(held, set(sorted({e["episode_index"] for e in held.episodes})[:limit]))
-    result = agreement(critic, held)
+    result = agreement(critic, held, bootstrap=2000)
     result.update(train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), thresholds=thresholds,
                   epochs=epochs or CRITIC_EPOCHS[world], conditions=list(conditions), seconds=time.perf_counter() - started)
-    save(world, "learned-critic", result)
+    save(world, tag, result)
     print(json.dumps(result, indent=1))
 
 
@@ -297,7 +300,7 @@ def phase_report(world: str) -> None:
     def reference(r):  # the original on the same held-out episodes
         return data.get(f"original-{r['episodes']}", original) if r["episodes"] != original["episodes"] else original
 
-    tuned = [n for n in sorted(data) if n not in ("original", "learned-critic") and not n.startswith("original-")]
+    tuned = [n for n in sorted(data) if n != "original" and not n.startswith(("original-", "learned-critic"))]
     for name in tuned:
         r, base = data[name], reference(data[name])
         if base is not original:
@@ -321,11 +324,17 @@ def phase_report(world: str) -> None:
     if "rules-seed0" in data and "learned-seed0" in data:  # share of the rules critic's reduction the learned one reaches
         cut = {k: 1 - data[f"{k}-seed0"]["weighted"][0] / reference(data[f"{k}-seed0"])["weighted"][0] for k in ("rules", "learned")}
         print(f"learned/rules reduction (seed 0): {cut['learned'] / cut['rules']:.2f}" if cut["rules"] > 0 else cut)
-    if "learned-critic" in data:
-        lc = data["learned-critic"]
-        print(f"learned critic vs rules: F1 {lc['f1']:.3f} (precision {lc['precision']:.3f}, recall {lc['recall']:.3f}, "
+    critics = [n for n in sorted(data) if n.startswith("learned-critic")]
+    for name in critics:
+        lc = data[name]
+        interval = " [{:.3f}, {:.3f}]".format(*lc["f1_interval"]) if "f1_interval" in lc else ""
+        print(f"{name} vs rules: F1 {lc['f1']:.3f}{interval} (precision {lc['precision']:.3f}, recall {lc['recall']:.3f}, "
               f"{lc['positives']} violating of {lc['steps']} steps)",
               {k: round(v["f1"], 3) for k, v in lc["principles"].items()})
+    if len(critics) >= 2:
+        from tutelage.stats import mean_interval
+
+        print(f"learned critic F1 over {len(critics)} critic seeds {mean_interval([data[n]['f1'] for n in critics])}")
     print("fixed share (original's critiques):", original["fixed_share"])
 
 
@@ -340,6 +349,7 @@ def main() -> None:
     parser.add_argument("--train-seeds", type=int, default=3, help="learned: train on the first N seeds' rounds")
     parser.add_argument("--limit", type=int, default=0, help="learned: score on the first N held-out episodes")
     parser.add_argument("--critic-epochs", type=int, default=0, help="learned: epochs (default: CRITIC_EPOCHS)")
+    parser.add_argument("--critic-seed", type=int, default=0, help="learned: the critic's initialisation and shuffling seed")
     args = parser.parse_args()
     (OUT / args.world).mkdir(parents=True, exist_ok=True)
     if args.phase == "finetune":
@@ -347,7 +357,7 @@ def main() -> None:
     elif args.phase == "evaluate":
         phase_evaluate(args.world, args.tag, args.episodes)
     elif args.phase == "learned":
-        phase_learned(args.world, args.train_seeds, args.limit, args.critic_epochs)
+        phase_learned(args.world, args.train_seeds, args.limit, args.critic_epochs, args.critic_seed)
     else:
         globals()[f"phase_{args.phase}"](args.world)
 

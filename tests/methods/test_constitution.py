@@ -76,8 +76,10 @@ def test_learned_critic_reads_sensors_only_and_reports_confidence(setup, tmp_pat
     model = host.registry("model_types").get("mlp").build((X.shape[1],), Y.shape[1], hidden=(64,), seed=0)
     train_critic_model(model, data, epochs=60, seed=0)
     learned = host.registry("critics").get("learned")(constitution=constitution, model=model)
-    result = agreement(learned, data)
+    result = agreement(learned, data, bootstrap=200)
     assert result["f1"] > 0.8, result  # fits what it was trained on; held-out figures are in benchmarks/
+    low, high = result["f1_interval"]  # over resampled episodes
+    assert 0.0 <= low <= result["f1"] <= high <= 1.0
     row = data.table.slice(5, 1).to_pylist()[0]
     step = Step(np.array(row["observation"]), None, None if row["previous_action"] is None else np.array(row["previous_action"]))
     for critique in learned.review(step, np.array(row["action"])):

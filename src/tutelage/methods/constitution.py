@@ -441,14 +441,29 @@ def _f1(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
             "positives": int(truth.sum()), "steps": int(len(truth))}
 
 
-def agreement(critic: Any, rules: Records) -> dict[str, Any]:
+def agreement(critic: Any, rules: Records, *, bootstrap: int = 0, seed: int = 0) -> dict[str, Any]:
     """How far ``critic`` (reading only what :class:`Step` gives without ``info``) agrees with a rules
     critic's ``records`` on the same steps: precision, recall and F1 of 'some principle is broken'
-    (the rules critic is the reference), overall and per principle."""
+    (the rules critic is the reference), overall and per principle. With ``bootstrap`` resamples,
+    ``f1_interval`` is the overall F1's 95 % interval over episodes (steps of one episode move together)."""
     ours = [{c.principle for c in critic.review(step, action)}
             for step, action in zip(record_steps(rules), rules.matrix("action"))]
     theirs = [set(x) for x in rules.column("principles")]
-    out: dict[str, Any] = _f1(np.array([bool(x) for x in ours]), np.array([bool(x) for x in theirs]))
+    predicted, truth = np.array([bool(x) for x in ours]), np.array([bool(x) for x in theirs])
+    out: dict[str, Any] = _f1(predicted, truth)
     out["principles"] = {pid: _f1(np.array([pid in x for x in ours]), np.array([pid in x for x in theirs]))
                          for pid in rules.constitution.ids}
+    if bootstrap:
+        out["f1_interval"] = _episode_f1_interval(predicted, truth, np.array(rules.column("episode_index")), bootstrap, seed)
     return out
+
+
+def _episode_f1_interval(predicted: np.ndarray, truth: np.ndarray, episode: np.ndarray, resamples: int,
+                         seed: int) -> list[float]:
+    """The 2.5 and 97.5 percentiles of F1 over bootstrap resamples of whole episodes."""
+    _, index = np.unique(episode, return_inverse=True)
+    counts = np.stack([np.bincount(index, weights=w.astype(float)) for w in (predicted & truth, predicted, truth)])
+    draws = np.random.default_rng(seed).integers(0, counts.shape[1], (resamples, counts.shape[1]))
+    tp, said, real = counts[:, draws].sum(axis=2)
+    f1 = np.divide(2 * tp, said + real, out=np.zeros_like(tp), where=said + real > 0)
+    return [float(np.percentile(f1, 2.5)), float(np.percentile(f1, 97.5))]
