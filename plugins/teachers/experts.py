@@ -180,6 +180,7 @@ class PushExpert(ArmExpert):
     standoff = 0.06  # hand centre behind the cube centre before a push (m)
     funnel = 0.045  # the hand descends over this distance from the start of the push (m)
     enter, leave = 0.03, 0.05  # lateral offsets that start and end push mode (m)
+    clearance = 0.05  # a low hand passing closer than this to the cube's centre must go over it (m)
     step = 8.0 / 240.0  # s per env step, for the integral
 
     def __init__(self, *args: Any, integral_gain: float = 3.0, **kwargs: Any):
@@ -212,5 +213,13 @@ class PushExpert(ArmExpert):
         distance = float(np.linalg.norm(hand[:2] - behind))
         lift = min(max((distance - 0.01) / (self.funnel - 0.01), 0.0), 1.0)
         z = self.height + (transit - self.height) * lift
+        if not self.blocked(hand[:2], behind, cube[:2]):  # a clear way low behind the cube: no need to climb
+            return np.array([*behind, min(z, max(hand[2], self.height))]), 0.25 + (self.speed - 0.25) * lift
         across_weight = min(max((hand[2] - z + 0.04) / 0.03, 0.0), 1.0)  # far below the cone: rise before going across
         return np.array([*(hand[:2] + across_weight * (behind - hand[:2])), z]), 0.25 + (self.speed - 0.25) * lift
+
+    def blocked(self, hand: np.ndarray, behind: np.ndarray, cube: np.ndarray) -> bool:
+        """Whether the straight way from the hand to the point behind the cube passes over the cube."""
+        direction = behind - hand
+        along = float(np.clip((cube - hand) @ direction / max(float(direction @ direction), 1e-12), 0.0, 1.0))
+        return float(np.linalg.norm(hand + along * direction - cube)) < self.clearance

@@ -65,6 +65,18 @@ def test_push_expert_enters_push_mode_with_hysteresis_and_resets():
     assert not expert.pushing and expert.integral == 0.0
 
 
+
+def test_push_expert_climbs_over_the_cube_only_when_it_is_in_the_way():
+    expert = registry("teachers").get("push-expert")()
+    cube, goal = np.array([0.5, 0.0, 0.025]), np.array([0.7, 0.0, 0.025])  # the push runs along +x
+    info = {"object_position": cube, "goal": goal, "obstacles": np.array([[0.3, 0.3, 0.066]])}  # transit at 0.21 m
+    behind_low = {**info, "hand_position": np.array([0.35, 0.0, 0.09])}  # low, 15 cm behind the cube
+    waypoint, _ = expert.waypoint(behind_low)
+    np.testing.assert_allclose(waypoint, [0.5 - expert.standoff, 0.0, 0.09])  # straight for the push start, no climb
+    in_front_low = {**info, "hand_position": np.array([0.6, 0.0, 0.04])}  # low, on the goal's side of the cube
+    waypoint, _ = expert.waypoint(in_front_low)
+    np.testing.assert_allclose(waypoint, [0.6, 0.0, 0.212])  # rise first, then cross over the cube
+
 def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
     env = gymnasium.make("tutelage/Driving-v0")
     expert = registry("teachers").get("driving-expert")()
