@@ -81,6 +81,7 @@ def train_dagger(world: str, expert, sampler: ScenarioSampler, args) -> tuple[ob
         world, expert, student_builder(world, args)(), rounds=args.rounds, episodes_per_round=args.episodes_per_round,
         seed=args.seed, beta_schedule=LinearBetaSchedule(args.rampdown), edge_case_fraction=args.edge_case_fraction,
         sampler=sampler.in_distribution(), epochs=args.epochs, batch_size=BATCH, standardize=True, quiet=True,
+        labels_per_episode=args.labels_per_episode,
     )
     return student, {
         "labels": {"dagger": derivation.metrics["samples"]},
@@ -217,6 +218,8 @@ def main() -> None:
             sub.add_argument("--rampdown", type=int, default=4, help="rounds over which β falls from 1 to 0")
             sub.add_argument("--epochs", type=int, default=30)
             sub.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="the students' hidden layers")
+            sub.add_argument("--labels-per-episode", type=int, default=None,
+                             help="DAgger keeps at most this many labelled states of an episode, evenly spaced")
             sub.add_argument("--dagger-only", action="store_true", help="skip the BC control (validation runs)")
     args = parser.parse_args()
     args.func(args)

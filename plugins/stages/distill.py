@@ -37,6 +37,8 @@ class DistillStage:
         "rounds": Field(int, 4, minimum=1, help="DAgger rounds"),
         "episodes_per_round": Field(int, 6, minimum=1),
         "label_every": Field(int, 1, minimum=1, help="DAgger: keep every k-th visited state (e.g. each camera frame)"),
+        "labels_per_episode": Field(int, None, minimum=1,
+                                    help="DAgger: keep at most this many labelled states of an episode, evenly spaced"),
         "workers": Field(int, 1, minimum=1, help="DAgger: processes or Ray tasks playing each round (same results)"),
         "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0),
@@ -122,7 +124,8 @@ class DistillStage:
             seed=train["seed"], edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
-            label_every=settings["label_every"], workers=settings["workers"], backend=settings["backend"],
+            label_every=settings["label_every"], labels_per_episode=settings["labels_per_episode"],
+            workers=settings["workers"], backend=settings["backend"],
             plugins=context.host.local,
         )
 

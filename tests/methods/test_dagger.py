@@ -87,12 +87,14 @@ def test_dagger_on_worker_processes_gives_the_one_process_result():
         inputs, outputs = io_sizes("tutelage/Reach-v0")
         student = registry("model_types").get("mlp").build((inputs,), outputs, hidden=(16,), seed=0)
         return dagger("tutelage/Reach-v0", ReachExpert(), student, rounds=3, episodes_per_round=3, max_steps=15,
-                      beta_schedule=LinearBetaSchedule(2), epochs=2, seed=3, quiet=True, workers=workers)
+                      beta_schedule=LinearBetaSchedule(2), epochs=2, seed=3, quiet=True, workers=workers,
+                      labels_per_episode=10)
 
     (one, history_one), (two, history_two) = run(1), run(2)
     np.testing.assert_array_equal(one.theta, two.theta)
     assert history_one.history == history_two.history
     assert 0.0 < history_one.history[1]["teacher_share"] < 1.0, "round 1 mixes teacher and student per step"
+    assert history_one.history[-1]["samples"] == 3 * 3 * 10  # 15 steps an episode, 10 labels kept
 
 
 def test_dagger_on_workers_refuses_a_teacher_that_cannot_travel(make_student):
@@ -102,3 +104,24 @@ def test_dagger_on_workers_refuses_a_teacher_that_cannot_travel(make_student):
         dagger("CartPole-v1", lambda observation, info: 0, make_student(), rounds=1, episodes_per_round=2,
                max_steps=5, epochs=1, quiet=True, workers=2)
 
+
+
+def test_labels_per_episode_keeps_evenly_spaced_states_of_each_long_episode(expert, make_student):
+    full, capped = DAggerBuffer(), DAggerBuffer()
+    for buffer, cap in ((full, None), (capped, 10)):
+        dagger("CartPole-v1", expert, make_student(), rounds=1, episodes_per_round=3, max_steps=40, epochs=1,
+               quiet=True, buffer=buffer, labels_per_episode=cap)
+    X_full, _ = full.arrays()
+    X_capped, Y_capped = capped.arrays()
+    assert len(X_full) == 120 and len(X_capped) == 30  # 3 episodes of 40 steps (the expert balances), 10 kept of each
+    for episode in range(3):
+        kept = np.linspace(0, 39, 10).round().astype(int) + 40 * episode
+        np.testing.assert_array_equal(X_capped[10 * episode: 10 * (episode + 1)], X_full[kept])
+    np.testing.assert_array_equal(Y_capped, [expert(x, {}) for x in X_capped])
+
+
+def test_labels_per_episode_must_be_positive(expert, make_student):
+    from tutelage.errors import SpecError
+
+    with pytest.raises(SpecError, match="labels_per_episode"):
+        dagger("CartPole-v1", expert, make_student(), rounds=1, episodes_per_round=1, labels_per_episode=0, quiet=True)

@@ -104,6 +104,7 @@ def dagger(
     buffer: DAggerBuffer | None = None,
     callbacks: Any = (),
     label_every: int = 1,
+    labels_per_episode: int | None = None,
     workers: int = 1,
     backend: str = "process",
     plugins: Sequence[str] = (),
@@ -118,16 +119,19 @@ def dagger(
     each round's training.
     Samples aggregate in ``buffer`` (a fresh :class:`DAggerBuffer` unless one
     is passed in, e.g. to inspect it afterwards); ``label_every`` keeps every
-    k-th visited state (the student still acts on all). Training episodes use
+    k-th visited state (the student still acts on all) and ``labels_per_episode``
+    at most that many of an episode's labelled states, evenly spaced (a failed
+    episode runs to the step limit; capped, it cannot swamp the aggregate). Training episodes use
     training seeds, never the held-out ones, and scenarios from ``sampler``
     (default: the world's own ranges and edge cases). Each round's episodes
     play on ``workers`` processes or Ray tasks (``backend``; teacher and student
     are pickled to them, ``plugins`` are the local plugin files their hosts
     load): the result is the same for any count.
     """
-    if min(rounds, episodes_per_round, label_every, workers) < 1:
-        raise SpecError(f"rounds, episodes_per_round, label_every and workers must be at least 1, got {rounds}, "
-                        f"{episodes_per_round}, {label_every} and {workers}")
+    cap = 1 if labels_per_episode is None else labels_per_episode
+    if min(rounds, episodes_per_round, label_every, workers, cap) < 1:
+        raise SpecError(f"rounds, episodes_per_round, label_every, labels_per_episode and workers must be at least 1, "
+                        f"got {rounds}, {episodes_per_round}, {label_every}, {labels_per_episode} and {workers}")
     schedule = beta_schedule if beta_schedule is not None else LinearBetaSchedule(max(1, rounds // 2))
     derivation = Derivation(
         "dagger", parent=parent_id(student, teacher), teacher=teacher_id(teacher),
@@ -142,7 +146,8 @@ def dagger(
             beta = float(schedule(round_num))
             plan = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
             mixture = {"beta": beta, "student": student, "seed": (seed, round_num), "on_episode": advance,
-                       "observation_keys": observation_keys, "label_every": label_every}
+                       "observation_keys": observation_keys, "label_every": label_every,
+                       "labels_per_episode": labels_per_episode}
             if workers > 1 or backend != "process":
                 X, Y, records = collect_on_workers(world_id, teacher, plan, workers=workers, backend=backend,
                                                    max_steps=max_steps, env_kwargs=env_kwargs, plugins=plugins,

@@ -36,11 +36,14 @@ def collect(
     observation_keys: Sequence[str] | None = None,
     on_episode: Callable[[], None] = lambda: None,
     label_every: int = 1,
+    labels_per_episode: int | None = None,
 ) -> Collected:
     """Roll out the β-mixture of teacher and student in ``env``; return ``(X, teacher labels, episode records)``.
 
     ``X`` holds the observation vector of every ``label_every``-th state (e.g.
-    each new camera frame). Episode ``i`` of the plan flips its coins with
+    each new camera frame); with ``labels_per_episode`` at most that many of an
+    episode's labelled states, evenly spaced, so that long failed episodes do
+    not swamp the aggregate. Episode ``i`` of the plan flips its coins with
     ``np.random.default_rng([*seed, i])``. Each record gains
     ``teacher_steps``: the steps on which the teacher's action was executed.
     """
@@ -52,6 +55,7 @@ def collect(
     Y: list[np.ndarray] = []
     records = []
     for planned in plan:
+        first = len(X)
         reset_policy(teacher, planned.seeds.policy)
         rng = np.random.default_rng([*seed, planned.index])
         teacher_steps = step = 0
@@ -70,6 +74,9 @@ def collect(
 
         record = run_episode(env, act, planned).meta
         record["teacher_steps"] = teacher_steps
+        if labels_per_episode is not None and len(X) - first > labels_per_episode:
+            keep = first + np.linspace(0, len(X) - first - 1, labels_per_episode).round().astype(int)
+            X[first:], Y[first:] = [X[i] for i in keep], [Y[i] for i in keep]
         records.append(record)
         on_episode()
     if not X:
@@ -90,6 +97,7 @@ class MixtureJob:
     seed: tuple[int, ...]
     observation_keys: tuple[str, ...] | None
     label_every: int
+    labels_per_episode: int | None
     max_steps: int | None
     env_kwargs: Mapping[str, Any] | None
     plugins: tuple[str, ...]
@@ -104,7 +112,8 @@ def play_mixture_shard(job: MixtureJob) -> Collected:
     env = make_env(job.world, max_steps=job.max_steps, env_kwargs=dict(job.env_kwargs or {}))
     with contextlib.closing(env):
         return collect(env, teacher, job.plans, beta=job.beta, student=student, seed=job.seed,
-                       observation_keys=job.observation_keys, label_every=job.label_every)
+                       observation_keys=job.observation_keys, label_every=job.label_every,
+                       labels_per_episode=job.labels_per_episode)
 
 
 def collect_on_workers(
@@ -119,6 +128,7 @@ def collect_on_workers(
     seed: Sequence[int] = (0,),
     observation_keys: Sequence[str] | None = None,
     label_every: int = 1,
+    labels_per_episode: int | None = None,
     max_steps: int | None = None,
     env_kwargs: Mapping[str, Any] | None = None,
     plugins: Sequence[str] = (),
@@ -136,7 +146,7 @@ def collect_on_workers(
                         f"({type(exc).__name__}: {exc}); use workers = 1") from None
     keys = tuple(observation_keys) if observation_keys is not None else None
     jobs = [MixtureJob(i, world, payload, tuple(plan[start: start + per_shard]), beta, tuple(seed), keys,
-                       label_every, max_steps, env_kwargs, tuple(plugins))
+                       label_every, labels_per_episode, max_steps, env_kwargs, tuple(plugins))
             for i, start in enumerate(range(0, len(plan), per_shard))]
     X, Y, records = [], [], []
     for x, y, shard_records in run_jobs(jobs, workers, backend, None, play=play_mixture_shard):
