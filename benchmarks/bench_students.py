@@ -81,13 +81,14 @@ def train_dagger(world: str, expert, sampler: ScenarioSampler, args) -> tuple[ob
         world, expert, student_builder(world, args)(), rounds=args.rounds, episodes_per_round=args.episodes_per_round,
         seed=args.seed, beta_schedule=LinearBetaSchedule(args.rampdown), edge_case_fraction=args.edge_case_fraction,
         sampler=sampler.in_distribution(), epochs=args.epochs, batch_size=BATCH, standardize=True, quiet=True,
-        labels_per_episode=args.labels_per_episode,
+        labels_per_episode=args.labels_per_episode, keep=args.keep,
     )
     return student, {
         "labels": {"dagger": derivation.metrics["samples"]},
         "gradient_steps": {"dagger": sum(args.epochs * math.ceil(r["samples"] / BATCH) for r in derivation.history)},
         "seconds": {"dagger": time.perf_counter() - started},
         "dagger_rounds": [{k: r[k] for k in ("round", "beta", "samples", "success_rate")} for r in derivation.history],
+        "dagger_kept_round": derivation.metrics.get("kept_round"),
     }
 
 
@@ -220,6 +221,8 @@ def main() -> None:
             sub.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="the students' hidden layers")
             sub.add_argument("--labels-per-episode", type=int, default=None,
                              help="DAgger keeps at most this many labelled states of an episode, evenly spaced")
+            sub.add_argument("--keep", choices=("last", "best"), default="last",
+                             help="DAgger returns the last student or the one that did best driving alone")
             sub.add_argument("--dagger-only", action="store_true", help="skip the BC control (validation runs)")
     args = parser.parse_args()
     args.func(args)

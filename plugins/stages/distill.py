@@ -39,6 +39,8 @@ class DistillStage:
         "label_every": Field(int, 1, minimum=1, help="DAgger: keep every k-th visited state (e.g. each camera frame)"),
         "labels_per_episode": Field(int, None, minimum=1,
                                     help="DAgger: keep at most this many labelled states of an episode, evenly spaced"),
+        "keep": Field(str, "last", choices=("last", "best"),
+                      help="DAgger: return the last student or the one that did best driving alone"),
         "workers": Field(int, 1, minimum=1, help="DAgger: processes or Ray tasks playing each round (same results)"),
         "backend": Field(str, "process", choices=("process", "ray")),
         "edge_case_fraction": Field(float, None, minimum=0.0, maximum=1.0),
@@ -124,7 +126,7 @@ class DistillStage:
             seed=train["seed"], edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
-            label_every=settings["label_every"], labels_per_episode=settings["labels_per_episode"],
+            label_every=settings["label_every"], labels_per_episode=settings["labels_per_episode"], keep=settings["keep"],
             workers=settings["workers"], backend=settings["backend"],
             plugins=context.host.local,
         )

@@ -125,3 +125,27 @@ def test_labels_per_episode_must_be_positive(expert, make_student):
 
     with pytest.raises(SpecError, match="labels_per_episode"):
         dagger("CartPole-v1", expert, make_student(), rounds=1, episodes_per_round=1, labels_per_episode=0, quiet=True)
+
+
+def test_keep_best_returns_the_student_that_drove_alone_best(expert, make_student):
+    snapshots = {}
+    student, derivation = dagger(
+        "CartPole-v1", expert, make_student(), rounds=4, episodes_per_round=3, max_steps=80, epochs=1, seed=4,
+        beta_schedule=LinearBetaSchedule(1), quiet=True, keep="best",
+        on_round=lambda r, model, record: snapshots.__setitem__(r, model.theta.copy()),
+    )
+    kept = derivation.metrics["kept_round"]
+    np.testing.assert_array_equal(student.theta, snapshots[kept])
+    # rounds 1-3 are the students of rounds 0-2 driving alone (CartPole has no success: the return decides)
+    alone = [(r["success_rate"], r["mean_return"]) for r in derivation.history[1:]]
+    assert kept < 3 and alone[kept] == max(alone), "this seed's best student is not the last one"
+    last = dagger("CartPole-v1", expert, make_student(), rounds=4, episodes_per_round=3, max_steps=80, epochs=1,
+                  seed=4, beta_schedule=LinearBetaSchedule(1), quiet=True)[1]
+    assert last.history == derivation.history and "kept_round" not in last.metrics  # the same training either way
+
+
+def test_keep_must_be_last_or_best(expert, make_student):
+    from tutelage.errors import SpecError
+
+    with pytest.raises(SpecError, match="keep must be 'last' or 'best'"):
+        dagger("CartPole-v1", expert, make_student(), rounds=1, episodes_per_round=1, keep="first", quiet=True)

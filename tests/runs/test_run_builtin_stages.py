@@ -48,6 +48,8 @@ def test_every_stage_leaves_what_the_report_needs(driving_run):
         assert 0.0 <= metrics["success_rate"] <= 1.0 and metrics["inference_us"] > 0
         assert sum(v["episodes"] for v in metrics["by_scenario"].values()) == 2
     assert policies["int8"]["file_bytes"] < policies["dagger"]["file_bytes"]
+    dagger = next(s["result"] for s in summary["stages"] if s["name"] == "dagger")
+    assert dagger["samples"] == 2 * 100 and dagger["kept_round"] in (0, 1)  # 150-step episodes, 100 labels kept of each
     for metrics in policies.values():  # the held-out edge cases, reported apart from the in-distribution ones
         held_out = metrics["held_out"]
         assert held_out["episodes"] == 3 and set(held_out["by_edge_case"]) <= set(load_spec(str(SPEC), get_host()).sampler().held_out_names)

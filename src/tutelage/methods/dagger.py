@@ -7,7 +7,9 @@ every visited state, the labels aggregate across rounds, and the student is
 retrained on the aggregate after each round. β follows a schedule: by
 default it falls linearly to 0 over the first half of the rounds, so the
 student drives alone in the second half (those rounds are what make it
-robust; see benchmarks/RESULTS.md).
+robust; see benchmarks/RESULTS.md). The last student is returned, or with
+``keep="best"`` the one that did best driving alone (Ross et al.
+return the best of the round policies, too).
 """
 from __future__ import annotations
 
@@ -105,6 +107,7 @@ def dagger(
     callbacks: Any = (),
     label_every: int = 1,
     labels_per_episode: int | None = None,
+    keep: str = "last",
     workers: int = 1,
     backend: str = "process",
     plugins: Sequence[str] = (),
@@ -121,13 +124,19 @@ def dagger(
     is passed in, e.g. to inspect it afterwards); ``label_every`` keeps every
     k-th visited state (the student still acts on all) and ``labels_per_episode``
     at most that many of an episode's labelled states, evenly spaced (a failed
-    episode runs to the step limit; capped, it cannot swamp the aggregate). Training episodes use
+    episode runs to the step limit; capped, it cannot swamp the aggregate).
+    ``keep="best"`` returns, of the students that drove alone (β = 0 rounds, and
+    the last student on one more round of training episodes), the one with the
+    highest success rate, then mean return, then the later round
+    (``derivation.metrics["kept_round"]``: the round that trained it). Training episodes use
     training seeds, never the held-out ones, and scenarios from ``sampler``
     (default: the world's own ranges and edge cases). Each round's episodes
     play on ``workers`` processes or Ray tasks (``backend``; teacher and student
     are pickled to them, ``plugins`` are the local plugin files their hosts
     load): the result is the same for any count.
     """
+    if keep not in ("last", "best"):
+        raise SpecError(f"keep must be 'last' or 'best', got {keep!r}")
     cap = 1 if labels_per_episode is None else labels_per_episode
     if min(rounds, episodes_per_round, label_every, workers, cap) < 1:
         raise SpecError(f"rounds, episodes_per_round, label_every, labels_per_episode and workers must be at least 1, "
@@ -139,21 +148,28 @@ def dagger(
     )
     buffer = buffer if buffer is not None else DAggerBuffer()
     planner = EpisodePlanner(sampler_for(world_id, sampler), edge_case_fraction=edge_case_fraction)
+    total = (rounds + (keep == "best")) * episodes_per_round
     with contextlib.closing(make_env(world_id, max_steps=max_steps, env_kwargs=env_kwargs)) as env, \
-            progress("DAgger", rounds * episodes_per_round, quiet) as advance:
+            progress("DAgger", total, quiet) as advance:
         metrics = world_metrics(env)
-        for round_num in range(rounds):
-            beta = float(schedule(round_num))
+
+        def play(round_num: int, beta: float) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
             plan = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
             mixture = {"beta": beta, "student": student, "seed": (seed, round_num), "on_episode": advance,
                        "observation_keys": observation_keys, "label_every": label_every,
                        "labels_per_episode": labels_per_episode}
             if workers > 1 or backend != "process":
-                X, Y, records = collect_on_workers(world_id, teacher, plan, workers=workers, backend=backend,
-                                                   max_steps=max_steps, env_kwargs=env_kwargs, plugins=plugins,
-                                                   **mixture)
-            else:
-                X, Y, records = collect(env, teacher, plan, **mixture)
+                return collect_on_workers(world_id, teacher, plan, workers=workers, backend=backend,
+                                          max_steps=max_steps, env_kwargs=env_kwargs, plugins=plugins, **mixture)
+            return collect(env, teacher, plan, **mixture)
+
+        alone: list[tuple[float, float, int, np.ndarray]] = []  # (success rate, mean return, round that trained it, θ)
+        for round_num in range(rounds):
+            beta = float(schedule(round_num))
+            X, Y, records = play(round_num, beta)
+            rollouts = summarize(records, metrics)
+            if keep == "best" and beta == 0.0 and round_num > 0:
+                alone.append((rollouts["success_rate"], rollouts["mean_return"], round_num - 1, student.theta.copy()))
             buffer.add(X, Y, round_num)
             data_X, data_Y = buffer.arrays()
             history = train_supervised(
@@ -162,7 +178,6 @@ def dagger(
                 warm_start=round_num > 0 or parent_id(student) is not None, callbacks=callbacks,
             )
             steps = sum(r["length"] for r in records)
-            rollouts = summarize(records, metrics)
             record = {
                 "round": round_num, "beta": beta, "episodes": len(records), "steps": steps,
                 "teacher_share": sum(r["teacher_steps"] for r in records) / max(steps, 1),
@@ -172,5 +187,11 @@ def dagger(
             derivation.history.append(record)
             if on_round is not None:
                 on_round(round_num, student, record)
+        if keep == "best":
+            scored = summarize(play(rounds, 0.0)[2], metrics)
+            alone.append((scored["success_rate"], scored["mean_return"], rounds - 1, student.theta.copy()))
+            *_, kept, theta = max(alone, key=lambda c: c[:3])
+            student.theta[:] = theta
+            derivation.metrics["kept_round"] = kept
     derivation.metrics["samples"] = len(buffer)
     return student, derivation
