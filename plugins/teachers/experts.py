@@ -166,8 +166,9 @@ class PushExpert(ArmExpert):
     goal). Out of contact the hand heads for the point ``standoff`` behind the
     cube and descends gradually as it nears it: the waypoint's height falls
     from the transit height to the push height over the last ``funnel``
-    metres (a cone, not a switch); a hand far below the cone rises before it
-    moves across, blended, not switched. Push mode starts once the hand is low and
+    metres (a cone, not a switch). A hand with a clear way there heads
+    straight for it and never climbs; one that would pass over the cube and is
+    far below the cone rises before it moves across, blended, not switched. Push mode starts once the hand is low and
     behind the cube within ``enter`` of the line through its centre, and
     lasts until it strays ``leave`` from that line or passes the cube
     (hysteresis); while pushing, the hand aims through the cube's centre
@@ -213,10 +214,11 @@ class PushExpert(ArmExpert):
         distance = float(np.linalg.norm(hand[:2] - behind))
         lift = min(max((distance - 0.01) / (self.funnel - 0.01), 0.0), 1.0)
         z = self.height + (transit - self.height) * lift
+        speed = 0.25 + (self.speed - 0.25) * lift
         if not self.blocked(hand[:2], behind, cube[:2]):  # a clear way low behind the cube: no need to climb
-            return np.array([*behind, min(z, max(hand[2], self.height))]), 0.25 + (self.speed - 0.25) * lift
+            return np.array([*behind, min(z, max(hand[2], self.height))]), speed
         across_weight = min(max((hand[2] - z + 0.04) / 0.03, 0.0), 1.0)  # far below the cone: rise before going across
-        return np.array([*(hand[:2] + across_weight * (behind - hand[:2])), z]), 0.25 + (self.speed - 0.25) * lift
+        return np.array([*(hand[:2] + across_weight * (behind - hand[:2])), z]), speed
 
     def blocked(self, hand: np.ndarray, behind: np.ndarray, cube: np.ndarray) -> bool:
         """Whether the straight way from the hand to the point behind the cube passes over the cube."""

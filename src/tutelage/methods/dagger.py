@@ -25,7 +25,7 @@ from tutelage.methods.evaluate import summarize
 from tutelage.methods.lineage import Derivation, parent_id, teacher_id
 from tutelage.progress import progress
 from tutelage.methods.schedules import BetaSchedule, LinearBetaSchedule
-from tutelage.rollouts.mixture import collect, collect_on_workers
+from tutelage.rollouts.mixture import Collected, collect, collect_on_workers
 from tutelage.rollouts.plan import EpisodePlanner
 from tutelage.rollouts.rollout import make_env, world_metrics
 from tutelage.sim.scenarios import sampler_for
@@ -128,9 +128,10 @@ def dagger(
     ``keep="best"`` returns, of the students that drove alone (β = 0 rounds, and
     the last student on one more round of training episodes), the one with the
     highest success rate, then mean return, then the later round
-    (``derivation.metrics["kept_round"]``: the round that trained it). Training episodes use
-    training seeds, never the held-out ones, and scenarios from ``sampler``
-    (default: the world's own ranges and edge cases). Each round's episodes
+    (``derivation.metrics["kept_round"]``: the round that trained it).
+    Training episodes use training seeds, never the held-out ones, and
+    scenarios from ``sampler`` (default: the world's own ranges and edge
+    cases). Each round's episodes
     play on ``workers`` processes or Ray tasks (``backend``; teacher and student
     are pickled to them, ``plugins`` are the local plugin files their hosts
     load): the result is the same for any count.
@@ -153,7 +154,7 @@ def dagger(
             progress("DAgger", total, quiet) as advance:
         metrics = world_metrics(env)
 
-        def play(round_num: int, beta: float) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        def play(round_num: int, beta: float) -> Collected:
             plan = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
             mixture = {"beta": beta, "student": student, "seed": (seed, round_num), "on_episode": advance,
                        "observation_keys": observation_keys, "label_every": label_every,
