@@ -9,7 +9,7 @@ import numpy as np
 from tutelage.errors import SpecError
 from tutelage_plugins.judges.scoring import ScoreJudge
 
-WORLD_CONSTITUTIONS = {"tutelage/Reach-v0": "arm", "tutelage/Push-v0": "arm", "tutelage/Driving-v0": "driving"}
+WORLD_CONSTITUTIONS = {"tutelage/Reach-v0": "arm", "tutelage/Push-v0": "arm", "tutelage/PushHand-v0": "arm", "tutelage/Driving-v0": "driving"}
 
 
 class ConstitutionJudge(ScoreJudge):

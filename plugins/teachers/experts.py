@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from tutelage_plugins.worlds.kinematics import HOME, MAX_HAND_SPEED, resolved_rate
+
 GRAVITY = 9.81
 
 
@@ -104,7 +106,7 @@ class ArmExpert:
 
     name = "arm-expert"
     privileged = True
-    home = np.array([0.0, -0.4, 0.0, -2.4, 0.0, 2.0, 0.785])
+    home = HOME
 
     def __init__(self, gain: float = 6.0, speed: float = 0.5, damping: float = 0.05, max_joint_speed: float = 1.5):
         self.gain, self.speed, self.damping, self.max_joint_speed = gain, speed, damping, max_joint_speed
@@ -117,6 +119,11 @@ class ArmExpert:
         raise NotImplementedError
 
     def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
+        joints = resolved_rate(info["jacobian"], info["joint_positions"], self.hand_velocity(info), self.damping, self.home)
+        return np.clip(joints / self.max_joint_speed, -1.0, 1.0).astype(np.float32)
+
+    def hand_velocity(self, info: dict[str, Any]) -> np.ndarray:
+        """The hand velocity (m/s) towards the waypoint, over obstacles, capped at the waypoint's speed."""
         hand = info["hand_position"]
         target, speed = self.waypoint(info)
         target = self.over_obstacles(hand, target, info["obstacles"])
@@ -124,11 +131,7 @@ class ArmExpert:
         norm = float(np.linalg.norm(velocity))
         if norm > speed:
             velocity *= speed / norm
-        jacobian = info["jacobian"]
-        inverse = jacobian.T @ np.linalg.inv(jacobian @ jacobian.T + self.damping**2 * np.eye(3))
-        q = info["joint_positions"]
-        null = (np.eye(7) - inverse @ jacobian) @ (0.5 * (self.home - q))
-        return np.clip((inverse @ velocity + null) / self.max_joint_speed, -1.0, 1.0).astype(np.float32)
+        return velocity
 
     @staticmethod
     def over_obstacles(hand: np.ndarray, target: np.ndarray, obstacles: np.ndarray) -> np.ndarray:
@@ -225,3 +228,12 @@ class PushExpert(ArmExpert):
         direction = behind - hand
         along = float(np.clip((cube - hand) @ direction / max(float(direction @ direction), 1e-12), 0.0, 1.0))
         return float(np.linalg.norm(hand + along * direction - cube)) < self.clearance
+
+
+class PushHandExpert(PushExpert):
+    """:class:`PushExpert` for ``tutelage/PushHand-v0``: the same hand velocity, as the action itself (±1 = ±0.5 m/s)."""
+
+    name = "push-hand-expert"
+
+    def act(self, observation: Any, info: dict[str, Any]) -> np.ndarray:
+        return np.clip(self.hand_velocity(info) / MAX_HAND_SPEED, -1.0, 1.0).astype(np.float32)

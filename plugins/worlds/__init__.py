@@ -43,4 +43,11 @@ def tutelage_worlds() -> dict[str, WorldSpec]:
             description="Franka Panda pushes a cube to a goal on a table with obstacles",
             expert="push-expert",
         ),
+        "tutelage/PushHand-v0": WorldSpec(
+            "tutelage/PushHand-v0",
+            entry_point="tutelage_plugins.worlds.arm:PushHandEnv",
+            max_episode_steps=300,
+            description="the push world with hand-velocity control: the world does the arm's inverse kinematics",
+            expert="push-hand-expert",
+        ),
     }

@@ -1,4 +1,4 @@
-"""``tutelage/Reach-v0`` and ``tutelage/Push-v0``: the Franka Panda at a table with obstacles."""
+"""``tutelage/Reach-v0``, ``tutelage/Push-v0`` and ``tutelage/PushHand-v0``: the Franka Panda at a table with obstacles."""
 from __future__ import annotations
 
 import math
@@ -12,12 +12,12 @@ from gymnasium import spaces
 from tutelage.sim.scenarios import Bounds, ScenarioSampler
 from tutelage.sim.sensors import Camera
 from tutelage.sim.world import PyBulletEnv, Ragged, jittered_colours
+from tutelage_plugins.worlds.kinematics import HOME, MAX_HAND_SPEED, resolved_rate
 from tutelage_plugins.worlds.metrics import ARM_METRICS
 
 ARM_JOINTS = list(range(7))
 FINGERS = [9, 10]
 HAND = 11  # the grasp target between the fingertips
-HOME = (0.0, -0.4, 0.0, -2.4, 0.0, 2.0, 0.785)
 MAX_JOINT_SPEED = 1.5  # rad/s at action ±1
 TORQUE = (87.0,) * 4 + (12.0,) * 3
 MAX_OBSTACLES = 3
@@ -103,7 +103,7 @@ class ArmEnv(PyBulletEnv):
         # the arm's visual meshes take most of the loading time: skip them unless rendering
         flags = 0 if self.render_mode else pybullet.URDF_IGNORE_VISUAL_SHAPES
         self.robot = pybullet.loadURDF("franka_panda/panda.urdf", useFixedBase=True, flags=flags, physicsClientId=c)
-        start = np.array(HOME) + layout.uniform(-1.0, 1.0, 7) * scenario["start_noise"]
+        start = HOME + layout.uniform(-1.0, 1.0, 7) * scenario["start_noise"]
         for joint, angle in zip(ARM_JOINTS, start.tolist()):
             pybullet.resetJointState(self.robot, joint, angle, physicsClientId=c)
         for finger in FINGERS:
@@ -115,7 +115,7 @@ class ArmEnv(PyBulletEnv):
         goal_visual = pybullet.createVisualShape(pybullet.GEOM_SPHERE, radius=0.02, rgbaColor=[0.1, 0.8, 0.2, 0.6], physicsClientId=c)
         pybullet.createMultiBody(0, -1, goal_visual, basePosition=self.goal.tolist(), physicsClientId=c)
         self.obstacles = self._place_obstacles(scenario, layout, colour)
-        self.pending = deque([np.zeros(7, np.float32)] * scenario["actuation_latency"])
+        self.pending = deque([np.zeros(self.action_space.shape, np.float32)] * scenario["actuation_latency"])
         self.collided_with = ""
         self.obstacle_noise = self.np_random.normal(0.0, scenario["sensor_noise"], (MAX_OBSTACLES, 3))
 
@@ -155,7 +155,7 @@ class ArmEnv(PyBulletEnv):
 
     def step(self, action):
         self.pending.append(np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0))
-        command = self.pending.popleft() * MAX_JOINT_SPEED
+        command = self.joint_command(self.pending.popleft()) * MAX_JOINT_SPEED
         pybullet.setJointMotorControlArray(
             self.robot, ARM_JOINTS, pybullet.VELOCITY_CONTROL, targetVelocities=command.tolist(), forces=TORQUE, physicsClientId=self.client
         )
@@ -170,6 +170,10 @@ class ArmEnv(PyBulletEnv):
         reward = -info["goal_distance"] - 1.0 * info["collision"] + 1.0 * info["is_success"]
         terminated = info["collision"] or info["is_success"]
         return observation, float(reward), bool(terminated), False, info
+
+    def joint_command(self, action: np.ndarray) -> np.ndarray:
+        """The joint velocity command in [-1, 1] for an action that reaches the arm now."""
+        return action
 
     def observe(self) -> tuple[np.ndarray, dict[str, Any]]:
         c = self.client
@@ -302,6 +306,7 @@ class PushEnv(ArmEnv):
 
     task = "push"
     extra_size = 11
+    world_id: ClassVar[str] = "tutelage/Push-v0"
     bounds: ClassVar[dict[str, Bounds]] = {
         "object_x": Bounds(0.25, 0.75),
         "object_y": Bounds(-0.4, 0.4),
@@ -327,7 +332,7 @@ class PushEnv(ArmEnv):
             "heavy-object": {"object_mass": {"low": 0.8, "high": 1.5}},
             "long-push": {"push_distance": {"low": 0.25, "high": 0.3}},
         }
-        return ScenarioSampler.declare("tutelage/Push-v0", cls.bounds, defaults, edge_cases, ["cluttered + slippery + heavy-sensor-noise"])
+        return ScenarioSampler.declare(cls.world_id, cls.bounds, defaults, edge_cases, ["cluttered + slippery + heavy-sensor-noise"])
 
     def place_task(self, scenario, layout, colour) -> np.ndarray:
         c = self.client
@@ -365,3 +370,31 @@ class PushEnv(ArmEnv):
         relative = info["hand_position"] - seen
         frame = [relative[:2] @ u, relative[0] * -u[1] + relative[1] * u[0]]  # along and across the push
         return np.concatenate([seen, seen - self.goal, relative, frame])
+
+
+class PushHandEnv(PushEnv):
+    """:class:`PushEnv` with hand-velocity control: the arm's inverse kinematics are the world's, not the policy's.
+
+    ## Action Space
+    ``Box(-1, 1, (3,), float32)``: the hand's velocity in the table frame,
+    ±1 = ±0.5 m/s per axis. The world turns it into joint velocities by
+    resolved-rate control (damped least squares on the hand's Jacobian, a
+    null-space pull towards the home pose), clipped to ±1.5 rad/s per joint,
+    as a robot's Cartesian velocity controller does.
+
+    ## Observation Space, Rewards, Starting State, Episode End, Info
+    As :class:`PushEnv`, and so are the scenarios: both worlds play the same
+    episodes for the same seeds.
+    """
+
+    world_id = "tutelage/PushHand-v0"
+
+    def __init__(self, render_mode: str | None = None, scenarios: ScenarioSampler | None = None, render_size: tuple[int, int] = (160, 120)):
+        super().__init__(render_mode, scenarios, render_size)
+        self.action_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+
+    def joint_command(self, action: np.ndarray) -> np.ndarray:
+        states = pybullet.getJointStates(self.robot, ARM_JOINTS, physicsClientId=self.client)
+        q = np.array([s[0] for s in states])
+        joints = resolved_rate(self._jacobian(q), q, action * MAX_HAND_SPEED)
+        return np.clip(joints / MAX_JOINT_SPEED, -1.0, 1.0)

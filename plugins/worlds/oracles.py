@@ -99,6 +99,7 @@ def driving_oracle(trajectory: Any) -> OracleReturn:
 ORACLES: dict[str, Callable[[Any], OracleReturn]] = {
     "tutelage/Reach-v0": arm_oracle,
     "tutelage/Push-v0": arm_oracle,
+    "tutelage/PushHand-v0": arm_oracle,
     "tutelage/Driving-v0": driving_oracle,
 }
 

@@ -8,6 +8,7 @@ import pytest
 import tutelage.worlds  # noqa: F401  (registers the worlds with Gymnasium)
 from tutelage.plugins import registry
 from tutelage.protocols import Teacher
+from tutelage.sim.scenarios import ScenarioSampler
 
 
 def run_episode(env, expert, seed, options=None):
@@ -18,7 +19,7 @@ def run_episode(env, expert, seed, options=None):
             return info
 
 
-@pytest.mark.parametrize("name", ["driving-expert", "reach-expert", "push-expert"])
+@pytest.mark.parametrize("name", ["driving-expert", "reach-expert", "push-expert", "push-hand-expert"])
 def test_experts_are_registered_privileged_teachers(name):
     expert = registry("teachers").get(name)()
     assert isinstance(expert, Teacher) and expert.privileged and expert.name == name
@@ -85,10 +86,40 @@ def test_driving_expert_stops_for_crossing_pedestrians_on_ice():
     assert sum(info["is_success"] for info in finals) >= 3
 
 
-@pytest.mark.parametrize(("world", "expert", "episodes", "required"), [("tutelage/Reach-v0", "reach-expert", 10, 10), ("tutelage/Push-v0", "push-expert", 10, 9)])
+@pytest.mark.parametrize(("world", "expert", "episodes", "required"), [("tutelage/Reach-v0", "reach-expert", 10, 10), ("tutelage/Push-v0", "push-expert", 10, 9), ("tutelage/PushHand-v0", "push-hand-expert", 10, 9)])
 def test_arm_experts_reach_their_goals(world, expert, episodes, required):
     env = gymnasium.make(world)
     teacher = registry("teachers").get(expert)()
     finals = [run_episode(env, teacher, seed) for seed in range(episodes)]
     env.close()
     assert sum(info["is_success"] for info in finals) >= required  # a collision is a failure
+
+
+def test_the_hand_world_is_the_push_world_with_the_inverse_kinematics_inside():
+    """The same expert through either door moves the hand the same way: the world's resolved-rate
+    control turns the hand-velocity action into the joint command the joint-space expert sends."""
+    sampler = ScenarioSampler.for_world("tutelage/Push-v0").with_overrides(actuation_latency=0)
+    hands = {}
+    for world, name in (("tutelage/Push-v0", "push-expert"), ("tutelage/PushHand-v0", "push-hand-expert")):
+        env = gymnasium.make(world, scenarios=sampler)
+        expert = registry("teachers").get(name)()
+        observation, info = env.reset(seed=5)
+        path = []
+        for _ in range(60):
+            observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+            path.append(info["hand_position"])
+        hands[world] = np.array(path)
+        env.close()
+    moved = np.linalg.norm(hands["tutelage/Push-v0"][-1] - hands["tutelage/Push-v0"][0])
+    assert moved > 0.05
+    np.testing.assert_allclose(hands["tutelage/PushHand-v0"], hands["tutelage/Push-v0"], atol=2e-3)
+
+
+def test_a_hand_action_moves_the_hand_at_its_speed():
+    sampler = ScenarioSampler.for_world("tutelage/PushHand-v0").with_overrides(actuation_latency=0, obstacle_count=0)
+    env = gymnasium.make("tutelage/PushHand-v0", scenarios=sampler)
+    env.reset(seed=1)
+    for _ in range(10):
+        _, _, _, _, info = env.step(np.array([0.0, 0.6, 0.0], np.float32))  # 0.3 m/s to the left
+    env.close()
+    np.testing.assert_allclose(info["hand_velocity"], [0.0, 0.3, 0.0], atol=0.03)
