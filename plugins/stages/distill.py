@@ -34,8 +34,11 @@ class DistillStage:
         "epochs": Field(int, 30, minimum=1),
         "batch_size": Field(int, 64, minimum=1),
         "lr": Field(float, 1e-3, minimum=0.0),
+        "standardize": Field(bool, False, help="bc, dagger: train on standardized inputs, folded into the student's "
+                                                "first layer (it still reads raw ones)"),
         "rounds": Field(int, 4, minimum=1, help="DAgger rounds"),
         "episodes_per_round": Field(int, 6, minimum=1),
+        "rampdown": Field(int, None, minimum=1, help="DAgger: rounds over which β falls from 1 to 0 (default: half the rounds)"),
         "label_every": Field(int, 1, minimum=1, help="DAgger: keep every k-th visited state (e.g. each camera frame)"),
         "labels_per_episode": Field(int, None, minimum=1,
                                     help="DAgger: keep at most this many labelled states of an episode, evenly spaced"),
@@ -106,7 +109,7 @@ class DistillStage:
             from tutelage.methods.bc import behavior_cloning
 
             trained = behavior_cloning(student, data, teacher=teacher_label(context, settings["teacher"]),
-                                       quiet=context.quiet, **train)
+                                       standardize=settings["standardize"], quiet=context.quiet, **train)
         else:
             trained = knowledge_distillation(context, settings, teacher, student, data, train)
         log_history(context, trained[1].history)
@@ -114,18 +117,21 @@ class DistillStage:
 
     def _dagger(self, context: Any, settings: dict[str, Any], teacher: Any, student: Any, train: dict[str, Any]) -> Any:
         from tutelage.methods.dagger import dagger
+        from tutelage.methods.schedules import LinearBetaSchedule
 
         def on_round(round_num: int, _student: Any, record: dict[str, Any]) -> None:
-            for series in ("loss", "success_rate"):
+            for series in ("loss", "success_rate", "beta"):
                 if record.get(series) is not None:
                     context.log(kind="curve", panel=f"{context.stage.name}: {series.replace('_', ' ')}", series=series,
                                 x=round_num, y=float(record[series]), x_label="DAgger round")
 
         return dagger(
             context.world, teacher, student, rounds=settings["rounds"], episodes_per_round=settings["episodes_per_round"],
-            seed=train["seed"], edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
+            seed=train["seed"], beta_schedule=LinearBetaSchedule(settings["rampdown"]) if settings["rampdown"] else None,
+            edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
             max_steps=settings["max_steps"], epochs=train["epochs"], batch_size=train["batch_size"], lr=train["lr"],
             quiet=context.quiet, on_round=on_round, sampler=context.sampler, callbacks=train["callbacks"],
+            standardize=settings["standardize"],
             label_every=settings["label_every"], labels_per_episode=settings["labels_per_episode"], keep=settings["keep"],
             workers=settings["workers"], backend=settings["backend"],
             plugins=context.host.local,

@@ -56,6 +56,7 @@ def test_every_stage_leaves_what_the_report_needs(driving_run):
         assert set(held_out["by_edge_case"]).isdisjoint(metrics["by_edge_case"])
     records = [json.loads(line) for line in (driving_run / "metrics.jsonl").read_text().splitlines()]
     assert {r["panel"] for r in records if r["kind"] == "curve"} >= {"bc: loss", "dagger: loss", "dagger: success rate"}
+    assert [r["y"] for r in records if r.get("panel") == "dagger: beta"] == [1.0, 0.5]  # the spec's rampdown
     evaluations = {r["policy"]: r for r in records if r["kind"] == "evaluation"}
     assert {p: r["success_rate"] for p, r in evaluations.items()} == {p: m["success_rate"] for p, m in policies.items()}
     assert (driving_run / summary["gifs"][0]["path"]).read_bytes()[:6] == b"GIF89a"
