@@ -7,6 +7,7 @@ Phases (each under 10 minutes on 2 cores; results cached under OUT so they can r
     python benchmarks/bench_constitution.py finetune --world driving --seed 0 [--critic learned]
     python benchmarks/bench_constitution.py validation --world driving # the student on validation episodes
     python benchmarks/bench_constitution.py learned  --world driving   # train the learned critic, F1 vs rules
+    python benchmarks/bench_constitution.py yield-gaps --world driving --episodes 40   # where yield violations are
     python benchmarks/bench_constitution.py report   --world driving
 
 Held-out episodes: ``EpisodePlanner(split="held-out")`` (seeds disjoint from
@@ -17,6 +18,7 @@ seeds only. The rules critic judges every evaluation.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -285,6 +287,49 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0, c
     print(json.dumps(result, indent=1))
 
 
+def phase_yield_gaps(world: str, episodes: int) -> None:
+    """Diagnostic (driving): where is the crossing actor when the rules critic flags yield-to-crossing?
+    The original student on the first ``episodes`` held-out plans: the gap to the nearest flagged actor
+    at each violating step, and the share of those steps with a pedestrian or cyclist already inside the
+    lane band (a single lidar frame shows it) rather than about to enter it (only its motion does)."""
+    from tutelage import nn
+    from tutelage.constitution import Step
+    from tutelage.rollouts.plan import EpisodePlanner
+    from tutelage.rollouts.policy import as_policy
+    from tutelage.rollouts.rollout import make_env
+    from tutelage.sim.scenarios import sampler_for
+
+    _, constitution = host_and_constitution(world)
+    rule = next(p.rule for p in constitution.principles if p.id == "yield-to-crossing")
+    act = as_policy(nn.load(OUT / world / "student.safetensors"))
+    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE, split="held-out").plans(1, HELD_OUT[world])
+    gaps, inside, steps = [], [], 0
+    with contextlib.closing(make_env(WORLDS[world][0])) as env:
+        lidar_range = env.unwrapped.lidar.range
+        for plan in plans[:episodes]:
+            observation, info = env.reset(seed=plan.seeds.env, options=plan.reset_options())
+            done = False
+            while not done:
+                action = np.asarray(act(observation, info))
+                step = Step(observation, info)
+                if rule.check(step, action) is not None:
+                    gaps.append(rule.cap(step)[0] * rule.min_ttc)
+                    actors = info["actors"]
+                    ahead = np.asarray(actors["s"], np.float64) - float(info["progress"])
+                    band = np.abs(np.asarray(actors["d"]) + 0.5 * float(info["lane_width"])) <= 0.3 + np.asarray(actors["radius"])
+                    inside.append(bool((np.isin(np.asarray(actors["kind"]), rule.kinds) & np.asarray(actors["active"], bool)
+                                        & band & (ahead > -0.3) & (ahead < rule.lookahead)).any()))
+                observation, _, terminated, truncated, info = env.step(action)
+                done, steps = terminated or truncated, steps + 1
+    gaps = np.asarray(gaps)
+    result = {"episodes": min(episodes, len(plans)), "steps": steps, "violating_steps": len(gaps), "lidar_range_m": lidar_range,
+              "gap_percentiles_10_50_90_m": np.percentile(gaps, [10, 50, 90]).round(2).tolist(),
+              "share_gap_over_4m": float(np.mean(gaps > 4.0)), "share_gap_over_lidar_range": float(np.mean(gaps > lidar_range)),
+              "share_actor_inside_lane_band": float(np.mean(inside))}
+    save(world, "yield-gaps", result)
+    print(json.dumps(result, indent=1))
+
+
 def phase_report(world: str) -> None:
     data = json.loads((OUT / world / "results.json").read_text())
     original = data["original"]
@@ -340,9 +385,10 @@ def phase_report(world: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=("student", "baseline", "finetune", "evaluate", "validation", "learned", "report"))
+    parser.add_argument("phase", choices=("student", "baseline", "finetune", "evaluate", "validation", "learned", "yield-gaps",
+                                          "report"))
     parser.add_argument("--tag", default="rules-seed0", help="evaluate: the fine-tuned student's folder")
-    parser.add_argument("--episodes", type=int, default=0, help="evaluate: the first N held-out plans (0: all)")
+    parser.add_argument("--episodes", type=int, default=0, help="evaluate, yield-gaps: the first N held-out plans (0: all)")
     parser.add_argument("--world", choices=sorted(WORLDS), default="driving")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--critic", choices=("rules", "learned"), default="rules")
@@ -356,6 +402,8 @@ def main() -> None:
         phase_finetune(args.world, args.seed, args.critic)
     elif args.phase == "evaluate":
         phase_evaluate(args.world, args.tag, args.episodes)
+    elif args.phase == "yield-gaps":
+        phase_yield_gaps(args.world, args.episodes or HELD_OUT[args.world])
     elif args.phase == "learned":
         phase_learned(args.world, args.train_seeds, args.limit, args.critic_epochs, args.critic_seed)
     else:
