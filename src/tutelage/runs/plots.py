@@ -41,7 +41,8 @@ def metadata_path(png: Path) -> Path:
 
 
 #: how a learning-curve series is named in legends, and the y-axis label of a panel whose series are all of a kind
-SERIES_LABELS = {"loss": "training loss", "val_loss": "validation loss", "success_rate": "success rate"}
+SERIES_LABELS = {"loss": "training loss", "val_loss": "validation loss", "success_rate": "success rate",
+                 "beta": "β (share of steps the teacher drives)"}
 
 
 def _y_label(series: list[str]) -> str:
