@@ -330,14 +330,14 @@ def phase_yield_gaps(world: str, episodes: int) -> None:
     at each violating step, and the share of those steps with a pedestrian or cyclist already inside the
     lane band (a single lidar frame shows it) rather than about to enter it (only its motion does)."""
     from tutelage.constitution import Step
+    from tutelage_plugins.critics.rules import _actors_ahead
 
     rule, gaps, inside = _yield_rule(world), [], []
 
     def on_step(episode, observation, action, info, violated):
         if violated:
             gaps.append(rule.cap(Step(observation, info))[0] * rule.min_ttc)
-            actors = info["actors"]
-            ahead = np.asarray(actors["s"], np.float64) - float(info["progress"])
+            actors, ahead = _actors_ahead(info)
             band = np.abs(np.asarray(actors["d"]) + 0.5 * float(info["lane_width"])) <= 0.3 + np.asarray(actors["radius"])
             inside.append(bool((np.isin(np.asarray(actors["kind"]), rule.kinds) & np.asarray(actors["active"], bool)
                                 & band & (ahead > -0.3) & (ahead < rule.lookahead)).any()))
@@ -365,13 +365,13 @@ def phase_yield_history(world: str, episodes: int, windows=(1, 5, 25, 50, "track
     from tutelage.methods.bc import train_supervised
     from tutelage.methods.constitution import _f1
     from tutelage.plugins import get_host
+    from tutelage_plugins.critics.rules import _actors_ahead
 
     kinds = _yield_rule(world).kinds
 
     def tracked(info):
         """Ego speed, then (ahead, offset from the lane centre, lateral speed) of the 4 nearest pedestrians and cyclists."""
-        actors = info["actors"]
-        ahead = np.asarray(actors["s"], np.float64) - float(info["progress"])
+        actors, ahead = _actors_ahead(info)
         keep = np.isin(np.asarray(actors["kind"]), kinds) & np.asarray(actors["active"], bool) & (ahead > -1.0)
         order = np.argsort(np.where(keep, ahead, np.inf))[:4]
         rows = np.zeros((4, 3))

@@ -182,6 +182,7 @@ class ArmEnv(PyBulletEnv):
         qd = np.array([s[1] for s in states])
         link = pybullet.getLinkState(self.robot, HAND, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=c)
         hand, hand_velocity = np.array(link[4]), np.array(link[6])
+        self.kinematics = q.copy(), self._jacobian(q)  # the arm as it stands until the next physics step
         info = {
             "frame": self.frame,
             "time": self.frame * self.dt,
@@ -191,7 +192,7 @@ class ArmEnv(PyBulletEnv):
             "hand_velocity": hand_velocity,
             "goal": self.goal.copy(),
             "obstacles": Ragged(self.obstacles.copy()),
-            "jacobian": self._jacobian(q),
+            "jacobian": self.kinematics[1].copy(),
             "collision": bool(self.collided_with),
             "collided_with": self.collided_with,
         }
@@ -394,7 +395,6 @@ class PushHandEnv(PushEnv):
         self.action_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
 
     def joint_command(self, action: np.ndarray) -> np.ndarray:
-        states = pybullet.getJointStates(self.robot, ARM_JOINTS, physicsClientId=self.client)
-        q = np.array([s[0] for s in states])
-        joints = resolved_rate(self._jacobian(q), q, action * MAX_HAND_SPEED)
+        q, jacobian = self.kinematics  # observed after the last physics step: the arm has not moved since
+        joints = resolved_rate(jacobian, q, action * MAX_HAND_SPEED)
         return np.clip(joints / MAX_JOINT_SPEED, -1.0, 1.0)
