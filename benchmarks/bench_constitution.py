@@ -32,7 +32,8 @@ import tutelage.worlds  # noqa: F401  (registers the worlds)
 
 OUT = Path(__file__).resolve().parent / ".out" / "constitution"
 WORLDS = {"driving": ("tutelage/Driving-v0", "driving"), "reach": ("tutelage/Reach-v0", "arm"),
-          "driving-sensed": ("tutelage/DrivingSensed-v0", "driving")}  # + light and grip sensors, 0.1 s memory
+          "driving-sensed": ("tutelage/DrivingSensed-v0", "driving"),  # + light and grip sensors, 0.1 s memory
+          "driving-tracked": ("tutelage/DrivingTracked-v0", "driving")}  # + an object tracker's list of road users
 HELD_OUT = {"driving": 200, "reach": 300}
 ROUNDS = {"driving": (3, 10), "reach": (3, 60)}  # K rounds x training episodes per round
 STUDENT_ROUNDS = {"driving": (6, 10), "reach": (6, 25)}  # DAgger rounds x episodes for the original student
@@ -41,12 +42,13 @@ CRITIC_EPOCHS = {"driving": 15, "reach": 30}
 WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts when fine-tuning
 TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
 # fine-tune on standardized inputs (chosen on validation for the sensed world: 529 against 735 weighted per km)
-STANDARDIZE = {"driving": False, "reach": False, "driving-sensed": True}
+STANDARDIZE = {"driving": False, "reach": False, "driving-sensed": True, "driving-tracked": True}
+STUDENT_STANDARDIZE = {"driving-tracked": True}  # the original student too (the tracks are in metres); default False
 VALIDATION = (77, 100_000, {"driving": 30, "reach": 150})  # training-split seed, first index, episodes: settings, thresholds
 for _table in (HELD_OUT, ROUNDS, STUDENT_ROUNDS, EPOCHS, LR, CRITIC_EPOCHS, WEIGHT, VALIDATION[2]):
-    _table["driving-sensed"] = _table["driving"]  # the same study, on the sensed world
-# what the learned critic senses of the scenario (the sensed world has both in its observation)
-CONDITIONS = {"driving": ("light", "friction"), "reach": (), "driving-sensed": ()}
+    _table["driving-sensed"] = _table["driving-tracked"] = _table["driving"]  # the same study, on the sensed worlds
+# what the learned critic senses of the scenario (the sensed worlds have both in their observation)
+CONDITIONS = {"driving": ("light", "friction"), "reach": (), "driving-sensed": (), "driving-tracked": ()}
 EDGE = 0.3
 MERGE = 0.5  # s: a diagnostic count that takes violating runs less than this apart as one violation
 WORKERS = 4
@@ -167,7 +169,7 @@ def phase_student(world: str) -> None:
     rounds, per_round = STUDENT_ROUNDS[world]
     started = time.perf_counter()
     student, derivation = dagger(world_id, teacher, student, rounds=rounds, episodes_per_round=per_round, seed=100,
-                                 edge_case_fraction=0.25, epochs=30, quiet=True)
+                                 edge_case_fraction=0.25, epochs=30, standardize=STUDENT_STANDARDIZE.get(world, False), quiet=True)
     (OUT / world).mkdir(parents=True, exist_ok=True)
     save_derived(student, OUT / world / "student.safetensors", derivation)
     print(f"student: DAgger {rounds}x{per_round} in {time.perf_counter() - started:.0f} s, last round {derivation.history[-1]}")

@@ -29,6 +29,13 @@ def tutelage_worlds() -> dict[str, WorldSpec]:
             description="the driving world with a light sensor, a road-grip estimate and the observation's change over 0.1 s",
             expert="driving-expert",
         ),
+        "tutelage/DrivingTracked-v0": WorldSpec(
+            "tutelage/DrivingTracked-v0",
+            entry_point="tutelage_plugins.worlds.driving_tracked:TrackedDrivingEnv",
+            max_episode_steps=2500,
+            description="the sensed driving world plus an object tracker's noisy list of the nearest road users",
+            expert="driving-expert",
+        ),
         "tutelage/Reach-v0": WorldSpec(
             "tutelage/Reach-v0",
             entry_point="tutelage_plugins.worlds.arm:ReachEnv",

@@ -131,3 +131,53 @@ def test_sensed_world_adds_noisy_condition_sensors_and_a_memory():
     assert np.abs(sensed_light - light).mean() < 0.15 and np.abs(sensed_grip - grip).mean() < 0.2  # informative
     night, ice = light < 0.3, grip < 0.25
     assert sensed_light[night].max() < sensed_light[~night].min() and sensed_grip[ice].max() < sensed_grip[~ice].min()
+
+
+def test_object_tracker_reports_the_nearest_objects_in_range_nearest_first():
+    from tutelage.sim.sensors import ObjectTracker
+
+    tracker = ObjectTracker(slots=2, range=10.0)
+    ahead, lateral = np.array([12.0, 5.0, -3.0, 2.0, 7.0]), np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    rows = tracker.read(ahead, lateral, -ahead, lateral, np.array([1, 0, 1, 1, 0])).reshape(2, 6)
+    assert np.array_equal(rows, np.float32([[1, 2, 0.4, -2, 0.4, 1], [1, 5, 0.2, -5, 0.2, 0]]))  # exact without a generator
+    assert not tracker.read(ahead, lateral, ahead, lateral, np.ones(5), blind=True).any()  # a flash: nothing
+    tracker = ObjectTracker(slots=8, range=10.0)
+    tracker.reset(np.random.default_rng(0), position_noise=0.2, velocity_noise=0.3, dropout=0.25)
+    ahead = np.full(4, 5.0)
+    readings = np.array([tracker.read(ahead, ahead, ahead, ahead, np.ones(4)).reshape(8, 6) for _ in range(2000)])
+    present = readings[:, :, 0] > 0
+    assert abs(present.sum(axis=1).mean() - 3.0) < 0.1  # each of 4 objects missed a quarter of the time
+    seen = readings[present]
+    assert abs(seen[:, 1:3].std() - 0.2) < 0.01 and abs(seen[:, 3:5].std() - 0.3) < 0.015
+    assert np.all(np.diff(present.astype(int), axis=1) <= 0)  # filled slots first
+    assert np.all(np.diff(readings[:, :, 1], axis=1)[present[:, 1:]] >= 0)  # nearest first
+
+
+def test_tracked_world_reports_crossing_pedestrians_with_noise_not_the_truth():
+    env = gymnasium.make("tutelage/DrivingTracked-v0")
+    sensed = gymnasium.make("tutelage/DrivingSensed-v0")
+    assert np.array_equal(observation_at_reset(env, 5, "pedestrian-crossing")[:78],
+                          observation_at_reset(sensed, 5, "pedestrian-crossing"))  # the tracker draws on its own
+    sensed.close()
+    expert, errors, counts = DrivingExpert(), [], []
+    for seed in (5, 6):
+        observation, info = env.reset(seed=seed, options={"edge_case": "pedestrian-crossing"})
+        for _ in range(400):
+            observation, _, terminated, truncated, info = env.step(expert.act(observation, info))
+            tracks = observation[78:].reshape(6, 6)
+            actors = info["actors"]
+            ahead = np.asarray(actors["s"]) - info["progress"]
+            walkers = (np.asarray(actors["kind"]) == "pedestrian") & (ahead > 0.0) & (ahead < 10.0)
+            for j in np.flatnonzero(walkers):  # the pedestrian's track: the vulnerable one nearest its true position
+                truth = np.array([ahead[j], actors["d"][j] - info["ego_d"], actors["vd"][j]])
+                found = tracks[(tracks[:, 0] > 0) & (tracks[:, 5] > 0)][:, [1, 2, 4]]
+                if len(found):
+                    errors.append(found[np.argmin(np.abs(found[:, 0] - truth[0]))] - truth)
+            counts.append(int(tracks[:, 0].sum()))
+            if terminated or truncated:
+                break
+    env.close()
+    errors = np.array(errors)
+    assert len(errors) > 200 and not np.any(errors == 0.0)  # never the exact truth
+    assert np.all(np.abs(errors).mean(axis=0) < 0.3)  # but close: a usable tracker
+    assert max(counts) <= 6 and np.mean(counts) > 1.0

@@ -18,7 +18,7 @@ from tutelage.plugins import registry
 from tutelage.sim.render import save_gif
 from tutelage_plugins.worlds.driving import DrivingEnv
 
-WORLDS = ["tutelage/Driving-v0", "tutelage/Reach-v0", "tutelage/Push-v0", "tutelage/PushHand-v0"]
+WORLDS = ["tutelage/Driving-v0", "tutelage/DrivingTracked-v0", "tutelage/Reach-v0", "tutelage/Push-v0", "tutelage/PushHand-v0"]
 
 
 def rollout(env, seed, steps, options=None):

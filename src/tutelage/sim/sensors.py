@@ -177,3 +177,58 @@ class Camera:
         seg = np.asarray(segmentation, dtype=np.int32).reshape(self.height, self.width)
         rgb[seg < 0] = np.clip(self.sky * min(light, 1.0), 0, 255).astype(np.uint8)
         return rgb, seg
+
+
+class ObjectTracker:
+    """What a perception stack's object tracker reports: the ``slots`` nearest road users, nearest first.
+
+    :meth:`read` takes the true (ahead, lateral) position and (along, lateral)
+    velocity of every object relative to the vehicle, and whether each is a
+    vulnerable road user (a pedestrian or a cyclist, as the tracker's
+    classifier labels it), and returns ``slots`` rows of :data:`FIELDS`:
+    ``present`` (1, or 0 for an empty slot, all zeros), the measured position
+    and velocity, and the class. After :meth:`reset` with a generator,
+    positions and velocities carry white noise (std ``position_noise`` m and
+    ``velocity_noise`` m/s per reading), each object is missed with
+    probability ``dropout`` per reading, and only objects measured between
+    ``behind`` m behind and ``range`` m ahead are reported, ordered by how
+    far ahead they are measured to be.
+    """
+
+    FIELDS = ("present", "ahead", "lateral", "speed_along", "speed_lateral", "vulnerable")
+
+    def __init__(self, slots: int = 6, range: float = 20.0, behind: float = 1.0):
+        if slots < 1:
+            raise ValueError(f"the tracker needs at least one slot, got {slots}")
+        self.slots, self.range, self.behind = int(slots), float(range), float(behind)
+        self.reset(None)
+
+    @property
+    def size(self) -> int:
+        """Length of a reading: ``slots`` × len(:data:`FIELDS`)."""
+        return self.slots * len(self.FIELDS)
+
+    def reset(self, rng: np.random.Generator | None, position_noise: float = 0.0, velocity_noise: float = 0.0,
+              dropout: float = 0.0, range: float | None = None) -> None:
+        """Start an episode (exact readings when ``rng`` is None); ``range`` (m) overrides the default one."""
+        self._rng, self._dropout = rng, float(dropout)
+        self._noise = np.array([position_noise, position_noise, velocity_noise, velocity_noise], dtype=float)
+        self.reach = self.range if range is None else float(range)
+
+    def read(self, ahead: np.ndarray, lateral: np.ndarray, speed_along: np.ndarray, speed_lateral: np.ndarray,
+             vulnerable: np.ndarray, blind: bool = False) -> np.ndarray:
+        """The tracker's list now, flattened to (``size``,) float32; nothing while ``blind`` (a lightning flash)."""
+        reading = np.zeros((self.slots, len(self.FIELDS)), dtype=np.float32)
+        if blind or not len(ahead):
+            return reading.ravel()
+        measured = np.stack([ahead, lateral, speed_along, speed_lateral], axis=1).astype(float)
+        seen = np.ones(len(ahead), dtype=bool)
+        if self._rng is not None:
+            measured += self._rng.standard_normal(measured.shape) * self._noise
+            seen = self._rng.random(len(ahead)) >= self._dropout
+        seen &= (measured[:, 0] >= -self.behind) & (measured[:, 0] <= self.reach)
+        order = np.flatnonzero(seen)[np.argsort(measured[seen, 0], kind="stable")][: self.slots]
+        reading[: len(order), 0] = 1.0
+        reading[: len(order), 1:5] = measured[order]
+        reading[: len(order), 5] = np.asarray(vulnerable, dtype=np.float32)[order]
+        return reading.ravel()
