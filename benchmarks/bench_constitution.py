@@ -43,7 +43,6 @@ WEIGHT = {"driving": 4, "reach": 10}  # how many times a revised step counts whe
 TARGETS = "anchor"  # fine-tune on the critic's revisions of the frozen student's actions (see methods.constitution)
 # fine-tune on standardized inputs (chosen on validation for the sensed world: 529 against 735 weighted per km)
 STANDARDIZE = {"driving": False, "reach": False, "driving-sensed": True, "driving-tracked": True}
-STUDENT_STANDARDIZE = {"driving-tracked": True}  # the original student too (the tracks are in metres); default False
 VALIDATION = (77, 100_000, {"driving": 30, "reach": 150})  # training-split seed, first index, episodes: settings, thresholds
 for _table in (HELD_OUT, ROUNDS, STUDENT_ROUNDS, EPOCHS, LR, CRITIC_EPOCHS, WEIGHT, VALIDATION[2]):
     _table["driving-sensed"] = _table["driving-tracked"] = _table["driving"]  # the same study, on the sensed worlds
@@ -169,7 +168,7 @@ def phase_student(world: str) -> None:
     rounds, per_round = STUDENT_ROUNDS[world]
     started = time.perf_counter()
     student, derivation = dagger(world_id, teacher, student, rounds=rounds, episodes_per_round=per_round, seed=100,
-                                 edge_case_fraction=0.25, epochs=30, standardize=STUDENT_STANDARDIZE.get(world, False), quiet=True)
+                                 edge_case_fraction=0.25, epochs=30, quiet=True)
     (OUT / world).mkdir(parents=True, exist_ok=True)
     save_derived(student, OUT / world / "student.safetensors", derivation)
     print(f"student: DAgger {rounds}x{per_round} in {time.perf_counter() - started:.0f} s, last round {derivation.history[-1]}")

@@ -137,20 +137,23 @@ def test_object_tracker_reports_the_nearest_objects_in_range_nearest_first():
     from tutelage.sim.sensors import ObjectTracker
 
     tracker = ObjectTracker(slots=2, range=10.0)
-    ahead, lateral = np.array([12.0, 5.0, -3.0, 2.0, 7.0]), np.array([0.1, 0.2, 0.3, 0.4, 0.5])
-    rows = tracker.read(ahead, lateral, -ahead, lateral, np.array([1, 0, 1, 1, 0])).reshape(2, 6)
-    assert np.array_equal(rows, np.float32([[1, 2, 0.4, -2, 0.4, 1], [1, 5, 0.2, -5, 0.2, 0]]))  # exact without a generator
-    assert not tracker.read(ahead, lateral, ahead, lateral, np.ones(5), blind=True).any()  # a flash: nothing
-    tracker = ObjectTracker(slots=8, range=10.0)
-    tracker.reset(np.random.default_rng(0), position_noise=0.2, velocity_noise=0.3, dropout=0.25)
-    ahead = np.full(4, 5.0)
-    readings = np.array([tracker.read(ahead, ahead, ahead, ahead, np.ones(4)).reshape(8, 6) for _ in range(2000)])
-    present = readings[:, :, 0] > 0
-    assert abs(present.sum(axis=1).mean() - 3.0) < 0.1  # each of 4 objects missed a quarter of the time
-    seen = readings[present]
-    assert abs(seen[:, 1:3].std() - 0.2) < 0.01 and abs(seen[:, 3:5].std() - 0.3) < 0.015
-    assert np.all(np.diff(present.astype(int), axis=1) <= 0)  # filled slots first
-    assert np.all(np.diff(readings[:, :, 1], axis=1)[present[:, 1:]] >= 0)  # nearest first
+    ahead, lateral, ids = np.array([12.0, 5.0, -3.0, 2.0, 7.0]), np.array([0.1, 0.2, 0.3, 0.4, 0.5]), np.arange(5)
+    tracker.reset(None, 5)
+    assert not tracker.read(ids, ahead, lateral, -ahead, lateral, np.ones(5), blind=True).any()  # never detected yet
+    rows = tracker.read(ids, ahead, lateral, -ahead, lateral, np.array([1, 0, 1, 1, 0]))
+    assert np.array_equal(rows.reshape(2, 6), np.float32([[1, 2, 0.4, -2, 0.4, 1], [1, 5, 0.2, -5, 0.2, 0]]))  # exact
+    assert np.array_equal(tracker.read(ids, ahead + 1, lateral, -ahead, lateral, np.array([1, 0, 1, 1, 0]), blind=True), rows)
+
+    tracker = ObjectTracker(slots=8, range=100.0, tau=25.0)
+    tracker.reset(np.random.default_rng(0), 4, position_noise=0.2, velocity_noise=0.3, dropout=0.25)
+    ahead = np.array([5.0, 6.0, 7.0, 8.0])  # apart by more than the noise: each keeps its slot
+    readings = np.array([tracker.read(np.arange(4), ahead, ahead, ahead, ahead, np.ones(4)).reshape(8, 6)
+                         for _ in range(4000)])[20:, :4, 1:5]  # all four detected by then
+    errors = readings - ahead[None, :, None]
+    assert abs(errors[:, :, :2].std() - 0.2) < 0.03 and abs(errors[:, :, 2:].std() - 0.3) < 0.045  # the stationary std
+    assert abs(np.mean(np.all(readings[1:] == readings[:-1], axis=2)) - 0.25) < 0.02  # a miss coasts on the last estimate
+    now, before = errors[1:].ravel(), errors[:-1].ravel()
+    assert np.corrcoef(now, before)[0, 1] > 0.9  # the error wanders slowly, as a filtered track's does
 
 
 def test_tracked_world_reports_crossing_pedestrians_with_noise_not_the_truth():

@@ -182,53 +182,64 @@ class Camera:
 class ObjectTracker:
     """What a perception stack's object tracker reports: the ``slots`` nearest road users, nearest first.
 
-    :meth:`read` takes the true (ahead, lateral) position and (along, lateral)
-    velocity of every object relative to the vehicle, and whether each is a
-    vulnerable road user (a pedestrian or a cyclist, as the tracker's
-    classifier labels it), and returns ``slots`` rows of :data:`FIELDS`:
+    :meth:`read` takes the indices of the objects present now (out of the
+    ``objects`` given to :meth:`reset`), their true (ahead, lateral) position
+    and (along, lateral) velocity relative to the vehicle, and whether each is
+    a vulnerable road user (a pedestrian or a cyclist, as the tracker's
+    classifier labels it); it returns ``slots`` rows of :data:`FIELDS`:
     ``present`` (1, or 0 for an empty slot, all zeros), the measured position
-    and velocity, and the class. After :meth:`reset` with a generator,
-    positions and velocities carry white noise (std ``position_noise`` m and
-    ``velocity_noise`` m/s per reading), each object is missed with
-    probability ``dropout`` per reading, and only objects measured between
-    ``behind`` m behind and ``range`` m ahead are reported, ordered by how
-    far ahead they are measured to be.
+    and velocity, and the class. After :meth:`reset` with a generator, each
+    object's estimate is off by an error that wanders as a filtered track's
+    does (an Ornstein–Uhlenbeck process with time constant ``tau`` readings
+    and stationary std ``position_noise`` m and ``velocity_noise`` m/s); a
+    missed detection (probability ``dropout`` per reading, and every reading
+    while ``blind``) coasts on the object's last estimate, and an object not
+    yet detected is not reported. Only objects measured between ``behind`` m
+    behind and ``range`` m ahead are listed, ordered by how far ahead they
+    are measured to be.
     """
 
     FIELDS = ("present", "ahead", "lateral", "speed_along", "speed_lateral", "vulnerable")
 
-    def __init__(self, slots: int = 6, range: float = 20.0, behind: float = 1.0):
+    def __init__(self, slots: int = 6, range: float = 20.0, behind: float = 1.0, tau: float = 25.0):
         if slots < 1:
             raise ValueError(f"the tracker needs at least one slot, got {slots}")
-        self.slots, self.range, self.behind = int(slots), float(range), float(behind)
-        self.reset(None)
+        self.slots, self.range, self.behind, self.decay = int(slots), float(range), float(behind), math.exp(-1.0 / tau)
+        self.reset(None, 0)
 
     @property
     def size(self) -> int:
         """Length of a reading: ``slots`` × len(:data:`FIELDS`)."""
         return self.slots * len(self.FIELDS)
 
-    def reset(self, rng: np.random.Generator | None, position_noise: float = 0.0, velocity_noise: float = 0.0,
+    def reset(self, rng: np.random.Generator | None, objects: int, position_noise: float = 0.0, velocity_noise: float = 0.0,
               dropout: float = 0.0, range: float | None = None) -> None:
-        """Start an episode (exact readings when ``rng`` is None); ``range`` (m) overrides the default one."""
+        """Start an episode with ``objects`` objects (exact readings when ``rng`` is None); ``range`` (m)
+        overrides the default one."""
         self._rng, self._dropout = rng, float(dropout)
         self._noise = np.array([position_noise, position_noise, velocity_noise, velocity_noise], dtype=float)
         self.reach = self.range if range is None else float(range)
+        self._error = np.zeros((objects, 4)) if rng is None else rng.standard_normal((objects, 4)) * self._noise
+        self._estimate = np.full((objects, 4), np.nan)  # the last estimate of each object (nan: never detected)
 
-    def read(self, ahead: np.ndarray, lateral: np.ndarray, speed_along: np.ndarray, speed_lateral: np.ndarray,
-             vulnerable: np.ndarray, blind: bool = False) -> np.ndarray:
-        """The tracker's list now, flattened to (``size``,) float32; nothing while ``blind`` (a lightning flash)."""
+    def read(self, ids: np.ndarray, ahead: np.ndarray, lateral: np.ndarray, speed_along: np.ndarray,
+             speed_lateral: np.ndarray, vulnerable: np.ndarray, blind: bool = False) -> np.ndarray:
+        """The tracker's list now, flattened to (``size``,) float32 (see the class)."""
         reading = np.zeros((self.slots, len(self.FIELDS)), dtype=np.float32)
-        if blind or not len(ahead):
+        if not len(ids):
             return reading.ravel()
-        measured = np.stack([ahead, lateral, speed_along, speed_lateral], axis=1).astype(float)
-        seen = np.ones(len(ahead), dtype=bool)
+        detected = np.full(len(ids), not blind)
         if self._rng is not None:
-            measured += self._rng.standard_normal(measured.shape) * self._noise
-            seen = self._rng.random(len(ahead)) >= self._dropout
-        seen &= (measured[:, 0] >= -self.behind) & (measured[:, 0] <= self.reach)
-        order = np.flatnonzero(seen)[np.argsort(measured[seen, 0], kind="stable")][: self.slots]
+            kick = self._rng.standard_normal((len(ids), 4)) * (self._noise * math.sqrt(1.0 - self.decay**2))
+            self._error[ids] = self.decay * self._error[ids] + kick
+            detected &= self._rng.random(len(ids)) >= self._dropout
+        truth = np.stack([ahead, lateral, speed_along, speed_lateral], axis=1)
+        estimate = np.where(detected[:, None], truth + self._error[ids], self._estimate[ids])
+        self._estimate[ids] = estimate
+        known = ~np.isnan(estimate[:, 0])
+        known[known] = (estimate[known, 0] >= -self.behind) & (estimate[known, 0] <= self.reach)
+        order = np.flatnonzero(known)[np.argsort(estimate[known, 0], kind="stable")][: self.slots]
         reading[: len(order), 0] = 1.0
-        reading[: len(order), 1:5] = measured[order]
+        reading[: len(order), 1:5] = estimate[order]
         reading[: len(order), 5] = np.asarray(vulnerable, dtype=np.float32)[order]
         return reading.ravel()
