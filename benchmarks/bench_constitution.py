@@ -470,9 +470,16 @@ def phase_report(world: str) -> None:
                          if n.startswith(f"{kind}-seed") and key in data[n]]
                 if len(other) == len(ratios) and key in original:
                     print(f"{kind}: {label} ratio over {len(other)} seeds {mean_interval(other)}")
-    if "rules-seed0" in data and "learned-seed0" in data:  # share of the rules critic's reduction the learned one reaches
-        cut = {k: 1 - data[f"{k}-seed0"]["weighted"][0] / reference(data[f"{k}-seed0"])["weighted"][0] for k in ("rules", "learned")}
-        print(f"learned/rules reduction (seed 0): {cut['learned'] / cut['rules']:.2f}" if cut["rules"] > 0 else cut)
+    seeds = [n[len("rules-"):] for n in tuned if n.startswith("rules-seed") and f"learned-{n[len('rules-'):]}" in data]
+    for key in ("weighted", "weighted_steps"):  # per seed: the share of the rules critic's reduction the learned one reaches
+        cut = {k: [1 - data[f"{k}-{s}"][key][0] / reference(data[f"{k}-{s}"])[key][0] for s in seeds] for k in ("rules", "learned")}
+        if seeds and min(cut["rules"]) > 0:
+            from tutelage.stats import mean_interval
+
+            shares = [learned / rules for learned, rules in zip(cut["learned"], cut["rules"])]
+            print(f"learned/rules reduction ({key}, seeds {seeds}): {[round(x, 3) for x in shares]}, {mean_interval(shares)}")
+        elif seeds:
+            print(f"learned/rules reduction ({key}): the rules critic cuts nothing on some seed {cut}")
     critics = [n for n in sorted(data) if n.startswith("learned-critic")]
     for name in critics:
         lc = data[name]
