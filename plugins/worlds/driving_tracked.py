@@ -29,10 +29,9 @@ class TrackedDrivingEnv(SensedDrivingEnv):
     visibility fades and with ``sensor_noise``; it misses an object with
     ``sensor_dropout`` plus 0.1 × the lost visibility per reading, and misses
     everything during a lightning flash (a missed object coasts on its last
-    estimate). Its random draws
-    come from a stream of the scenario's layout seed of their own: the rest of
-    the observation is the sensed world's for the same seed, and a replayed
-    scenario sees the same tracks.
+    estimate). Its random draws come from a stream of the scenario's layout
+    seed of their own: the rest of the observation is the sensed world's for
+    the same seed, and a replayed scenario sees the same tracks.
     """
 
     world_id = "tutelage/DrivingTracked-v0"

@@ -207,11 +207,6 @@ class ObjectTracker:
         self.slots, self.range, self.behind, self.decay = int(slots), float(range), float(behind), math.exp(-1.0 / tau)
         self.reset(None, 0)
 
-    @property
-    def size(self) -> int:
-        """Length of a reading: ``slots`` × len(:data:`FIELDS`)."""
-        return self.slots * len(self.FIELDS)
-
     def reset(self, rng: np.random.Generator | None, objects: int, position_noise: float = 0.0, velocity_noise: float = 0.0,
               dropout: float = 0.0, range: float | None = None) -> None:
         """Start an episode with ``objects`` objects (exact readings when ``rng`` is None); ``range`` (m)
@@ -224,7 +219,7 @@ class ObjectTracker:
 
     def read(self, ids: np.ndarray, ahead: np.ndarray, lateral: np.ndarray, speed_along: np.ndarray,
              speed_lateral: np.ndarray, vulnerable: np.ndarray, blind: bool = False) -> np.ndarray:
-        """The tracker's list now, flattened to (``size``,) float32 (see the class)."""
+        """The tracker's list now, flattened to (``slots`` × len(:data:`FIELDS`),) float32 (see the class)."""
         reading = np.zeros((self.slots, len(self.FIELDS)), dtype=np.float32)
         if not len(ids):
             return reading.ravel()
