@@ -91,10 +91,7 @@ def _critique_chunk(args):
 
 def held_out(world: str, model_path: Path, out_dir: Path, episodes: int = 0):
     """The rules critic's records of a model on the held-out plans, or their first ``episodes``."""
-    from tutelage.rollouts.plan import EpisodePlanner
-    from tutelage.sim.scenarios import sampler_for
-
-    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE, split="held-out").plans(1, HELD_OUT[world])
+    plans = _plans(world, 1, HELD_OUT[world], "held-out")
     return critique_in_parallel(world, model_path, plans[:episodes] if episodes else plans, out_dir)
 
 
@@ -228,12 +225,10 @@ def phase_validation(world: str) -> None:
     """The rules critic's records of the original student on validation episodes (training split)."""
     from tutelage import nn
     from tutelage.methods.constitution import critique_episodes
-    from tutelage.rollouts.plan import EpisodePlanner
-    from tutelage.sim.scenarios import sampler_for
 
     critic, constitution = make_critic(world)
     seed, start, n = VALIDATION
-    plans = EpisodePlanner(sampler_for(WORLDS[world][0]), edge_case_fraction=EDGE).plans(seed, n[world], start=start)
+    plans = _plans(world, seed, n[world], "train", start=start)
     records = critique_episodes(WORLDS[world][0], nn.load(OUT / world / "student.safetensors"), critic, constitution,
                                 plans, OUT / world / "validation", quiet=True)
     print(json.dumps({k: v for k, v in records.summary(examples=0).items() if k != "principles"}))
@@ -303,8 +298,8 @@ def phase_learned(world: str, seeds: int = 3, limit: int = 0, epochs: int = 0, c
     if limit:  # the first `limit` held-out episodes only
         held = _only(held, set(sorted({e["episode_index"] for e in held.episodes})[:limit]))
     result = agreement(critic, held, bootstrap=2000)
-    result.update(validation_f1=agreement(critic, validation)["f1"], train_steps=train.table.num_rows, held_out_episodes=len(held.episodes), thresholds=thresholds,
-                  epochs=epochs or CRITIC_EPOCHS[world], conditions=list(conditions), seconds=time.perf_counter() - started)
+    result.update(validation_f1=agreement(critic, validation)["f1"], train_steps=train.table.num_rows,
+                  held_out_episodes=len(held.episodes), thresholds=thresholds, epochs=epochs or CRITIC_EPOCHS[world], conditions=list(conditions), seconds=time.perf_counter() - started)
     save(world, tag, result)
     print(json.dumps(result, indent=1))
 
