@@ -1,6 +1,6 @@
 """Model collapse on text (pydoc corpus): replace vs accumulate over generations of lm.
 
-    python benchmarks/bench_text_collapse.py [--seeds 3] [--generations 5] [--chars 20000] [--steps 300]
+    python benchmarks/bench_text_collapse.py [--seeds 3] [--generations 5] [--chars 20000] [--steps 300] [--temperature 1]
 
 Prints per regime and generation the mean (95 % interval over seeds) of the
 validation perplexity on real text and its loss on rare characters, the
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--generations", type=int, default=5)
     parser.add_argument("--chars", type=int, default=20000)
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--temperature", type=float, default=1.0, help="each generation samples at this temperature")
     args = parser.parse_args()
     splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
@@ -34,7 +35,8 @@ def main() -> None:
         for regime in REGIMES:
             for seed in range(args.seeds):
                 rows += text_collapse(splits["train"], splits["validation"][:10000], tokenizer, regime=regime,
-                                      generations=args.generations, chars=args.chars, steps=args.steps, seed=seed)
+                                      generations=args.generations, chars=args.chars, steps=args.steps, seed=seed,
+                                      temperature=args.temperature)
                 print(f"{regime} seed {seed}: perplexity " + " ".join(
                     f"{r['perplexity']:.2f}" for r in rows[-args.generations - 1:]), flush=True)
     print(f"\nn = {args.seeds} seeds; mean [95 % interval]")

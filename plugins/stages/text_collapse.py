@@ -18,6 +18,7 @@ class TextCollapseStage:
         "seeds": Field(int, 2, minimum=1),
         "chars": Field(int, 10_000, minimum=100, help="characters of real text, and of samples per generation"),
         "steps": Field(int, 150, minimum=1, help="training steps of each generation"),
+        "temperature": Field(float, 1.0, minimum=0.01, help="each generation samples at this temperature"),
         "architecture": Field(dict, {"context": 64, "layers": 1, "width": 32, "heads": 2}),
     }
 
@@ -41,7 +42,7 @@ class TextCollapseStage:
         rows = [row for regime in settings["regimes"] for seed in range(settings["seeds"])
                 for row in text_collapse(splits["train"], splits["validation"][:settings["chars"]], tokenizer,
                                          regime=regime, generations=settings["generations"], chars=settings["chars"],
-                                         steps=settings["steps"], seed=base + seed,
+                                         steps=settings["steps"], seed=base + seed, temperature=settings["temperature"],
                                          architecture=settings["architecture"])]
         write_parquet(rows, context.path("generations", f"{context.stage.name}.parquet"))
         out: dict[str, Any] = {}

@@ -34,3 +34,14 @@ def test_chain_rows():
                                     architecture=arch)[0]["rare_char_loss"])  # no rare character to score
     with pytest.raises(ValueError, match="regime"):
         text_collapse(real, real, tok, regime="fresh")
+    with pytest.raises(ValueError, match="temperature"):
+        text_collapse(real, real, tok, regime="replace", temperature=0.0)
+
+
+def test_a_cold_sampler_drops_the_tail():
+    real = "the cat sat on the mat. a dog ran in the fog. " * 30 + "q"
+    arch = dict(context=16, layers=1, width=16, heads=2)
+    hot, cold = (text_collapse(real, real[:200], Tokenizer.for_text(real), regime="replace", generations=1, chars=600,
+                               steps=60, architecture=arch, temperature=t) for t in (4.0, 0.1))
+    assert hot[0]["rare_chars_seen"] == 1.0  # a hot sampler writes the rare q
+    assert cold[0]["rare_chars_seen"] == 0.0 and cold[0]["rare_word_share"] < hot[0]["rare_word_share"]

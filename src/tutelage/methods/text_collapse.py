@@ -7,7 +7,9 @@ mean loss on its rare characters (those below ``rare_share`` of the real
 training text: the model's tail, which rises as they vanish); in the samples,
 the share of rare characters, the share of the distinct rare characters seen
 at all, and the share of rare words (outside the real text's
-``common_words`` most frequent words).
+``common_words`` most frequent words). Each generation writes its samples
+at ``temperature`` (1: the model's own distribution; below 1, as deployed
+samplers often run, the tails are cut at every generation).
 """
 from __future__ import annotations
 
@@ -44,17 +46,19 @@ def text_stats(text: str, rare_chars: set[str], common: set[str]) -> dict[str, f
 
 def text_collapse(real: str, validation: str, tokenizer: Tokenizer, *, regime: str, generations: int = 5,
                   chars: int = 50_000, steps: int = 300, seed: int = 0, architecture: dict[str, Any] | None = None,
-                  lr: float = 3e-3) -> list[dict]:
+                  lr: float = 3e-3, temperature: float = 1.0) -> list[dict]:
     """One chain of ``generations + 1`` models (generation 0 on real text); one row per generation."""
     if regime not in REGIMES:
         raise ValueError(f"regime must be one of {REGIMES}, got {regime!r}")
+    if not temperature > 0.0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
     arch = {"context": 64, "layers": 2, "width": 64, "heads": 4, **(architecture or {})}
     rare_chars, common = rarity(real)
     data, pool, rows = real[:chars], real[:chars], []
     for generation in range(generations + 1):
         lm = LanguageModel(tokenizer, seed=seed * 1000 + generation, **arch)
         lm.fit(data, steps=steps, lr=lr, seed=seed * 1000 + generation)
-        samples = teacher_samples(lm, data, chars, seed=seed * 1000 + generation)
+        samples = teacher_samples(lm, data, chars, seed=seed * 1000 + generation, temperature=temperature)
         losses = lm.token_losses(validation)  # one token per character: losses[i] is that of validation[i + 1]
         rare_next = np.fromiter((ch in rare_chars for ch in validation[1:]), bool, len(validation) - 1)
         rows.append({"regime": regime, "seed": seed, "generation": generation,
