@@ -36,6 +36,10 @@ def main() -> None:
                         help="prompts and loss text: compare settings on validation, read test once")
     parser.add_argument("--resample", type=int, default=0,
                         help="revise a broken sample by up to this many fresh continuations of its prompt first")
+    parser.add_argument("--preference-steps", type=int, default=0,
+                        help="DPO steps a round on (revision, broken sample) pairs after the fine-tuning")
+    parser.add_argument("--beta", type=float, default=0.1, help="DPO's beta")
+    parser.add_argument("--preference-lr", type=float, default=1e-4)
     args = parser.parse_args()
     splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
@@ -49,13 +53,17 @@ def main() -> None:
             lm.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
             history = critique_revise_finetune(lm, prompts, splits["train"], held_out, rounds=args.rounds,
                                                samples=args.samples, max_tokens=160, steps=args.finetune_steps,
-                                               mix=args.mix, resample=args.resample, seed=seed)
+                                               mix=args.mix, resample=args.resample, seed=seed,
+                                               preference_steps=args.preference_steps, beta=args.beta,
+                                               preference_lr=args.preference_lr)
             before.append(history[0]["violation_rate"])
             after.append(history[-1]["violation_rate"])
             dloss.append(history[-1]["validation_loss"] - history[0]["validation_loss"])
             print(f"seed {seed}: " + "; ".join(f"round {h['round']}: violations {h['violation_rate']:.2f}, "
                                                f"val loss {h['validation_loss']:.3f}" for h in history), flush=True)
             print("  revised by: " + "; ".join(f"round {h['round']}: {h['revised_by']}" for h in history[:-1]))
+            if args.preference_steps:
+                print("  DPO: " + "; ".join(f"round {h['round']}: {h.get('preference')}" for h in history[:-1]))
             print(f"  before: {history[0]['example']!r}\n  after:  {history[-1]['example']!r}", flush=True)
             print("  by principle, first → last round: " + ", ".join(
                 f"{k} {v:.2f} → {history[-1]['by_principle'][k]:.2f}" for k, v in history[0]["by_principle"].items()))

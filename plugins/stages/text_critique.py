@@ -42,6 +42,10 @@ class TextCritiqueStage:
         "mix": Field(float, 0.5, minimum=0.0, maximum=0.95, help="share of corpus text in the fine-tuning data"),
         "resample": Field(int, 0, minimum=0, help="fresh continuations tried per broken sample before the rules "
                                                    "revise it (0: the rules only)"),
+        "preference_steps": Field(int, 0, minimum=0, help="DPO steps a round on (revision, broken sample) pairs "
+                                                           "after the fine-tuning (0: none)"),
+        "beta": Field(float, 0.1, minimum=1e-6, help="DPO's beta"),
+        "preference_lr": Field(float, 1e-4, minimum=0.0),
         "shown": Field(int, 3, minimum=0, help="sample texts before and after in the report"),
     }
 
@@ -63,7 +67,8 @@ class TextCritiqueStage:
         history = critique_revise_finetune(
             lm, prompts(splits["validation"], 10_000), splits["train"], splits["validation"], rounds=settings["rounds"],
             samples=settings["samples"], max_tokens=settings["max_tokens"], steps=settings["steps"], lr=settings["lr"],
-            mix=settings["mix"], resample=settings["resample"], critic=critic, seed=seed)
+            mix=settings["mix"], resample=settings["resample"], critic=critic, seed=seed,
+            preference_steps=settings["preference_steps"], beta=settings["beta"], preference_lr=settings["preference_lr"])
         for row in history:
             for key, panel in (("violation_rate", "samples breaking a principle"),
                                ("validation_loss", "validation loss (nats/char)")):
@@ -77,5 +82,6 @@ class TextCritiqueStage:
                 "validation_loss_before": first["validation_loss"], "validation_loss": last["validation_loss"],
                 "by_principle_before": first["by_principle"], "by_principle_after": last["by_principle"],
                 "revised_by": [row["revised_by"] for row in history[:-1]],
+                "preference": [row.get("preference") for row in history[:-1]],
                 "sample_before": before[0] if before else "", "sample_after": after[0] if after else "",
                 "samples": write_samples(context, {"before": before, "after": after})}

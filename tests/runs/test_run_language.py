@@ -60,6 +60,7 @@ samples = 6
 steps = 10
 max_tokens = 30
 resample = 2
+preference_steps = 3
 
 [[stages]]
 name = "judge-improve"
@@ -82,6 +83,7 @@ generations = 2
 seeds = 2
 chars = 300
 steps = 5
+temperature = 0.8
 architecture = {{ context = 16, layers = 1, width = 8, heads = 2 }}
 """
     (tmp_path / "language.toml").write_text(text)
@@ -109,6 +111,8 @@ def test_language_run_leaves_models_samples_and_curves(tmp_path):
         stages["judge-improve"]["losses"] + stages["judge-improve"]["ties"] == 6
     [revised] = stages["critique"]["revised_by"]  # one round: samples fixed by search, then by the rules
     assert set(revised) == {"rules", "resample"} and sum(revised.values()) <= 6
+    [preference] = stages["critique"]["preference"]  # DPO on the round's (revision, broken sample) pairs
+    assert 0 < preference["pairs"] <= 6 and 0 <= preference["accuracy"] <= 1
     assert stages["collapse"]["rows"] == 2 * 2 * 3
     panels = {json.loads(line).get("panel") for line in (run_dir / "metrics.jsonl").read_text().splitlines()}
     assert {"teacher: validation loss (nats/char)", "critique: samples breaking a principle",

@@ -214,6 +214,7 @@ def resample_revisions(lm: Any, prompts: list[str], reviews: list[Critique], *, 
 def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validation: str, *, rounds: int = 2,
                              samples: int = 200, max_tokens: int = 160, steps: int = 300, lr: float = 1e-3,
                              mix: float = 0.5, resample: int = 0, critic: TextRuleCritic | None = None,
+                             preference_steps: int = 0, beta: float = 0.1, preference_lr: float = 1e-4,
                              seed: int = 0) -> list[dict]:
     """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any).
 
@@ -223,7 +224,10 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
     by the rules. The fine-tuning text is the samples (revised where a
     principle broke and the revision keeps them all), each closed by the
     boundary, mixed with paragraphs of ``corpus`` that keep the constitution
-    (``mix`` of the whole).
+    (``mix`` of the whole). With ``preference_steps`` each round then also
+    trains by DPO (:func:`tutelage.methods.lm_dpo.dpo_lm`, the fine-tuned model
+    as its reference) on the pairs (revision preferred over the broken
+    sample), anchored by the next-token loss on those corpus paragraphs.
     """
     critic = critic or TextRuleCritic()
     rng = np.random.default_rng(seed)
@@ -245,4 +249,13 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                                      for m in ("rules", "resample")}
         revised = [r.revision if not r.ok and r.fixed else t for t, r in zip(texts, reviews)]
         finetune_on(lm, revised, clean, mix=mix, steps=steps, lr=lr, seed=seed + round_, rng=rng)
+        pairs = [(prompt, r.revision[len(prompt):], t[len(prompt):]) for prompt, t, r in zip(chosen, texts, reviews)
+                 if not r.ok and r.fixed and r.revision.startswith(prompt) and len(r.revision) > len(prompt)]
+        if preference_steps and pairs:
+            from tutelage.methods.lm_dpo import dpo_lm
+
+            rows = dpo_lm(lm, pairs, steps=preference_steps, beta=beta, lr=preference_lr,
+                          anchor_text=BOUNDARY.join(clean), seed=seed + round_)
+            history[-1]["preference"] = {"pairs": len(pairs), "accuracy": rows[-1]["accuracy"],
+                                         "margin": rows[-1]["margin"]}
     return history
