@@ -152,6 +152,7 @@ def rates(records, bootstrap: int = 2000, seed: int = 0) -> dict:
         "weighted_steps": interval(steps @ weights),  # time in violation: violating steps, severity-weighted
         "weighted_merged": interval(merged @ weights),  # violations begun, runs under MERGE s apart as one
         "principles": {pid: interval(onsets[:, j]) for j, pid in enumerate(ids)},
+        "principle_steps": {pid: interval(steps[:, j]) for j, pid in enumerate(ids)},  # time in violation
         "fixed_share": {pid: summary["principles"][pid]["fixed_share"] for pid in ids},
         "revised_steps": {pid: summary["principles"][pid]["steps"] for pid in ids},
         "examples": {pid: summary["principles"][pid]["examples"] for pid in ids},
