@@ -250,8 +250,9 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
         revised = [r.revision if not r.ok and r.fixed else t for t, r in zip(texts, reviews)]
         finetune_on(lm, revised, clean, mix=mix, steps=steps, lr=lr, seed=seed + round_, rng=rng)
         pairs = [(prompt, r.revision[len(prompt):], t[len(prompt):]) for prompt, t, r in zip(chosen, texts, reviews)
-                 if not r.ok and r.fixed and r.revision.startswith(prompt) and len(r.revision) > len(prompt)]
-        if preference_steps and pairs:
+                 if not r.ok and r.fixed and r.revision.startswith(prompt) and min(len(r.revision), len(t)) > len(prompt)
+                 ] if preference_steps else []
+        if pairs:
             from tutelage.methods.lm_dpo import dpo_lm
 
             rows = dpo_lm(lm, pairs, steps=preference_steps, beta=beta, lr=preference_lr,
