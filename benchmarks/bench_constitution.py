@@ -492,9 +492,9 @@ def phase_report(world: str) -> None:
                     print(f"{kind}: {label} ratio over {len(other)} seeds {mean_interval(other)}")
             for key, label in (("principles", "begun"), ("principle_steps", "violating-step")):
                 if key in original and all(key in data[n] for n in tuned if n.startswith(f"{kind}-seed")):
-                    per = {pid: mean_interval([data[n][key][pid][0] / max(reference(data[n])[key][pid][0], 1e-9)
+                    per = {pid: mean_interval([data[n][key][pid][0] / reference(data[n])[key][pid][0]
                                                for n in tuned if n.startswith(f"{kind}-seed")])
-                           for pid in original[key]}
+                           for pid in original[key] if original[key][pid][0] > 0}  # a principle never broken: no ratio
                     print(f"{kind}: {label} ratio per principle over {len(ratios)} seeds", {k: str(v) for k, v in per.items()})
     seeds = [n[len("rules-"):] for n in tuned if n.startswith("rules-seed") and f"learned-{n[len('rules-'):]}" in data]
     for key in ("weighted", "weighted_steps"):  # per seed: the share of the rules critic's reduction the learned one reaches
