@@ -108,6 +108,31 @@ def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_student
         revision_targets(Records(without, last.episodes, constitution), targets="anchor")
 
 
+def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(setup, tmp_path):
+    host, constitution, student, _ = setup
+    critic = host.registry("critics").get("rules")(constitution=constitution)
+    constitutional_training(REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=2, episodes_per_round=2,
+                            seed=0, sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, targets="anchor")
+    last = Records.read(tmp_path / "loop" / "round-1", constitution)
+    anchor, z = last.matrix("anchor_action"), last.matrix("observation")[:, 16]
+    too_fast = (z < 0.6) & (np.abs(anchor).max(axis=1) * 1.5 > 0.3 + 1e-6)  # the strict slow-near-table, by hand
+    assert too_fast.any()
+    assert [("slow-near-table" in names) for names in last.column("anchor_principles")] == too_fast.tolist()
+    other = ~np.all(anchor == last.matrix("action"), axis=1)
+    X, Y = critic_dataset(last)
+    X0, Y0 = critic_dataset(last, counterfactual=False)
+    assert len(X0) == last.table.num_rows and len(X) == len(X0) + other.sum()
+    extra = slice(len(X0), None)
+    j = constitution.ids.index("slow-near-table")
+    assert np.array_equal(Y[extra, j] == 1.0, too_fast[other])  # the anchor's own verdicts
+    assert np.allclose(X[extra, 32: 32 + 7], anchor[other])  # features hold the anchor's action
+    first = Records.read(tmp_path / "loop" / "round-0", constitution)
+    older = Records(first.table.drop_columns(["anchor_principles"]), first.episodes, constitution)  # records from before
+    both = Records.concat([older, last])
+    assert both.table.column("anchor_principles").null_count == first.table.num_rows
+    assert len(critic_dataset(both)[0]) == first.table.num_rows + len(X)
+
+
 def test_fine_tuning_on_standardized_inputs_keeps_a_student_that_reads_raw_observations(setup, tmp_path):
     host, constitution, student, _ = setup
     critic = host.registry("critics").get("rules")(constitution=constitution)

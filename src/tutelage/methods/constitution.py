@@ -67,6 +67,7 @@ def _schema() -> Any:
         ("fixed", pa.bool_()), ("principles", texts), ("principle_fixed", pa.list_(pa.bool_())), ("methods", texts),
         ("reasons", texts), ("confidences", floats), ("critic", pa.string()), ("constitution", pa.string()),
         ("anchor_action", floats), ("anchor_revised", floats), ("anchor_fixed", pa.bool_()),
+        ("anchor_principles", texts),
     ])
 
 
@@ -75,7 +76,8 @@ def critique_episode(env: Any, act: Callable[[Any, dict], Any], critic: Any, con
                      ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """Play ``plan`` with ``act`` while ``critic`` reviews every step; return ``(columns, episode meta)``.
     With ``anchor`` (another policy, say the student before fine-tuning) the critic also reviews what
-    the anchor would have done at each step: ``anchor_action``, ``anchor_revised``, ``anchor_fixed``."""
+    the anchor would have done at each step: ``anchor_action``, ``anchor_revised``, ``anchor_fixed`` and
+    ``anchor_principles`` (the principles the anchor's action breaks)."""
     rows: dict[str, list[Any]] = {name: [] for name in _schema().names}
     previous: list[Any] = [None, None]  # the action and the observation before
     scenario = plan.scenario or {}
@@ -97,7 +99,7 @@ def critique_episode(env: Any, act: Callable[[Any, dict], Any], critic: Any, con
             "methods": [c.method for c in critiques], "reasons": [c.reason for c in critiques],
             "confidences": [float(getattr(c, "confidence", 1.0)) for c in critiques],
             "critic": critic_name or getattr(critic, "name", type(critic).__name__), "constitution": constitution.id,
-            "anchor_action": None, "anchor_revised": None, "anchor_fixed": None, **anchored,
+            "anchor_action": None, "anchor_revised": None, "anchor_fixed": None, "anchor_principles": None, **anchored,
         }
         for name, value in values.items():
             rows[name].append(value)
@@ -108,10 +110,12 @@ def critique_episode(env: Any, act: Callable[[Any, dict], Any], critic: Any, con
 
 
 def _anchor_columns(critic: Any, step: Step, action: Any) -> dict[str, Any]:
-    """The anchor's action and what the critic would teach instead (``critic.target``: its revision)."""
+    """The anchor's action, what the critic would teach instead (``critic.target``) and the principles
+    the anchor's action breaks (a learned critic's counterfactual examples, see :func:`critic_dataset`)."""
     action = np.asarray(action, dtype=np.float64).ravel()
     revised, fixed = critic.target(step, action)
-    return {"anchor_action": action, "anchor_revised": np.asarray(revised, dtype=np.float64), "anchor_fixed": bool(fixed)}
+    return {"anchor_action": action, "anchor_revised": np.asarray(revised, dtype=np.float64), "anchor_fixed": bool(fixed),
+            "anchor_principles": [c.principle for c in critic.review(step, action)]}
 
 
 def _write_episode(path: Path, rows: dict[str, list[Any]], meta: dict[str, Any]) -> None:
@@ -168,6 +172,13 @@ def critique_episodes(world: str, policy: Any, critic: Any, constitution: Consti
     return Records.read(out, constitution)
 
 
+def _concat(tables: Sequence[Any]) -> Any:
+    """One table of record tables; a column that older records lack (``anchor_principles``) reads as null."""
+    import pyarrow as pa
+
+    return pa.concat_tables(tables, promote_options="default")
+
+
 class Records:
     """A critique's records: the steps (a pyarrow Table) and each episode's meta."""
 
@@ -177,8 +188,6 @@ class Records:
     @classmethod
     def read(cls, out_dir: str | Path, constitution: Constitution) -> "Records":
         """Every episode file under ``out_dir/records`` (several folders: :meth:`concat`)."""
-        import pyarrow as pa
-
         from tutelage.data.parquet import read_table
 
         files = sorted((Path(out_dir) / "records").glob("episode-*.parquet"))
@@ -186,13 +195,11 @@ class Records:
             raise DataError(f"{out_dir}: no critique records (records/episode-*.parquet)")
         tables = [read_table(f) for f in files]
         episodes = [json.loads(t.schema.metadata[EPISODE_META]) for t in tables]
-        return cls(pa.concat_tables([t.replace_schema_metadata(None) for t in tables]), episodes, constitution)
+        return cls(_concat([t.replace_schema_metadata(None) for t in tables]), episodes, constitution)
 
     @classmethod
     def concat(cls, parts: Sequence["Records"]) -> "Records":
-        import pyarrow as pa
-
-        return cls(pa.concat_tables([p.table for p in parts]), [e for p in parts for e in p.episodes], parts[0].constitution)
+        return cls(_concat([p.table for p in parts]), [e for p in parts for e in p.episodes], parts[0].constitution)
 
     def column(self, name: str) -> list[Any]:
         return self.table.column(name).to_pylist()
@@ -383,19 +390,33 @@ def record_steps(records: Records) -> list[Step]:
     return steps
 
 
-def critic_dataset(records: Records, conditions: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfactual: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """``(features, targets)`` to train a sensor-only critic on a rules critic's records: features are
     :func:`critic_features`; targets are one 0/1 column per principle (broken or not) followed by the
-    revision's change of the action."""
+    revision's change of the action (0 where nothing is broken).
+
+    With ``counterfactual`` and records critiqued with an anchor, each step where the anchor would have
+    acted otherwise adds a row for the anchor's action with its own verdict: the critic learns to judge
+    actions the driving policy did not take (as fine-tuning asks of it once the student has changed),
+    not only to recognise where that policy's own mistakes happen."""
     ids = records.constitution.ids
-    actions = records.matrix("action")
-    X = np.array([critic_features(step, action, conditions) for step, action in zip(record_steps(records), actions)],
-                 dtype=np.float32)
-    broken = np.zeros((len(X), len(ids)), dtype=np.float32)
-    for row, names in enumerate(records.column("principles")):
-        for name in names:
-            broken[row, ids.index(name)] = 1.0
-    return X, np.concatenate([broken, records.matrix("revised_action") - actions], axis=1)
+    steps, actions = record_steps(records), records.matrix("action")
+    cases = list(zip(steps, actions, records.matrix("revised_action"), records.column("principles")))
+    if counterfactual and "anchor_principles" in records.table.column_names:
+        for step, action, anchor, revised, names in zip(steps, actions, records.column("anchor_action"),
+                                                        records.column("anchor_revised"),
+                                                        records.column("anchor_principles")):
+            if names is None or np.array_equal(np.asarray(anchor, np.float32), action):
+                continue
+            anchor = np.asarray(anchor, np.float32)
+            cases.append((step, anchor, np.asarray(revised, np.float32) if names else anchor, names))
+    X = np.array([critic_features(step, action, conditions) for step, action, _, _ in cases], dtype=np.float32)
+    Y = np.zeros((len(cases), len(ids) + actions.shape[1]), dtype=np.float32)
+    for row, (_, action, revised, names) in enumerate(cases):
+        Y[row, [ids.index(name) for name in names]] = 1.0
+        Y[row, len(ids):] = revised - action
+    return X, Y
 
 
 def train_critic_model(model: Any, records: Records, *, conditions: Sequence[str] = (), epochs: int = 40,
