@@ -1,14 +1,15 @@
 """The ``learned`` critic: a model trained on the rules critic's verdicts, reading sensors only.
 
 The model (any model type) maps :func:`tutelage.methods.constitution.critic_features`
-(observation, action, previous action, the observation's change since the
-step before, and the scenario's sensed ``conditions`` named in the model's
-metadata) to a score per principle and the revision's change of the action
-(see ``train_critic_model``). A principle is judged broken when its score
-reaches its threshold (the model's metadata ``thresholds``, chosen on
-validation episodes, else ``threshold``); the confidence is the score
-clipped to [0, 1]. Its revision is the predicted change (method
-``learned``), and ``fixed`` is its own verdict on the revised action.
+(observation, action, unless the model's metadata says ``history: false`` the
+previous action and the observation's change since the step before, and the
+scenario's sensed ``conditions`` named in the metadata) to a score per
+principle and the revision's change of the action (see ``train_critic_model``).
+A principle is judged broken when its score reaches its threshold (the
+model's metadata ``thresholds``, chosen on validation episodes, else
+``threshold``); the confidence is the score clipped to [0, 1]. Its revision
+is the predicted change (method ``learned``), and ``fixed`` is its own
+verdict on the revised action.
 """
 from __future__ import annotations
 
@@ -44,10 +45,10 @@ class LearnedCritic(ReviewingCritic):
         if threshold is not None or chosen is None:
             chosen = [0.5 if threshold is None else float(threshold)] * n
         self.model, self.thresholds = model, np.asarray(chosen, dtype=np.float64)
-        self.conditions = tuple(meta.get("conditions") or ())
+        self.conditions, self.history = tuple(meta.get("conditions") or ()), bool(meta.get("history", True))
 
     def _outputs(self, step: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = np.asarray(self.model(critic_features(step, action, self.conditions)), np.float64).ravel()
+        out = np.asarray(self.model(critic_features(step, action, self.conditions, self.history)), np.float64).ravel()
         n = len(self.constitution.principles)
         return out[:n], out[n:]
 

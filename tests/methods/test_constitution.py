@@ -173,5 +173,13 @@ def test_learned_critic_thresholds_come_from_validation_and_conditions_from_the_
     save_derived(model, path, Derivation("critic"), metadata={"principles": constitution.ids, "thresholds": thresholds,
                                                               "conditions": list(conditions)})
     learned = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
-    assert list(learned.thresholds) == thresholds and learned.conditions == conditions
+    assert list(learned.thresholds) == thresholds and learned.conditions == conditions and learned.history
     assert 0.0 <= agreement(learned, validation)["f1"] <= 1.0
+    present, _ = critic_dataset(records, conditions, history=False)  # no previous action, no change
+    assert np.array_equal(present, np.concatenate([X[:, : 32 + 7], X[:, -2:]], axis=1))
+    model = host.registry("model_types").get("mlp").build((present.shape[1],), len(constitution.ids) + 7, hidden=(32,), seed=0)
+    train_critic_model(model, records, conditions=conditions, history=False, epochs=20, seed=0)
+    save_derived(model, path, Derivation("critic"), metadata={"principles": constitution.ids, "conditions": list(conditions),
+                                                              "history": False})
+    learned = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
+    assert not learned.history and 0.0 <= agreement(learned, validation)["f1"] <= 1.0  # reads 41 inputs, as trained

@@ -42,17 +42,19 @@ MANIFEST = "critique.json"
 EPISODE_META = b"tutelage.episode"
 
 
-def critic_features(step: Step, action: Any, conditions: Sequence[str] = ()) -> np.ndarray:
-    """What a sensor-only critic reads of ``step``: the observation, the action, the previous action,
-    the change of the observation since the step before (zeros first), and the scenario's
-    ``conditions`` (say ``light`` and ``friction``: what a light sensor and a road-condition sensor
-    report; 0 where the scenario lacks one)."""
+def critic_features(step: Step, action: Any, conditions: Sequence[str] = (), history: bool = True) -> np.ndarray:
+    """What a sensor-only critic reads of ``step``: the observation and the action; with ``history``
+    the previous action and the change of the observation since the step before (zeros first); then
+    the scenario's ``conditions`` (say ``light`` and ``friction``: what a light sensor and a
+    road-condition sensor report; 0 where the scenario lacks one)."""
     action = np.asarray(action, dtype=np.float32).ravel()
     observation = observation_vector(step.observation)
+    known = np.array([float(step.scenario.get(key, 0.0)) for key in conditions], dtype=np.float32)
+    if not history:
+        return np.concatenate([observation, action, known])
     previous = np.zeros_like(action) if step.previous_action is None else np.asarray(step.previous_action, np.float32).ravel()
     change = (np.zeros_like(observation) if step.previous_observation is None
               else observation - observation_vector(step.previous_observation))
-    known = np.array([float(step.scenario.get(key, 0.0)) for key in conditions], dtype=np.float32)
     return np.concatenate([observation, action, previous, change, known])
 
 
@@ -390,8 +392,8 @@ def record_steps(records: Records) -> list[Step]:
     return steps
 
 
-def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfactual: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfactual: bool = True,
+                   history: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(features, targets)`` to train a sensor-only critic on a rules critic's records: features are
     :func:`critic_features`; targets are one 0/1 column per principle (broken or not) followed by the
     revision's change of the action (0 where nothing is broken).
@@ -411,7 +413,7 @@ def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfact
                 continue
             anchor = np.asarray(anchor, np.float32)
             cases.append((step, anchor, np.asarray(revised, np.float32) if names else anchor, names))
-    X = np.array([critic_features(step, action, conditions) for step, action, _, _ in cases], dtype=np.float32)
+    X = np.array([critic_features(step, action, conditions, history) for step, action, _, _ in cases], dtype=np.float32)
     Y = np.zeros((len(cases), len(ids) + actions.shape[1]), dtype=np.float32)
     for row, (_, action, revised, names) in enumerate(cases):
         Y[row, [ids.index(name) for name in names]] = 1.0
@@ -419,14 +421,14 @@ def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfact
     return X, Y
 
 
-def train_critic_model(model: Any, records: Records, *, conditions: Sequence[str] = (), epochs: int = 40,
-                       batch_size: int = 128, lr: float = 1e-3, seed: int = 0, balance: bool = True,
+def train_critic_model(model: Any, records: Records, *, conditions: Sequence[str] = (), history: bool = True,
+                       epochs: int = 40, batch_size: int = 128, lr: float = 1e-3, seed: int = 0, balance: bool = True,
                        callbacks: Any = ()) -> Any:
     """Fit ``model`` (inputs: :func:`critic_features`; outputs: a score per principle, then the change
     of the action) to a rules critic's ``records``; return the fit History. With ``balance`` each
     principle's violating steps repeat until they weigh about a tenth of the others' (violations
     are rare, some principles very rare)."""
-    X, Y = critic_dataset(records, conditions)
+    X, Y = critic_dataset(records, conditions, history=history)
     broken = Y[:, : len(records.constitution.ids)] > 0
     if balance:
         counts = broken.sum(axis=0)
@@ -437,11 +439,11 @@ def train_critic_model(model: Any, records: Records, *, conditions: Sequence[str
                             callbacks=callbacks)
 
 
-def choose_thresholds(model: Any, records: Records, conditions: Sequence[str] = (),
+def choose_thresholds(model: Any, records: Records, conditions: Sequence[str] = (), history: bool = True,
                       grid: Sequence[float] = tuple(np.round(np.arange(0.1, 0.95, 0.05), 2))) -> list[float]:
     """Per principle, the score threshold with the best F1 against the rules critic on ``records``
     (validation episodes, not the ones the model was trained on); 0.5 where a principle is never broken."""
-    X, Y = critic_dataset(records, conditions)
+    X, Y = critic_dataset(records, conditions, history=history)
     scores = np.asarray(model(X), dtype=np.float64)[:, : len(records.constitution.ids)]
     chosen = []
     for j in range(scores.shape[1]):
