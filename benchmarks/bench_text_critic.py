@@ -1,6 +1,6 @@
 """The text critic loop on the pydoc corpus: violations of the text constitution before and after fine-tuning.
 
-    python benchmarks/bench_text_critic.py [--seeds 3] [--steps 800] [--rounds 2] [--resample 8] [--split test]
+    python benchmarks/bench_text_critic.py [--seeds 3] [--steps 800] [--context 64] [--rounds 2] [--resample 8] [--split test]
 
 Per seed: an lm (2 × 64) trains on the training split, then
 ``critique_revise_finetune`` samples continuations of ``--split`` prompts (each
@@ -28,6 +28,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=800)
+    parser.add_argument("--context", type=int, default=64,
+                        help="the lm's context (tokens): a sample longer than it is written with its start forgotten")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--finetune-steps", type=int, default=300)
@@ -49,7 +51,7 @@ def main() -> None:
     before, after, dloss = [], [], []
     with threadpool_limits(1):
         for seed in range(args.seeds):
-            lm = LanguageModel(tokenizer, context=64, layers=2, width=64, heads=4, seed=seed)
+            lm = LanguageModel(tokenizer, context=args.context, layers=2, width=64, heads=4, seed=seed)
             lm.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
             history = critique_revise_finetune(lm, prompts, splits["train"], held_out, rounds=args.rounds,
                                                samples=args.samples, max_tokens=160, steps=args.finetune_steps,

@@ -126,6 +126,9 @@ def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(s
     j = constitution.ids.index("slow-near-table")
     assert np.array_equal(Y[extra, j] == 1.0, too_fast[other])  # the anchor's own verdicts
     assert np.allclose(X[extra, 32: 32 + 7], anchor[other])  # features hold the anchor's action
+    taught = last.matrix("anchor_revised")
+    assert np.allclose(Y[extra, 3:], taught[other] - anchor[other])  # the critic's target of it
+    assert np.allclose(Y[: len(X0)][~other, 3:], taught[~other] - anchor[~other])  # where the anchor drove, its target
     first = Records.read(tmp_path / "loop" / "round-0", constitution)
     older = Records(first.table.drop_columns(["anchor_principles"]), first.episodes, constitution)  # records from before
     both = Records.concat([older, last])

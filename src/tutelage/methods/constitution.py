@@ -396,7 +396,9 @@ def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfact
                    history: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``(features, targets)`` to train a sensor-only critic on a rules critic's records: features are
     :func:`critic_features`; targets are one 0/1 column per principle (broken or not) followed by the
-    revision's change of the action (0 where nothing is broken).
+    change of the action the critic teaches: its ``target`` where the records hold it (the anchor's
+    action: every revision applied, so an action near a limit is pulled inside it), else its
+    revision (0 where nothing is broken).
 
     With ``counterfactual`` and records critiqued with an anchor, each step where the anchor would have
     acted otherwise adds a row for the anchor's action with its own verdict: the critic learns to judge
@@ -404,15 +406,19 @@ def critic_dataset(records: Records, conditions: Sequence[str] = (), counterfact
     not only to recognise where that policy's own mistakes happen."""
     ids = records.constitution.ids
     steps, actions = record_steps(records), records.matrix("action")
-    cases = list(zip(steps, actions, records.matrix("revised_action"), records.column("principles")))
-    if counterfactual and "anchor_principles" in records.table.column_names:
-        for step, action, anchor, revised, names in zip(steps, actions, records.column("anchor_action"),
-                                                        records.column("anchor_revised"),
-                                                        records.column("anchor_principles")):
-            if names is None or np.array_equal(np.asarray(anchor, np.float32), action):
-                continue
-            anchor = np.asarray(anchor, np.float32)
-            cases.append((step, anchor, np.asarray(revised, np.float32) if names else anchor, names))
+    anchors = (zip(*(records.column(name) for name in ("anchor_action", "anchor_revised", "anchor_principles")))
+               if "anchor_principles" in records.table.column_names else [(None, None, None)] * len(actions))
+    cases, others = [], []
+    for step, action, revised, names, (anchor, taught, anchor_names) in zip(
+            steps, actions, records.matrix("revised_action"), records.column("principles"), anchors):
+        if anchor_names is None:  # no anchor, or records from before its verdict was kept
+            cases.append((step, action, revised, names))
+        elif np.array_equal(np.asarray(anchor, np.float32), action):
+            cases.append((step, action, np.asarray(taught, np.float32), names))
+        else:
+            cases.append((step, action, revised, names))
+            others.append((step, np.asarray(anchor, np.float32), np.asarray(taught, np.float32), anchor_names))
+    cases += others if counterfactual else []
     X = np.array([critic_features(step, action, conditions, history) for step, action, _, _ in cases], dtype=np.float32)
     Y = np.zeros((len(cases), len(ids) + actions.shape[1]), dtype=np.float32)
     for row, (_, action, revised, names) in enumerate(cases):
