@@ -24,6 +24,10 @@ from tutelage.methods.text_critic import critique_revise_finetune
 from tutelage.nn.language import LanguageModel, Tokenizer
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -63,6 +67,8 @@ def main() -> None:
             dloss.append(history[-1]["validation_loss"] - history[0]["validation_loss"])
             print(f"seed {seed}: " + "; ".join(f"round {h['round']}: violations {h['violation_rate']:.2f}, "
                                                f"val loss {h['validation_loss']:.3f}" for h in history), flush=True)
+            print("  unfinished at max tokens (violations among the finished): " + "; ".join(
+                f"round {h['round']}: {h['unfinished']:.2f} ({_rate(h['violation_rate_finished'])})" for h in history))
             print("  revised by: " + "; ".join(f"round {h['round']}: {h['revised_by']}" for h in history[:-1]))
             if args.preference_steps:
                 print("  DPO: " + "; ".join(f"round {h['round']}: {h.get('preference')}" for h in history[:-1]))

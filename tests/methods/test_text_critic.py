@@ -52,6 +52,8 @@ def test_loop_records_rounds():
     history = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=1, samples=6,
                                        max_tokens=12, steps=10)
     assert [h["round"] for h in history] == [0, 1] and all(0 <= h["violation_rate"] <= 1 for h in history)
+    [cut] = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=0, samples=6, max_tokens=1)
+    assert cut["unfinished"] == 1.0 and cut["violation_rate_finished"] is None  # one character never ends a text
     preferred = critique_revise_finetune(lm, ["A (", "Another "], text, text[:200], rounds=1, samples=6,
                                          max_tokens=12, steps=10, preference_steps=5, beta=0.5, preference_lr=1e-3)
     pairs = preferred[0]["preference"]["pairs"]  # DPO on (revision, broken sample) after the fine-tuning

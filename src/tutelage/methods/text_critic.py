@@ -216,7 +216,9 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                              mix: float = 0.5, resample: int = 0, critic: TextRuleCritic | None = None,
                              preference_steps: int = 0, beta: float = 0.1, preference_lr: float = 1e-4,
                              seed: int = 0) -> list[dict]:
-    """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any).
+    """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any):
+    the violation rate, per principle, among the samples that wrote their end of text themselves
+    (``violation_rate_finished``; ``unfinished`` is the share stopped at ``max_tokens``), and the loss.
 
     Samples end where the model ends its text (:func:`sample_texts`). A
     broken sample is revised by ``resample`` fresh continuations of its prompt
@@ -238,8 +240,12 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
         texts = sample_texts(lm, chosen, max_tokens, seed=seed * 100_003 + round_ * 1009)
         reviews = critic.critique(chosen, texts, [])
         broken = [violations(t, critic.principles) for t in texts]
-        history.append({"round": round_, "violation_rate": float(np.mean([not r.ok for r in reviews])),
+        unfinished = np.array([len(t) - len(p) >= max_tokens for p, t in zip(chosen, texts)])  # no end of text written
+        bad = np.array([not r.ok for r in reviews])
+        history.append({"round": round_, "violation_rate": float(bad.mean()),
                         "by_principle": {p.id: float(np.mean([p.id in b for b in broken])) for p in critic.principles},
+                        "unfinished": float(unfinished.mean()),
+                        "violation_rate_finished": float(bad[~unfinished].mean()) if (~unfinished).any() else None,
                         "validation_loss": lm.loss(validation), "example": texts[0]})
         if round_ == rounds:
             break
