@@ -120,7 +120,7 @@ def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(s
     assert [("slow-near-table" in names) for names in last.column("anchor_principles")] == too_fast.tolist()
     other = ~np.all(anchor == last.matrix("action"), axis=1)
     X, Y = critic_dataset(last)
-    X0, Y0 = critic_dataset(last, counterfactual=False)
+    X0, _ = critic_dataset(last, counterfactual=False)
     assert len(X0) == last.table.num_rows and len(X) == len(X0) + other.sum()
     extra = slice(len(X0), None)
     j = constitution.ids.index("slow-near-table")
