@@ -36,6 +36,8 @@ def reference_forward(qmodel: QuantizedModel, x: np.ndarray) -> np.ndarray:
         kind = layer["type"]
         if kind == "dense":
             w = dequantize_weights(qmodel.tensors[f"{i}.dense.q"], qmodel.tensors[f"{i}.dense.scale"])
+            if f"{i}.dense.in_scale" in qmodel.tensors:  # the input is scaled by what the rows were divided by
+                h = h * qmodel.tensors[f"{i}.dense.in_scale"]
             h = h @ w.astype(np.float64) + qmodel.tensors[f"{i}.dense.bias"]
         elif kind == "tanh":
             h = np.tanh(h)
@@ -56,14 +58,16 @@ def make_model(seed=0, widths=(40, 24, 7)):
                           nn.Dense(widths[2]), nn.Softmax()], input_shape=(13,), seed=seed)
 
 
+@pytest.mark.parametrize("equalize", [True, False])
 @pytest.mark.parametrize("path", ["c", "avx2"])
 @pytest.mark.parametrize("widths", [(40, 24, 7), (130, 64, 3), (1, 16, 17)])
-def test_int8_kernel_matches_the_numpy_reference(path, widths):
+def test_int8_kernel_matches_the_numpy_reference(path, widths, equalize):
     if path == "avx2" and quant_core.KERNEL != "avx2":
         pytest.skip("this CPU has no AVX2")
     model = make_model(widths=widths)
     model.theta[:] = np.random.default_rng(1).normal(0, 0.5, model.n_params).astype(np.float32)
-    qmodel = quantize(model)
+    qmodel = quantize(model, equalize_inputs=equalize)
+    assert ("0.dense.in_scale" in qmodel.tensors) == equalize and "2.dense.in_scale" not in qmodel.tensors
     X = np.random.default_rng(2).normal(size=(9, 13)).astype(np.float32)
     try:
         assert quant_core.use_kernel(path) == path
@@ -74,6 +78,23 @@ def test_int8_kernel_matches_the_numpy_reference(path, widths):
     np.testing.assert_array_equal(batch, single)
     # and the int8 model stays close to the float model it came from
     np.testing.assert_allclose(batch, model(X), atol=0.05)
+
+
+def test_equalized_inputs_keep_what_a_folded_standardization_puts_in_small_rows(tmp_path):
+    model = nn.Sequential([nn.Dense(32), nn.Tanh(), nn.Dense(4)], input_shape=(6,), seed=0)
+    spread = np.array([0.24, 1.0, 3.0, 10.0, 40.0, 117.0], np.float32)  # per-input std of raw observations
+    model.layers[0].params["weight"][...] /= spread[:, None]  # a standardization folded into layer 1
+    X = np.random.default_rng(3).normal(size=(200, 6)).astype(np.float32) * spread
+    error = {eq: float(np.abs(quantize(model, equalize_inputs=eq)(X) - model(X)).max()) for eq in (True, False)}
+    assert error[True] < 0.05 < error[False] and error[True] < error[False] / 10, error  # about 0.013 and 0.84
+    t = quantize(model).tensors  # each weight back within half a step of its row and column
+    step = t["0.dense.in_scale"][:, None] * t["0.dense.scale"][None, :]
+    back = quantize(model).dequantized().layers[0].params["weight"]
+    assert np.all(np.abs(back - model.layers[0].params["weight"]) <= step / 2 * (1 + 1e-4) + 1e-7)
+    for eq in (True, False):  # files with and without the input scales load and run alike
+        path = tmp_path / f"q{eq}.safetensors"
+        quantize(model, equalize_inputs=eq).save(path)
+        np.testing.assert_array_equal(nn.load(path)(X), quantize(model, equalize_inputs=eq)(X))
 
 
 def test_quantized_model_checks_its_input_shape():

@@ -88,8 +88,8 @@ cdef class QuantizedNetwork:
         PyMem_Free(self.stats)
 
     def __init__(self, list ops, tuple input_shape, tuple output_shape):
-        """``ops``: dicts with ``kind`` and, for dense, ``q`` (n_in × n_out int8), ``scale`` and ``bias``;
-        for layer norm ``gamma``, ``beta``, ``eps`` and ``n`` (row length); for (log-)softmax ``n``."""
+        """``ops``: dicts with ``kind`` and, for dense, ``q`` (n_in × n_out int8), ``scale`` and ``bias``
+        (and optionally ``in_scale``, n_in values the input is multiplied by first); for layer norm ``gamma``, ``beta``, ``eps`` and ``n`` (row length); for (log-)softmax ``n``."""
         cdef Py_ssize_t in_size = int(np.prod(input_shape, dtype=np.int64))
         cdef Py_ssize_t size = in_size, width = in_size, i
         cdef QOp* op
@@ -121,6 +121,8 @@ cdef class QuantizedNetwork:
                 op.wq = <int8_t*>cnp.PyArray_DATA(q)
                 op.scale = held_floats(self._keep, np.pad(np.ravel(spec["scale"]), pad[1]), op.width, i, "scale")
                 op.bias = held_floats(self._keep, np.pad(np.ravel(spec["bias"]), pad[1]), op.width, i, "bias")
+                if spec.get("in_scale") is not None:
+                    op.gamma = held_floats(self._keep, spec["in_scale"], size, i, "in_scale")
             elif op.kind in (Q_SOFTMAX, Q_LOG_SOFTMAX, Q_LAYER_NORM):
                 n = int(spec.get("n", size))
                 if n <= 0 or size % n:
@@ -150,11 +152,15 @@ cdef class QuantizedNetwork:
         cdef QOp* op
         cdef float* cur = x
         cdef float* nxt
-        cdef Py_ssize_t size = self.in_size
+        cdef Py_ssize_t size = self.in_size, k
         for i in range(self.n_ops):
             op = &self.ops[i]
             nxt = out if i == self.n_ops - 1 else self.buf + (self.width if cur == self.buf else 0)
             if op.kind == Q_DENSE:
+                if op.gamma != NULL:  # per-input scales first (the row scales the weights were divided by)
+                    for k in range(op.n_in):
+                        self.stats[k] = cur[k] * op.gamma[k]
+                    cur = self.stats
                 q8_dense(op.wq, cur, op.scale, op.bias, op.n_in, op.n_out, op.width, nxt)
             elif op.kind == Q_RELU:
                 relu_forward(cur, nxt, size)

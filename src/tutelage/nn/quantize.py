@@ -11,6 +11,13 @@ Scheme: symmetric, per output channel. For the weight column of output ``j``,
 in [-127, 127], so every weight is recovered within ``scale[j] / 2``. Biases,
 layer-norm parameters and activations stay float32 (weight-only
 quantization): the int8 kernel widens the weights inside the product.
+
+The first dense layer reads raw observations, often on mixed scales (a
+standardization folded into its weights leaves rows that differ by 100× or
+more, and per-output scales would round the small rows to zero). Its rows are
+equalized first: ``in_scale[i] = max|W[i, :]|``, the int8 weights stand for
+``W[i, :] / in_scale[i]``, and the input is multiplied by ``in_scale`` before
+the product (tensor ``"{i}.dense.in_scale"``; files without it load as before).
 """
 from __future__ import annotations
 
@@ -73,7 +80,7 @@ class QuantizedModel(QuantizedNetwork):
                 if len(shape) != 1:
                     raise SpecError(f"layers[{i}] (dense): int8 inference needs a flat input, got shape {shape}")
                 op.update(q=tensors[f"{i}.dense.q"], scale=tensors[f"{i}.dense.scale"],
-                          bias=tensors[f"{i}.dense.bias"])
+                          bias=tensors[f"{i}.dense.bias"], in_scale=tensors.get(f"{i}.dense.in_scale"))
             elif layer.type == "layer_norm":
                 op.update(gamma=tensors[f"{i}.layer_norm.gamma"], beta=tensors[f"{i}.layer_norm.beta"], eps=layer.eps)
             ops.append(op)
@@ -93,7 +100,9 @@ class QuantizedModel(QuantizedNetwork):
         model = Model.from_spec(self.spec)
         for i, layer in enumerate(model.layers):
             if layer.type == "dense":
-                layer.params["weight"][...] = dequantize_weights(self.tensors[f"{i}.dense.q"], self.tensors[f"{i}.dense.scale"])
+                weight = dequantize_weights(self.tensors[f"{i}.dense.q"], self.tensors[f"{i}.dense.scale"])
+                rows = self.tensors.get(f"{i}.dense.in_scale")
+                layer.params["weight"][...] = weight if rows is None else weight * rows[:, None]
             for name, view in layer.params.items():
                 key = f"{i}.{layer.type}.{name}"
                 if key in self.tensors:
@@ -112,15 +121,28 @@ class QuantizedModel(QuantizedNetwork):
         return f"QuantizedModel(input_shape={self.input_shape}, {self.n_params:,} params, int8 weights)"
 
 
-def quantize(model: Model) -> QuantizedModel:
-    """An int8 copy of ``model``: dense weights per output channel, the rest float32. A non-finite model is refused."""
+def input_scales(weight: np.ndarray) -> np.ndarray:
+    """Each input row's largest weight magnitude (1 for an all-zero row): what :func:`quantize` divides rows by."""
+    rows = np.abs(np.asarray(weight, dtype=np.float32)).max(axis=1)
+    rows[~(rows > 0)] = 1.0
+    return rows.astype(np.float32)
+
+
+def quantize(model: Model, equalize_inputs: bool = True) -> QuantizedModel:
+    """An int8 copy of ``model``: dense weights per output channel, the rest float32; with ``equalize_inputs``
+    the first dense layer's rows are equalized first (see the module). A non-finite model is refused."""
     bad = int(np.count_nonzero(~np.isfinite(model.theta)))
     if bad:
         raise NumericalError(f"cannot quantize: the model has {bad} non-finite (NaN or inf) parameters")
     tensors: dict[str, np.ndarray] = {}
+    first = next((i for i, layer in enumerate(model.layers) if layer.type == "dense"), None)
     for i, layer in enumerate(model.layers):  # QuantizedModel names the layers it cannot run
         if layer.type == "dense":
-            tensors[f"{i}.dense.q"], tensors[f"{i}.dense.scale"] = quantize_weights(layer.params["weight"])
+            weight = np.asarray(layer.params["weight"], dtype=np.float32)
+            if equalize_inputs and i == first:
+                tensors[f"{i}.dense.in_scale"] = input_scales(weight)
+                weight = weight / tensors[f"{i}.dense.in_scale"][:, None]
+            tensors[f"{i}.dense.q"], tensors[f"{i}.dense.scale"] = quantize_weights(weight)
             tensors[f"{i}.dense.bias"] = np.array(layer.params["bias"], dtype=np.float32)
         elif layer.type == "layer_norm":
             tensors[f"{i}.layer_norm.gamma"] = np.array(layer.params["gamma"], dtype=np.float32)
@@ -134,7 +156,8 @@ def from_safetensors(path: Path, header: dict[str, str], tensors: dict[str, np.n
     if header.get("quantization") != SCHEME:
         raise ModelFileError(f"{path}: metadata field 'quantization' is {header.get('quantization')!r}, expected {SCHEME!r}")
     try:
-        check_tensors(path, tensors, quantize(Model.from_spec(spec)).tensors)
+        equalized = any(name.endswith(".dense.in_scale") for name in tensors)  # files before it have none
+        check_tensors(path, tensors, quantize(Model.from_spec(spec), equalize_inputs=equalized).tensors)
         model = QuantizedModel(spec, tensors)
     except (SpecError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: field 'spec' or tensors do not make an int8 model: {exc}") from None
