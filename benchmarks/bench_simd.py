@@ -12,7 +12,7 @@ to compare a local build with the wheel. numpy's forward of the same MLP, timed
 in the same process, is the reference a user would reach for instead.
 
 Measured: an MLP 16→64→64→2 tanh (as in bench_core.py) at batch 1, float32 and
-int8 (``quantize``), and one Adam step at batch 64 (zero grad, forward, MSE,
+int8 (``quantize``, with and without its first layer's rows equalized), and one Adam step at batch 64 (zero grad, forward, MSE,
 backward, update).
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ def round_medians(scale: float) -> dict:
     from tutelage.nn.quantize import quantize
 
     model = nn.Sequential([nn.Dense(64), nn.Tanh(), nn.Dense(64), nn.Tanh(), nn.Dense(2)], input_shape=(16,), seed=0)
-    qmodel = quantize(model)
+    qmodel, plain = quantize(model), quantize(model, equalize_inputs=False)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(16).astype(np.float32)
     X, Y = rng.standard_normal((64, 16)).astype(np.float32), rng.standard_normal((64, 2)).astype(np.float32)
@@ -57,6 +57,7 @@ def round_medians(scale: float) -> dict:
 
     np.testing.assert_allclose(model(x), numpy_forward(), rtol=1e-4, atol=1e-5)
     calls = {"batch-1 float32": (lambda: model(x), 20000), "batch-1 int8": (lambda: qmodel(x), 20000),
+             "batch-1 int8, first layer's rows not equalized": (lambda: plain(x), 20000),
              "Adam step, batch 64": (adam_step, 2000), "numpy batch-1 float32": (numpy_forward, 4000)}
     times: dict[str, list[float]] = {name: [] for name in calls}
     with threadpool_limits(1):
