@@ -19,7 +19,8 @@ cdef class QuantizedNetwork:
     cdef int n_ops
     cdef Py_ssize_t in_size, out_size, width
     cdef float* buf            # two ping-pong activation rows of ``width`` floats
-    cdef float* stats          # layer-norm row statistics (unused at inference, but written); a dense layer's scaled input
+    cdef float* stats          # layer-norm row statistics (unused at inference, but written);
+                               # a dense layer's input times its per-input scales
     cdef tuple _in_shape
     cdef int _in_ndim, _out_ndim
     cdef cnp.npy_intp[8] _in_dims      # [N, *input_shape]

@@ -89,7 +89,8 @@ cdef class QuantizedNetwork:
 
     def __init__(self, list ops, tuple input_shape, tuple output_shape):
         """``ops``: dicts with ``kind`` and, for dense, ``q`` (n_in × n_out int8), ``scale`` and ``bias``
-        (and optionally ``in_scale``, n_in values the input is multiplied by first); for layer norm ``gamma``, ``beta``, ``eps`` and ``n`` (row length); for (log-)softmax ``n``."""
+        (and optionally ``in_scale``, n_in values the input is multiplied by first); for layer norm
+        ``gamma``, ``beta``, ``eps`` and ``n`` (row length); for (log-)softmax ``n``."""
         cdef Py_ssize_t in_size = int(np.prod(input_shape, dtype=np.int64))
         cdef Py_ssize_t size = in_size, width = in_size, i
         cdef QOp* op
