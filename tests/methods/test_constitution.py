@@ -87,15 +87,24 @@ def test_learned_critic_reads_sensors_only_and_reports_confidence(setup, tmp_pat
     assert records is not None
 
 
-def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_students_action(setup, tmp_path):
+@pytest.fixture(scope="module")
+def anchored_loop(setup, tmp_path_factory):
+    """Two rounds of anchored fine-tuning with the rules critic: ``(derivation, loop folder)``."""
     host, constitution, student, _ = setup
     critic = host.registry("critics").get("rules")(constitution=constitution)
-    before = student.copy()
-    tuned, derivation = constitutional_training(
-        REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=2, episodes_per_round=2, seed=0,
+    folder = tmp_path_factory.mktemp("anchored") / "loop"
+    _, derivation = constitutional_training(
+        REACH, student.copy(), critic, constitution, folder, rounds=2, episodes_per_round=2, seed=0,
         sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, targets="anchor")
+    return derivation, folder
+
+
+def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_students_action(setup, anchored_loop):
+    _, constitution, student, _ = setup
+    before = student.copy()
+    derivation, loop = anchored_loop
     assert "targets=anchor" in derivation.dataset and derivation.parent == student.info["id"]
-    last = Records.read(tmp_path / "loop" / "round-1", constitution)
+    last = Records.read(loop / "round-1", constitution)
     observations, anchor = last.matrix("observation"), last.matrix("anchor_action")
     assert np.allclose(anchor, np.asarray(before(observations)), atol=1e-5)  # the frozen student, not the tuned one
     assert not np.allclose(last.matrix("action"), anchor, atol=1e-3)  # round 1 was driven by the tuned student
@@ -108,12 +117,10 @@ def test_anchored_fine_tuning_teaches_the_critics_revision_of_the_frozen_student
         revision_targets(Records(without, last.episodes, constitution), targets="anchor")
 
 
-def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(setup, tmp_path):
-    host, constitution, student, _ = setup
-    critic = host.registry("critics").get("rules")(constitution=constitution)
-    constitutional_training(REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=2, episodes_per_round=2,
-                            seed=0, sampler=sampler_for(REACH), max_steps=40, epochs=30, lr=3e-3, targets="anchor")
-    last = Records.read(tmp_path / "loop" / "round-1", constitution)
+def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(setup, anchored_loop):
+    _, constitution, _, _ = setup
+    loop = anchored_loop[1]
+    last = Records.read(loop / "round-1", constitution)
     anchor, z = last.matrix("anchor_action"), last.matrix("observation")[:, 16]
     too_fast = (z < 0.6) & (np.abs(anchor).max(axis=1) * 1.5 > 0.3 + 1e-6)  # the strict slow-near-table, by hand
     assert too_fast.any()
@@ -129,7 +136,7 @@ def test_a_learned_critic_also_learns_from_the_anchors_actions_it_did_not_take(s
     taught = last.matrix("anchor_revised")
     assert np.allclose(Y[extra, 3:], taught[other] - anchor[other])  # the critic's target of it
     assert np.allclose(Y[: len(X0)][~other, 3:], taught[~other] - anchor[~other])  # where the anchor drove, its target
-    first = Records.read(tmp_path / "loop" / "round-0", constitution)
+    first = Records.read(loop / "round-0", constitution)
     older = Records(first.table.drop_columns(["anchor_principles"]), first.episodes, constitution)  # records from before
     both = Records.concat([older, last])
     assert both.table.column("anchor_principles").null_count == first.table.num_rows
