@@ -26,12 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edge-case-fraction", type=float, default=0.2, help="share of named edge cases (default 0.2)")
     parser.add_argument("--passes", type=int, default=2, help="revision passes (default 2)")
     parser.add_argument("--max-steps", type=int, default=None, help="time limit per episode (default: the world's)")
+    parser.add_argument("--action-filter", default=None, metavar="A[,A...]",
+                        help="low-pass the policy's action: a_t = A * a_(t-1) + (1 - A) * policy; one weight in [0, 1) "
+                             "or one per action dimension (default: none)")
     parser.add_argument("--quiet", action="store_true", help="no table")
 
 
 def run(args: argparse.Namespace) -> int:
     from tutelage.constitution import load_constitution, rule_kinds
     from tutelage.methods.constitution import critique_episodes
+    from tutelage.rollouts.lowpass import LowPassPolicy
     from tutelage.rollouts.plan import EpisodePlanner
     from tutelage.rollouts.policy import Policy, resolve_policy
     from tutelage.rollouts.rollout import check_world, make_env
@@ -48,13 +52,29 @@ def run(args: argparse.Namespace) -> int:
         policy = Policy(spec, env)
     finally:
         env.close()
+    policy_id = spec.model_id or spec.name
+    if args.action_filter is not None:
+        weights = action_filter_weights(args.action_filter)
+        policy, policy_id = LowPassPolicy(policy, weights), f"{policy_id} low-pass {weights.tolist()}"
     planner = EpisodePlanner(sampler_for(args.world), edge_case_fraction=args.edge_case_fraction, split=args.split,
                              where="--edge-case-fraction")
     records = critique_episodes(args.world, policy, critic, constitution, planner.plans(args.seed, args.episodes), args.out,
-                                policy_id=spec.model_id or spec.name, max_steps=args.max_steps, quiet=args.quiet)
+                                policy_id=policy_id, max_steps=args.max_steps, quiet=args.quiet)
     if not args.quiet:
         print_summary(records.summary(examples=1), args.out)
     return 0
+
+
+def action_filter_weights(text: str):
+    """``--action-filter 0.9,0.95`` as checked weights."""
+    from tutelage.errors import SpecError
+    from tutelage.rollouts.lowpass import filter_weights
+
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise SpecError(f"--action-filter: expected numbers separated by commas, got {text!r}") from None
+    return filter_weights(weights[0] if len(weights) == 1 else weights, where="--action-filter")
 
 
 def print_summary(summary: dict, out: str) -> None:

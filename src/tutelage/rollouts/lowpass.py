@@ -1,0 +1,47 @@
+"""A first-order low-pass on a policy's action, restarted every episode.
+
+``a_t = alpha * a_(t-1) + (1 - alpha) * pi(o_t)`` per action dimension (``a_0 = pi(o_0)``);
+``alpha = 0`` passes the policy through. A memoryless student reading noisy sensors flickers
+across a limit it drives close to, and every crossing begins a new violation; the filter
+trades that flicker for a lag of about ``alpha / (1 - alpha)`` steps.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tutelage.errors import SpecError
+from tutelage.rollouts.policy import as_policy, reset_policy
+
+
+def filter_weights(alpha: float | Sequence[float], where: str = "action filter") -> np.ndarray:
+    """``alpha`` as a float64 vector (or scalar), each in [0, 1); a SpecError naming ``where`` otherwise."""
+    weights = np.asarray(alpha, dtype=np.float64)
+    if weights.ndim > 1 or weights.size == 0 or not np.all((weights >= 0) & (weights < 1)):
+        raise SpecError(f"{where}: each weight must be in [0, 1), got {np.asarray(alpha).tolist()!r}")
+    return weights
+
+
+class LowPassPolicy:
+    """``policy`` (a teacher, a model or a callable) with its action low-pass filtered by ``alpha``:
+    one weight for every action dimension, or one each."""
+
+    def __init__(self, policy: Any, alpha: float | Sequence[float]):
+        self.policy, self.alpha = policy, filter_weights(alpha)
+        self._act = as_policy(policy)
+        self._last: np.ndarray | None = None
+        self.info = {**(getattr(policy, "info", None) or {}), "action_filter": self.alpha.tolist()}
+
+    def reset(self, seed: int | None = None) -> None:
+        reset_policy(self.policy, seed)
+        self._last = None
+
+    def act(self, observation: Any, info: dict) -> np.ndarray:
+        action = np.asarray(self._act(observation, info))
+        if self.alpha.ndim and self.alpha.shape != action.shape:
+            raise SpecError(f"action filter: {self.alpha.size} weights for an action of shape {action.shape}")
+        raw = action.astype(np.float64)
+        self._last = raw if self._last is None else self.alpha * self._last + (1.0 - self.alpha) * raw
+        return self._last.astype(action.dtype)
