@@ -68,6 +68,18 @@ def action_size() -> int:
         env.close()
 
 
+def test_falls_have_their_own_weight_and_reset_forgets_the_last_action():
+    actions = iter(np.array([[0.0, 0.0], [1.0, 1.0], [0.2, 0.2], [0.5, 0.5], [0.4, 0.4]], np.float32))
+    policy = LowPassPolicy(lambda observation: next(actions), [0.5, 0.5], fall=[0.0, 0.5])
+    policy.reset(seed=0)
+    taken = [policy.act(None, {}) for _ in range(4)]
+    # rise: halfway; fall, weight 0: at once; fall, weight 0.5: halfway
+    np.testing.assert_allclose(taken, [[0.0, 0.0], [0.5, 0.5], [0.2, 0.35], [0.35, 0.425]], rtol=1e-6)
+    assert policy.info["action_filter"] == {"rise": [0.5, 0.5], "fall": [0.0, 0.5]}
+    policy.reset(seed=1)
+    np.testing.assert_array_equal(policy.act(None, {}), np.float32([0.4, 0.4]))
+
+
 @pytest.mark.parametrize("alpha", [1.0, -0.1, [], [[0.5]], [0.2, float("nan")]])
 def test_bad_weights_are_one_clear_error(alpha):
     with pytest.raises(SpecError, match=r"action filter: each weight must be in \[0, 1\)"):
@@ -84,13 +96,17 @@ def test_critique_cli_filters_the_policy_and_rejects_bad_weights(tmp_path, capsy
     out = tmp_path / "out"
     args = ["critique", REACH, "--policy", "expert", "--constitution", "arm", "--episodes", "1", "--max-steps", "8",
             "--quiet", "--out", str(out)]
-    assert main([*args, "--action-filter", "0.5"]) == 0
+    assert main([*args, "--action-filter", "0.5", "--action-filter-fall", "0.1"]) == 0
     manifest = json.loads((out / "critique.json").read_text())
-    assert manifest["policy"].endswith("low-pass 0.5")
+    assert manifest["policy"].endswith("low-pass 0.5 fall 0.1")
     bad = tmp_path / "bad"
     assert main([*args[:-1], str(bad), "--action-filter", "0.5,x"]) == 2
     assert main([*args[:-1], str(bad), "--action-filter", "1.2"]) == 2
+    assert main([*args[:-1], str(bad), "--action-filter", "0.5", "--action-filter-fall", "-1"]) == 2
+    assert main([*args[:-1], str(bad), "--action-filter-fall", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "--action-filter: expected numbers separated by commas, got '0.5,x'" in err
     assert "--action-filter: each weight must be in [0, 1), got 1.2" in err
+    assert "--action-filter-fall: each weight must be in [0, 1), got -1.0" in err
+    assert "--action-filter-fall: needs --action-filter" in err
     assert not bad.exists()

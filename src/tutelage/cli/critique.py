@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tutelage.cli import add_policy_arguments, host_of, policy_options
+from tutelage.errors import SpecError
 
 NAME = "critique"
 HELP = "review a policy against a constitution; print violations per principle and write the records (Parquet)"
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--action-filter", default=None, metavar="A[,A...]",
                         help="low-pass the policy's action: a_t = A * a_(t-1) + (1 - A) * policy; one weight in [0, 1) "
                              "or one per action dimension (default: none)")
+    parser.add_argument("--action-filter-fall", default=None, metavar="A[,A...]",
+                        help="the filter's weights while the action falls (default: those of --action-filter)")
     parser.add_argument("--quiet", action="store_true", help="no table")
 
 
@@ -54,8 +57,13 @@ def run(args: argparse.Namespace) -> int:
         env.close()
     policy_id = spec.model_id or spec.name
     if args.action_filter is not None:
-        weights = action_filter_weights(args.action_filter)
-        policy, policy_id = LowPassPolicy(policy, weights), f"{policy_id} low-pass {weights.tolist()}"
+        rise = action_filter_weights(args.action_filter, "--action-filter")
+        fall = rise if args.action_filter_fall is None else action_filter_weights(args.action_filter_fall,
+                                                                                    "--action-filter-fall")
+        policy = LowPassPolicy(policy, rise, fall)
+        policy_id = f"{policy_id} low-pass {rise.tolist()}" + ("" if args.action_filter_fall is None else f" fall {fall.tolist()}")
+    elif args.action_filter_fall is not None:
+        raise SpecError("--action-filter-fall: needs --action-filter (the weights while the action rises)")
     planner = EpisodePlanner(sampler_for(args.world), edge_case_fraction=args.edge_case_fraction, split=args.split,
                              where="--edge-case-fraction")
     records = critique_episodes(args.world, policy, critic, constitution, planner.plans(args.seed, args.episodes), args.out,
@@ -65,16 +73,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def action_filter_weights(text: str):
+def action_filter_weights(text: str, option: str):
     """``--action-filter 0.9,0.95`` as checked weights."""
-    from tutelage.errors import SpecError
     from tutelage.rollouts.lowpass import filter_weights
 
     try:
         weights = [float(part) for part in text.split(",")]
     except ValueError:
-        raise SpecError(f"--action-filter: expected numbers separated by commas, got {text!r}") from None
-    return filter_weights(weights[0] if len(weights) == 1 else weights, where="--action-filter")
+        raise SpecError(f"{option}: expected numbers separated by commas, got {text!r}") from None
+    return filter_weights(weights[0] if len(weights) == 1 else weights, where=option)
 
 
 def print_summary(summary: dict, out: str) -> None:
