@@ -193,3 +193,27 @@ def test_learned_critic_thresholds_come_from_validation_and_conditions_from_the_
                                                               "history": False})
     learned = host.registry("critics").get("learned")(constitution=constitution, model=str(path))
     assert not learned.history and 0.0 <= agreement(learned, validation)["f1"] <= 1.0  # reads 41 inputs, as trained
+
+
+def test_the_rounds_can_be_driven_by_the_student_behind_a_low_pass(setup, tmp_path):
+    from tutelage.errors import SpecError
+    from tutelage.rollouts.lowpass import LowPassPolicy
+
+    host, constitution, student, _ = setup
+    critic = host.registry("critics").get("rules")(constitution=constitution)
+    constitutional_training(REACH, student.copy(), critic, constitution, tmp_path / "loop", rounds=1, episodes_per_round=2,
+                            seed=0, sampler=sampler_for(REACH), max_steps=20, epochs=1, targets="anchor",
+                            drive_with=lambda model: LowPassPolicy(model, 0.6))
+    records = Records.read(tmp_path / "loop" / "round-0", constitution)
+    episodes, taken = np.array(records.column("episode_index")), records.matrix("action")
+    raw = records.matrix("anchor_action")  # in round 0 the student is still its anchor: raw = what it proposed
+    for episode in np.unique(episodes):
+        expected, last = [], None
+        for action in raw[episodes == episode].astype(np.float64):
+            last = action if last is None else 0.6 * last + 0.4 * action
+            expected.append(last)
+        assert np.allclose(taken[episodes == episode], expected, atol=1e-6)
+    assert not np.allclose(taken, raw, atol=1e-3)  # the filter drove
+    with pytest.raises(SpecError, match="drive_with"):
+        constitutional_training(REACH, student.copy(), critic, constitution, tmp_path / "own", targets="own",
+                                drive_with=lambda model: model)

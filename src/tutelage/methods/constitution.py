@@ -326,6 +326,7 @@ def constitutional_training(
     quiet: bool = True,
     callbacks: Any = (),
     on_round: Callable[[int, Any, dict[str, Any]], None] | None = None,
+    drive_with: Callable[[Any], Any] | None = None,
 ) -> tuple[Any, Derivation]:
     """K rounds of critique → revise → fine-tune; return ``(student, derivation)``.
 
@@ -340,9 +341,15 @@ def constitutional_training(
     at the states the current student visits (see :func:`revision_targets`):
     the targets stay consistent from step to step and round to round, so the
     student changes where the constitution asks and nowhere else.
+
+    ``drive_with(student)`` is the policy that drives in the rounds, say the student behind a
+    :class:`tutelage.rollouts.lowpass.LowPassPolicy` as it will be deployed; the model is still what
+    is fine-tuned (with anchored targets, on what the critic teaches at the states that policy visits).
     """
     if rounds < 1 or episodes_per_round < 1:
         raise SpecError(f"rounds and episodes_per_round must be at least 1, got {rounds} and {episodes_per_round}")
+    if drive_with is not None and targets != "anchor":
+        raise SpecError("drive_with: the driving policy's actions are not the model's; use it with targets='anchor'")
     if targets == "anchor" and start is not None:
         raise SpecError("start: an earlier critique has no anchor columns; use it with targets='own'")
     critic_name = getattr(critic, "name", type(critic).__name__)
@@ -353,7 +360,8 @@ def constitutional_training(
     anchor = student.copy() if targets == "anchor" else None
     for round_num in range(rounds):
         plans = planner.plans(seed, episodes_per_round, start=round_num * episodes_per_round)
-        records = critique_episodes(world, student, critic, constitution, plans, Path(out_dir) / f"round-{round_num}",
+        driver = student if drive_with is None else drive_with(student)
+        records = critique_episodes(world, driver, critic, constitution, plans, Path(out_dir) / f"round-{round_num}",
                                     policy_id=f"{model_id(student) or 'student'}:round-{round_num}",
                                     critic_name=critic_name, max_steps=max_steps, quiet=quiet, anchor=anchor,
                                     anchor_id=f"{model_id(student) or 'student'}:anchor")
