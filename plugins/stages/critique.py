@@ -54,6 +54,11 @@ def critic_for(context: Any, settings: dict[str, Any]) -> tuple[Any, Any]:
     return critic, constitution
 
 
+def one_or_each(weights: list[float]) -> Any:
+    """A filter setting: one weight for every action dimension, or one each (None when empty)."""
+    return None if not weights else weights[0] if len(weights) == 1 else weights
+
+
 class CritiqueStage:
     """Records under ``critiques/<stage>/`` (one Parquet file per episode; a resumed run keeps the
     episodes already written). Held-out episodes by default, the same for every critique stage of
@@ -67,11 +72,25 @@ class CritiqueStage:
         "episodes": Field(int, 20, minimum=1),
         "split": Field(str, "held-out", choices=("held-out", "train")),
         "examples": Field(int, 3, minimum=0, help="critique sentences kept per principle"),
+        "action_filter": Field(list, [], items=float,
+                               help="low-pass the policy's action: one weight in [0, 1) or one per dimension"),
+        "action_filter_fall": Field(list, [], items=float, help="the filter's weights while the action falls"),
         **CRITIC_SETTINGS,
     }
 
     def validate(self, settings: dict[str, Any], check: Any) -> dict[str, Any]:
+        from tutelage.errors import SpecError
+        from tutelage.rollouts.lowpass import filter_weights
+
         check_policy(check, settings["policy"], "policy")
+        for key in ("action_filter", "action_filter_fall"):
+            if settings[key]:
+                try:
+                    filter_weights(one_or_each(settings[key]))
+                except SpecError as exc:
+                    raise check.error(key, str(exc).split(": ", 1)[1]) from None
+        if settings["action_filter_fall"] and not settings["action_filter"]:
+            raise check.error("action_filter_fall", "needs action_filter (the weights while the action rises)")
         return check_critic(settings, check)
 
     def run(self, context: Any, settings: dict[str, Any]) -> dict[str, Any]:
@@ -81,12 +100,19 @@ class CritiqueStage:
         critic, constitution = critic_for(context, settings)
         ref = settings["policy"]
         policy = load_policy(context, ref, settings["policy_options"])
+        policy_id = ref if is_teacher(context, ref) else context.output(ref)["model_id"]
+        critiqued = policy_id
+        if settings["action_filter"]:
+            from tutelage.rollouts.lowpass import LowPassPolicy
+
+            rise, fall = (one_or_each(settings[key]) for key in ("action_filter", "action_filter_fall"))
+            policy = LowPassPolicy(policy, rise, fall)
+            critiqued = f"{policy_id} low-pass {rise}" + (f" fall {fall}" if fall is not None else "")
         planner = EpisodePlanner(context.sampler, edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
                                  split=settings["split"])
         plans = planner.plans(context.spec.seed, settings["episodes"])
         out = context.path("critiques", context.stage.name)
-        policy_id = ref if is_teacher(context, ref) else context.output(ref)["model_id"]
-        records = critique_episodes(context.world, policy, critic, constitution, plans, out, policy_id=policy_id,
+        records = critique_episodes(context.world, policy, critic, constitution, plans, out, policy_id=critiqued,
                                     max_steps=settings["max_steps"], quiet=context.quiet)
         summary = records.summary(examples=settings["examples"])
         dataset_id = f"{context.run_id}/{context.stage.name}"
