@@ -113,13 +113,12 @@ def test_critique_cli_filters_the_policy_and_rejects_bad_weights(tmp_path, capsy
 
 
 STAGE_SPEC = '''
-name = "filtered-critique"
-seed = 3
 world = "tutelage/Reach-v0"
+name = "filtered-critique"
 
 [[stages]]
-name = "review"
 type = "critique"
+name = "smoothed"
 policy = "expert"
 constitution = "arm"
 episodes = 2
@@ -133,10 +132,10 @@ def test_critique_stage_filters_the_policy_and_checks_its_weights_before_running
     spec.write_text(STAGE_SPEC.format(options="action_filter = [0.5]\naction_filter_fall = [0.0]"))
     assert main(["run", str(spec), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
-    manifest = json.loads((run_dir / "critiques" / "review" / "critique.json").read_text())
+    manifest = json.loads((run_dir / "critiques" / "smoothed" / "critique.json").read_text())
     assert manifest["policy"] == "expert low-pass 0.5 fall 0.0"
-    for options, words in [("action_filter = [1.5]", "filtered.toml.stages[0] (review).action_filter: each weight must be in [0, 1), got 1.5"),
-                           ("action_filter_fall = [0.5]", "filtered.toml.stages[0] (review).action_filter_fall: needs action_filter")]:
+    for options, words in [("action_filter = [1.5]", "filtered.toml.stages[0] (smoothed).action_filter: each weight must be in [0, 1), got 1.5"),
+                           ("action_filter_fall = [0.5]", "filtered.toml.stages[0] (smoothed).action_filter_fall: needs action_filter")]:
         spec.write_text(STAGE_SPEC.format(options=options))
         assert main(["run", str(spec), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
         assert words in capsys.readouterr().err
