@@ -106,8 +106,8 @@ def test_critique_cli_filters_the_policy_and_rejects_bad_weights(tmp_path, capsy
     assert main([*args[:-1], str(bad), "--action-filter-fall", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "--action-filter: expected numbers separated by commas, got '0.5,x'" in err
-    assert "--action-filter: each weight must be in [0, 1), got 1.2" in err
-    assert "--action-filter-fall: each weight must be in [0, 1), got -1.0" in err
+    assert "--action-filter: each weight must be in [0, 1), got [1.2]" in err
+    assert "--action-filter-fall: each weight must be in [0, 1), got [-1.0]" in err
     assert "--action-filter-fall: needs --action-filter" in err
     assert not bad.exists()
 
@@ -134,7 +134,7 @@ def test_critique_stage_filters_the_policy_and_checks_its_weights_before_running
     (run_dir,) = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
     manifest = json.loads((run_dir / "critiques" / "smoothed" / "critique.json").read_text())
     assert manifest["policy"] == "expert low-pass 0.5 fall 0.0"
-    for options, words in [("action_filter = [1.5]", "filtered.toml.stages[0] (smoothed).action_filter: each weight must be in [0, 1), got 1.5"),
+    for options, words in [("action_filter = [1.5]", "filtered.toml.stages[0] (smoothed).action_filter: each weight must be in [0, 1), got [1.5]"),
                            ("action_filter_fall = [0.5]", "filtered.toml.stages[0] (smoothed).action_filter_fall: needs action_filter")]:
         spec.write_text(STAGE_SPEC.format(options=options))
         assert main(["run", str(spec), "--out", str(tmp_path / "bad"), "--quiet"]) == 2

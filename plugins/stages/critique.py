@@ -54,11 +54,6 @@ def critic_for(context: Any, settings: dict[str, Any]) -> tuple[Any, Any]:
     return critic, constitution
 
 
-def one_or_each(weights: list[float]) -> Any:
-    """A filter setting: one weight for every action dimension, or one each (None when empty)."""
-    return None if not weights else weights[0] if len(weights) == 1 else weights
-
-
 class CritiqueStage:
     """Records under ``critiques/<stage>/`` (one Parquet file per episode; a resumed run keeps the
     episodes already written). Held-out episodes by default, the same for every critique stage of
@@ -86,7 +81,7 @@ class CritiqueStage:
         for key in ("action_filter", "action_filter_fall"):
             if settings[key]:
                 try:
-                    filter_weights(one_or_each(settings[key]))
+                    filter_weights(settings[key])
                 except SpecError as exc:
                     raise check.error(key, str(exc).split(": ", 1)[1]) from None
         if settings["action_filter_fall"] and not settings["action_filter"]:
@@ -105,9 +100,8 @@ class CritiqueStage:
         if settings["action_filter"]:
             from tutelage.rollouts.lowpass import LowPassPolicy
 
-            rise, fall = (one_or_each(settings[key]) for key in ("action_filter", "action_filter_fall"))
-            policy = LowPassPolicy(policy, rise, fall)
-            critiqued = f"{policy_id} low-pass {rise}" + (f" fall {fall}" if fall is not None else "")
+            policy = LowPassPolicy(policy, settings["action_filter"], settings["action_filter_fall"] or None)
+            critiqued = f"{policy_id} {policy.label}"
         planner = EpisodePlanner(context.sampler, edge_case_fraction=context.edge_case_fraction(settings["edge_case_fraction"]),
                                  split=settings["split"])
         plans = planner.plans(context.spec.seed, settings["episodes"])

@@ -57,11 +57,9 @@ def run(args: argparse.Namespace) -> int:
         env.close()
     policy_id = spec.model_id or spec.name
     if args.action_filter is not None:
-        rise = action_filter_weights(args.action_filter, "--action-filter")
-        fall = rise if args.action_filter_fall is None else action_filter_weights(args.action_filter_fall,
-                                                                                    "--action-filter-fall")
-        policy = LowPassPolicy(policy, rise, fall)
-        policy_id = f"{policy_id} low-pass {rise.tolist()}" + ("" if args.action_filter_fall is None else f" fall {fall.tolist()}")
+        fall = args.action_filter_fall and action_filter_weights(args.action_filter_fall, "--action-filter-fall")
+        policy = LowPassPolicy(policy, action_filter_weights(args.action_filter, "--action-filter"), fall)
+        policy_id = f"{policy_id} {policy.label}"
     elif args.action_filter_fall is not None:
         raise SpecError("--action-filter-fall: needs --action-filter (the weights while the action rises)")
     planner = EpisodePlanner(sampler_for(args.world), edge_case_fraction=args.edge_case_fraction, split=args.split,
@@ -81,7 +79,7 @@ def action_filter_weights(text: str, option: str):
         weights = [float(part) for part in text.split(",")]
     except ValueError:
         raise SpecError(f"{option}: expected numbers separated by commas, got {text!r}") from None
-    return filter_weights(weights[0] if len(weights) == 1 else weights, where=option)
+    return filter_weights(weights, where=option)
 
 
 def print_summary(summary: dict, out: str) -> None:

@@ -19,11 +19,12 @@ from tutelage.rollouts.policy import as_policy, reset_policy
 
 
 def filter_weights(alpha: float | Sequence[float], where: str = "action filter") -> np.ndarray:
-    """``alpha`` as a float64 vector (or scalar), each in [0, 1); a SpecError naming ``where`` otherwise."""
+    """``alpha`` as float64 weights, each in [0, 1): a vector, or a scalar for every action dimension
+    (a list of one is one for all); a SpecError naming ``where`` otherwise."""
     weights = np.asarray(alpha, dtype=np.float64)
     if weights.ndim > 1 or weights.size == 0 or not np.all((weights >= 0) & (weights < 1)):
         raise SpecError(f"{where}: each weight must be in [0, 1), got {np.asarray(alpha).tolist()!r}")
-    return weights
+    return weights.reshape(()) if weights.size == 1 else weights
 
 
 class LowPassPolicy:
@@ -37,6 +38,8 @@ class LowPassPolicy:
         self._last: np.ndarray | None = None
         self.info = {**(getattr(policy, "info", None) or {}),
                      "action_filter": {"rise": self.alpha.tolist(), "fall": self.fall.tolist()}}
+        same = self.fall.shape == self.alpha.shape and np.array_equal(self.fall, self.alpha)
+        self.label = f"low-pass {self.alpha.tolist()}" + ("" if same else f" fall {self.fall.tolist()}")
 
     def reset(self, seed: int | None = None) -> None:
         reset_policy(self.policy, seed)
