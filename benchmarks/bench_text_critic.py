@@ -31,6 +31,8 @@ def _rate(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1 "
+                                                                  "(to run seeds as parallel processes)")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--context", type=int, default=64,
                         help="the lm's context (tokens): a sample longer than it is written with its start forgotten")
@@ -46,6 +48,8 @@ def main() -> None:
                         help="DPO steps a round on (revision, broken sample) pairs after the fine-tuning")
     parser.add_argument("--beta", type=float, default=0.1, help="DPO's beta")
     parser.add_argument("--preference-lr", type=float, default=1e-4)
+    parser.add_argument("--mix-max-chars", type=int, default=None,
+                        help="mix in only corpus paragraphs this short (a sample's length: complete texts)")
     args = parser.parse_args()
     splits = pydoc_splits(seed=0)
     tokenizer = Tokenizer.for_text("".join(splits.values()))
@@ -54,14 +58,14 @@ def main() -> None:
     prompts = [" ".join(words[i:i + 3]) + " " for i in range(0, len(words) - 3, 7)]
     before, after, dloss = [], [], []
     with threadpool_limits(1):
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             lm = LanguageModel(tokenizer, context=args.context, layers=2, width=64, heads=4, seed=seed)
             lm.fit(splits["train"], steps=args.steps, batch_size=16, lr=3e-3, seed=seed)
             history = critique_revise_finetune(lm, prompts, splits["train"], held_out, rounds=args.rounds,
                                                samples=args.samples, max_tokens=160, steps=args.finetune_steps,
                                                mix=args.mix, resample=args.resample, seed=seed,
                                                preference_steps=args.preference_steps, beta=args.beta,
-                                               preference_lr=args.preference_lr)
+                                               preference_lr=args.preference_lr, mix_max_chars=args.mix_max_chars)
             before.append(history[0]["violation_rate"])
             after.append(history[-1]["violation_rate"])
             dloss.append(history[-1]["validation_loss"] - history[0]["validation_loss"])

@@ -40,6 +40,8 @@ class TextCritiqueStage:
         "steps": Field(int, 300, minimum=1, help="fine-tuning steps per round"),
         "lr": Field(float, 1e-3, minimum=0.0),
         "mix": Field(float, 0.5, minimum=0.0, maximum=0.95, help="share of corpus text in the fine-tuning data"),
+        "mix_max_chars": Field(int, None, minimum=1, help="mix in only corpus paragraphs at most this long "
+                                                            "(whole texts of a sample's length; default: all)"),
         "resample": Field(int, 0, minimum=0, help="fresh continuations tried per broken sample before the rules "
                                                    "revise it (0: the rules only)"),
         "preference_steps": Field(int, 0, minimum=0, help="DPO steps a round on (revision, broken sample) pairs "
@@ -67,7 +69,8 @@ class TextCritiqueStage:
         history = critique_revise_finetune(
             lm, prompts(splits["validation"], 10_000), splits["train"], splits["validation"], rounds=settings["rounds"],
             samples=settings["samples"], max_tokens=settings["max_tokens"], steps=settings["steps"], lr=settings["lr"],
-            mix=settings["mix"], resample=settings["resample"], critic=critic, seed=seed,
+            mix=settings["mix"], mix_max_chars=settings["mix_max_chars"], resample=settings["resample"], critic=critic,
+            seed=seed,
             preference_steps=settings["preference_steps"], beta=settings["beta"], preference_lr=settings["preference_lr"])
         for row in history:
             for key, panel in (("violation_rate", "samples breaking a principle"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tutelage.errors import SpecError
-from tutelage.methods.text_critic import (TextRuleCritic, critique_revise_finetune, load_constitution,
+from tutelage.methods.text_critic import (TextRuleCritic, critique_revise_finetune, keeping, load_constitution,
                                           resample_revisions, violations)
 from tutelage.nn.language import LanguageModel, Tokenizer
 from tutelage.protocols import Critic
@@ -77,3 +77,11 @@ def test_resampled_revisions_keep_every_principle():
         if review.method == "resample":
             assert review.fixed and review.revision.startswith(prompt) and not violations(review.revision,
                                                                                           critic.principles)
+
+
+def test_the_corpus_mixed_in_can_be_limited_to_whole_texts_of_a_samples_length():
+    principles = load_constitution()
+    corpus = "\n\n".join(["Short and clean.", "A longer paragraph keeps every rule, and it goes on past the limit given to the sampler here.",
+                            "Short (but broken.", "Another short one."])
+    assert keeping(corpus, principles) == ["Short and clean.", corpus.split("\n\n")[1], "Another short one."]
+    assert keeping(corpus, principles, max_chars=20) == ["Short and clean.", "Another short one."]

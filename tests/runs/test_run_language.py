@@ -60,6 +60,7 @@ samples = 6
 steps = 10
 max_tokens = 30
 resample = 2
+mix_max_chars = 200
 preference_steps = 3
 
 [[stages]]

@@ -177,9 +177,10 @@ def sample_texts(lm: Any, prompts: list[str], max_tokens: int, *, seed: int = 0,
     return out
 
 
-def keeping(corpus: str, principles: list[Principle]) -> list[str]:
-    """The paragraphs of ``corpus`` that keep every principle."""
-    return [p for p in corpus.split(BOUNDARY) if p.strip() and not violations(p, principles)]
+def keeping(corpus: str, principles: list[Principle], max_chars: int | None = None) -> list[str]:
+    """The paragraphs of ``corpus`` that keep every principle (and are at most ``max_chars`` long)."""
+    return [p for p in corpus.split(BOUNDARY) if p.strip() and (max_chars is None or len(p) <= max_chars)
+            and not violations(p, principles)]
 
 
 def finetune_on(lm: Any, texts: list[str], clean: list[str], *, mix: float, steps: int, lr: float, seed: int,
@@ -215,7 +216,7 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
                              samples: int = 200, max_tokens: int = 160, steps: int = 300, lr: float = 1e-3,
                              mix: float = 0.5, resample: int = 0, critic: TextRuleCritic | None = None,
                              preference_steps: int = 0, beta: float = 0.1, preference_lr: float = 1e-4,
-                             seed: int = 0) -> list[dict]:
+                             mix_max_chars: int | None = None, seed: int = 0) -> list[dict]:
     """Sample → critique → revise → fine-tune ``lm`` in place; one row per round (and round 0 before any):
     the violation rate, per principle, among the samples that wrote their end of text themselves
     (``violation_rate_finished``; ``unfinished`` is the share stopped at ``max_tokens``), and the loss.
@@ -226,14 +227,16 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
     by the rules. The fine-tuning text is the samples (revised where a
     principle broke and the revision keeps them all), each closed by the
     boundary, mixed with paragraphs of ``corpus`` that keep the constitution
-    (``mix`` of the whole). With ``preference_steps`` each round then also
+    (``mix`` of the whole; with ``mix_max_chars`` only those that short: whole
+    texts of a sample's length, so the corpus does not teach the model to run
+    past the sampling limit). With ``preference_steps`` each round then also
     trains by DPO (:func:`tutelage.methods.lm_dpo.dpo_lm`, the fine-tuned model
     as its reference) on the pairs (revision preferred over the broken
     sample), anchored by the next-token loss on those corpus paragraphs.
     """
     critic = critic or TextRuleCritic()
     rng = np.random.default_rng(seed)
-    clean = keeping(corpus, critic.principles) or [corpus]
+    clean = keeping(corpus, critic.principles, mix_max_chars) or keeping(corpus, critic.principles) or [corpus]
     history = []
     for round_ in range(rounds + 1):
         chosen = [prompts[i] for i in rng.integers(0, len(prompts), samples)]
