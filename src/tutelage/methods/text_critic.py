@@ -229,7 +229,7 @@ def critique_revise_finetune(lm: Any, prompts: list[str], corpus: str, validatio
     boundary, mixed with paragraphs of ``corpus`` that keep the constitution
     (``mix`` of the whole; with ``mix_max_chars`` only those that short: whole
     texts of a sample's length, so the corpus does not teach the model to run
-    past the sampling limit). With ``preference_steps`` each round then also
+    past the sampling limit; all that keep it where none is that short). With ``preference_steps`` each round then also
     trains by DPO (:func:`tutelage.methods.lm_dpo.dpo_lm`, the fine-tuned model
     as its reference) on the pairs (revision preferred over the broken
     sample), anchored by the next-token loss on those corpus paragraphs.
