@@ -11,7 +11,8 @@ cdef struct QOp:
     int8_t* wq             # dense: int8 weights (n_in × width), column j is output channel j
     float* scale           # dense: per-output-channel scale
     float* bias            # dense: bias; layer norm: beta
-    float* gamma           # layer norm: gamma; dense: per-input scales (NULL: none)
+    float* gamma           # layer norm: gamma
+    float* in_scale        # dense: per-input scales, applied before the int8 product (NULL: none)
     float eps
 
 cdef class QuantizedNetwork:
@@ -19,8 +20,8 @@ cdef class QuantizedNetwork:
     cdef int n_ops
     cdef Py_ssize_t in_size, out_size, width
     cdef float* buf            # two ping-pong activation rows of ``width`` floats
-    cdef float* stats          # layer-norm row statistics (unused at inference, but written);
-                               # a dense layer's input times its per-input scales
+    cdef float* stats          # layer-norm row statistics (unused at inference, but written)
+    cdef float* scaled         # a dense layer's input times its per-input scales
     cdef tuple _in_shape
     cdef int _in_ndim, _out_ndim
     cdef cnp.npy_intp[8] _in_dims      # [N, *input_shape]

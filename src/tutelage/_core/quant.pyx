@@ -80,12 +80,13 @@ cdef class QuantizedNetwork:
 
     def __cinit__(self, *args, **kwargs):
         self.ops = NULL
-        self.buf = self.stats = NULL
+        self.buf = self.stats = self.scaled = NULL
 
     def __dealloc__(self):
         PyMem_Free(self.ops)
         PyMem_Free(self.buf)
         PyMem_Free(self.stats)
+        PyMem_Free(self.scaled)
 
     def __init__(self, list ops, tuple input_shape, tuple output_shape):
         """``ops``: dicts with ``kind`` and, for dense, ``q`` (n_in × n_out int8), ``scale`` and ``bias``
@@ -108,7 +109,7 @@ cdef class QuantizedNetwork:
             op.rows = 1
             op.width = 0
             op.wq = NULL
-            op.scale = op.bias = op.gamma = NULL
+            op.scale = op.bias = op.gamma = op.in_scale = NULL
             op.eps = 0
             if op.kind == Q_DENSE:
                 q = np.asarray(spec["q"], dtype=np.int8)
@@ -123,7 +124,7 @@ cdef class QuantizedNetwork:
                 op.scale = held_floats(self._keep, np.pad(np.ravel(spec["scale"]), pad[1]), op.width, i, "scale")
                 op.bias = held_floats(self._keep, np.pad(np.ravel(spec["bias"]), pad[1]), op.width, i, "bias")
                 if spec.get("in_scale") is not None:
-                    op.gamma = held_floats(self._keep, spec["in_scale"], size, i, "in_scale")
+                    op.in_scale = held_floats(self._keep, spec["in_scale"], size, i, "in_scale")
             elif op.kind in (Q_SOFTMAX, Q_LOG_SOFTMAX, Q_LAYER_NORM):
                 n = int(spec.get("n", size))
                 if n <= 0 or size % n:
@@ -144,7 +145,8 @@ cdef class QuantizedNetwork:
         self._in_shape = input_shape
         self.buf = <float*>PyMem_Malloc(2 * width * sizeof(float))
         self.stats = <float*>PyMem_Malloc(2 * width * sizeof(float))
-        if self.buf == NULL or self.stats == NULL:
+        self.scaled = <float*>PyMem_Malloc(width * sizeof(float))
+        if self.buf == NULL or self.stats == NULL or self.scaled == NULL:
             raise MemoryError()
 
     cdef void _run1(self, float* x, float* out) noexcept nogil:
@@ -158,10 +160,10 @@ cdef class QuantizedNetwork:
             op = &self.ops[i]
             nxt = out if i == self.n_ops - 1 else self.buf + (self.width if cur == self.buf else 0)
             if op.kind == Q_DENSE:
-                if op.gamma != NULL:  # per-input scales first (the row scales the weights were divided by)
+                if op.in_scale != NULL:  # per-input scales first (the row scales the weights were divided by)
                     for k in range(op.n_in):
-                        self.stats[k] = cur[k] * op.gamma[k]
-                    cur = self.stats
+                        self.scaled[k] = cur[k] * op.in_scale[k]
+                    cur = self.scaled
                 q8_dense(op.wq, cur, op.scale, op.bias, op.n_in, op.n_out, op.width, nxt)
             elif op.kind == Q_RELU:
                 relu_forward(cur, nxt, size)
